@@ -1,0 +1,1 @@
+"""The corpus engine: ingest, decode, extract, normalize, filter, scrub PII, dedup and mix."""
