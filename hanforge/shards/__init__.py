@@ -1,2 +1,22 @@
 """Shard formats: Parquet text shards (:mod:`text_schema`, :mod:`text_writer`) and Arrow IPC
-token shards."""
+token shards (:mod:`token_format`, :mod:`tokenize`, :mod:`token_dataset`).
+
+``TokenShardDataset`` and ``ResumableSampler`` are importable from here; they pull in torch, so
+they load on first access (module ``__getattr__``) and ``import hanforge.shards`` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_LAZY = {"TokenShardDataset", "ResumableSampler"}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from hanforge.shards import token_dataset
+
+        return getattr(token_dataset, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,45 @@
+"""``hanforge tokenize``: Parquet text shards → packed Arrow IPC token shards.
+
+Thin wrapper over :func:`hanforge.shards.tokenize.tokenize_shards`; see docs/token-shards.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from hanforge.shards.tokenize import tokenize_shards
+
+
+def run(args: argparse.Namespace) -> int:
+    from hanforge.shards.tokenize import summarize
+
+    manifest = tokenize_shards(
+        inputs=args.input, tokenizer=args.tokenizer, seq_len=args.seq_len, output=args.output,
+        rows_per_shard=args.rows_per_shard, shuffle_seed=None if args.no_shuffle else args.seed,
+        num_workers=args.workers, batch_size=args.batch_size, eos_token=args.eos_token,
+        text_column=args.text_column, overwrite=args.overwrite, keep_work=args.keep_work,
+    )
+    print(summarize(manifest))
+    print(f"wrote {args.output}/manifest.json")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("tokenize", help="tokenize text shards into packed Arrow token shards",
+                              description=tokenize_shards.__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--input", nargs="+", required=True, metavar="SHARDS",
+                   help="text shard folders (or Parquet files)")
+    p.add_argument("--tokenizer", required=True, metavar="PATH", help="HF tokenizer folder or tokenizer.json")
+    p.add_argument("--seq-len", type=int, required=True, metavar="N", help="tokens per packed row")
+    p.add_argument("--output", required=True, metavar="DIR")
+    p.add_argument("--rows-per-shard", type=int, default=8192)
+    p.add_argument("--seed", type=int, default=0, help="seed of the global document shuffle")
+    p.add_argument("--no-shuffle", action="store_true", help="keep documents in input order")
+    p.add_argument("--workers", type=int, default=1, help="processes over input shards")
+    p.add_argument("--batch-size", type=int, default=1024, help="documents per encode_batch call")
+    p.add_argument("--eos-token", default=None, help="EOS token if tokenizer_config.json names none")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--overwrite", action="store_true", help="replace a token-shard set of other inputs/config")
+    p.add_argument("--keep-work", action="store_true", help="keep _work/ (per-input token ids) afterwards")
+    p.set_defaults(func=run)

@@ -1,0 +1,63 @@
+"""``hanforge train``: continued pretraining, SFT or DPO from a train.toml (Unsloth on GPU)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model: --stage cpt | sft | dpo (Unsloth on GPU, transformers+peft on CPU)",
+                       description=train_command.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--stage", choices=["cpt", "sft", "dpo"], help="stage (or stage = ... in the config)")
+    p.add_argument("--config", required=True, help="train.toml")
+    p.add_argument("--backend", choices=["auto", "unsloth", "transformers"], default="auto",
+                   help="auto = unsloth on a CUDA GPU when installed, else transformers + peft")
+    p.add_argument("--output", help="run folder (overrides output in the config)")
+    p.add_argument("--max-steps", type=int, help="optimizer steps (overrides run.max_steps)")
+    p.add_argument("--steps-this-run", type=int, help="stop with a checkpoint after this many steps; rerun resumes")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=train_command)
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """Train a model with hanforge's one trainer (stage cpt, sft or dpo).
+
+    cpt reads token shards (hanforge tokenize) directly; sft reads JSONL/Parquet instructions
+    (Korean Alpaca or chat template, loss on responses only); dpo reads prompt/chosen/rejected.
+    The first line printed says which backend runs (unsloth on a CUDA GPU, else transformers +
+    peft, with what to install for the fast path). Rerunning the same command resumes from the
+    newest checkpoint in the output folder. Writes metrics.jsonl, tensorboard/, checkpoints/,
+    adapter/, merged/ (16-bit safetensors for plain transformers) and summary.json.
+
+    Example:  hanforge train --stage cpt --config examples/train-cpt.toml
+    """
+    from hanforge.train.config import load_train_config
+    from hanforge.train.trainer import train
+
+    overrides: dict = {}
+    if args.output:
+        overrides["output"] = args.output
+    if args.max_steps is not None:
+        overrides["run"] = {"max_steps": args.max_steps}
+    config = load_train_config(args.config, overrides=overrides)
+    summary = train(config, stage=args.stage, backend=args.backend, max_steps_this_run=args.steps_this_run,
+                    progress=not args.no_progress)
+    print(format_summary(summary))
+    return 0
+
+
+def format_summary(summary) -> str:
+    """A few readable lines about a finished (or paused) run."""
+    state = "completed" if summary.completed else f"paused at step {summary.steps} (rerun to resume)"
+    lines = [
+        f"hanforge train {summary.stage}: {state} on {summary.backend}",
+        f"  steps {summary.steps}/{summary.total_steps}" + (f" (resumed from {summary.resumed_from})" if summary.resumed_from else ""),
+        f"  loss {summary.first_loss:.4f} -> {summary.last_loss:.4f}" if summary.first_loss is not None else "  no steps run",
+        f"  {summary.num_tokens:,} tokens in {summary.seconds:.1f} s ({summary.tokens_per_s:,.0f} tokens/s), "
+        f"peak memory {summary.peak_memory_gb:.2f} GB",
+        f"  trainable parameters {summary.model_info.get('num_trainable_params', 0):,} of {summary.model_info.get('num_params', 0):,}",
+    ]
+    for kind, folder in summary.exported.items():
+        lines.append(f"  {kind}: {folder}")
+    lines.append(f"  metrics: {summary.output}/metrics.jsonl, summary: {summary.output}/summary.json")
+    return "\n".join(lines)

@@ -1,0 +1,185 @@
+"""``hanforge dedup`` as a plain function: :func:`run_dedup` drives the stages in order.
+
+signatures (task per input shard) → candidates (task per bucket partition + per exact
+partition) → connected components (large-star/small-star rounds, task per graph partition)
+→ elect (task per graph partition) → removal (task per input shard). Every stage runs on the
+chosen executor (local, Ray, Slurm through :func:`hanforge.corpus.runner.execute_steps`) with
+datatrove's completion markers, so a rerun of the same command skips finished tasks and
+resumes a killed run. Outputs depend only on inputs and config: tasks are defined by shards and
+partitions, never by the number of workers.
+
+``index``: the output folder of an earlier ``hanforge dedup`` run with the same scheme. Its
+state (signatures, exact hashes, bucket files) joins the graph as reference documents, which
+are never written out and always win the keep rule, so the new input is deduplicated against
+the old corpus without recomputing it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from hanforge.atomic import atomic_write_json, remove_stale_temporaries
+from hanforge.corpus.dedup.components import MAX_ROUNDS, ElectStage, LargeStarStage, SmallStarStage
+from hanforge.corpus.dedup.config import DedupConfig
+from hanforge.corpus.dedup.layout import StateLayout, discover_shards
+from hanforge.corpus.dedup.removal import RemovalStage
+from hanforge.corpus.dedup.stages import CandidateStage, SignatureStage
+from hanforge.errors import ConfigError, HanforgeError
+from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
+from hanforge.shards.text_writer import DEFAULT_MAX_SHARD_BYTES
+
+#: Config keys an index must share with the run that uses it.
+SCHEME_KEYS = ("shingle", "ngram", "bands", "rows", "seed", "band_partitions", "graph_partitions", "exact", "near")
+
+
+@dataclass
+class DedupSummary:
+    """What :func:`run_dedup` did; ``stats`` is what it wrote to stats.json."""
+
+    output: Path
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _execute(steps: list, *, tasks: int, workers: int, logging_dir: Path, job_name: str, executor: str,
+             executor_options: Any = None) -> None:
+    try:
+        from hanforge.corpus.runner import execute_steps
+    except ImportError:  # the corpus runner's own imports are not all in place yet
+        execute_steps = None
+    if execute_steps is not None:
+        execute_steps(steps, tasks=tasks, workers=workers, logging_dir=logging_dir, job_name=job_name,
+                      executor=executor, executor_options=executor_options)
+        return
+    if executor != "local":
+        raise ConfigError(f"executor {executor!r} needs hanforge.corpus.runner, which failed to import")
+    from datatrove.executor import LocalPipelineExecutor
+
+    LocalPipelineExecutor(steps, tasks=tasks, workers=min(workers, tasks), logging_dir=str(logging_dir),
+                          skip_completed=True, start_method="forkserver").run()
+
+
+def _reference(index: str | Path | None, config: DedupConfig) -> tuple[str | None, int]:
+    if index is None:
+        return None, 0
+    manifest_path = Path(index) / "manifest.json"
+    if not manifest_path.is_file() or not (Path(index) / "state").is_dir():
+        raise ConfigError(f"--index {index}: not the output folder of a finished hanforge dedup run")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    old = manifest.get("config", {})
+    for key in SCHEME_KEYS:
+        if old.get(key) != getattr(config, key):
+            raise ConfigError(f"--index {index}: {key} = {old.get(key)!r} there but {getattr(config, key)!r} here; "
+                              "an index is usable only with the same scheme")
+    return str(Path(index).resolve()), int(manifest["num_input_shards"])
+
+
+def _prepare_output(output: Path, fingerprint: dict[str, Any], *, overwrite: bool) -> None:
+    marker = output / "run.json"
+    if output.exists() and any(output.iterdir()):
+        if overwrite:
+            shutil.rmtree(output)
+        elif not marker.is_file():
+            raise ConfigError(f"output folder {output} exists and is not a hanforge dedup run; pick another "
+                              "--output or pass --overwrite")
+        elif json.loads(marker.read_text(encoding="utf-8")) != fingerprint:
+            raise ConfigError(f"output folder {output} holds a dedup run with other inputs or config; pass "
+                              "--overwrite to replace it or pick another --output")
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(marker, fingerprint)
+    remove_stale_temporaries(output)
+
+
+def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConfig | None = None,
+              workers: int = 1, executor: str = "local", executor_options: Any = None,
+              index: str | Path | None = None, overwrite: bool = False,
+              max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES, on_stage=None) -> DedupSummary:
+    """Remove exact and near-duplicate documents from Parquet text shards.
+
+    Writes ``<output>/shards`` (kept, with dup_cluster_id / dup_cluster_size),
+    ``<output>/excluded`` (drop_reason exact_duplicate / near_duplicate, duplicate_of),
+    ``<output>/stats.json``, ``<output>/manifest.json`` and ``<output>/state`` (the index for
+    later ``--index`` runs). ``on_stage(name, tasks)`` is called before each stage.
+    """
+    config = config or DedupConfig()
+    if workers < 1:
+        raise ConfigError(f"workers: must be >= 1, got {workers}")
+    output = Path(output)
+    shards = discover_shards(inputs)
+    reference, num_ref = _reference(index, config)
+    inputs_fp = {f"{i:05d}/{p.name}": file_fingerprint(p) for i, p in enumerate(shards)}
+    fingerprint = {"config": config.to_dict(), "config_fingerprint": config_fingerprint(config),
+                   "inputs": inputs_fp, "max_shard_bytes": max_shard_bytes,
+                   "index": file_fingerprint(Path(reference) / "manifest.json") if reference else None}
+    _prepare_output(output, fingerprint, overwrite=overwrite)
+    layout = StateLayout(output)
+    out, shard_paths = str(output.resolve()), [str(p.resolve()) for p in shards]
+    seconds: dict[str, float] = {}
+
+    def stage(name: str, step, tasks: int) -> None:
+        if on_stage:
+            on_stage(name, tasks)
+        start = time.perf_counter()
+        _execute([step], tasks=tasks, workers=workers, logging_dir=layout.logs / name, job_name=f"dedup-{name}",
+                 executor=executor, executor_options=executor_options)
+        seconds[name.split("-")[0]] = seconds.get(name.split("-")[0], 0.0) + time.perf_counter() - start
+
+    parts = config.graph_partitions
+    stage("signatures", SignatureStage(shard_paths, output=out, config=config), len(shards))
+    candidate_tasks = (config.num_bucket_partitions if config.near else 0) + (parts if config.exact else 0)
+    stage("candidates", CandidateStage(output=out, config=config, num_shards=len(shards), reference=reference,
+                                       num_ref_shards=num_ref), candidate_tasks)
+    final_round, previous_hash = None, None
+    for round_ in range(MAX_ROUNDS + 1):
+        stage(f"components-ls{round_:03d}", LargeStarStage(output=out, parts=parts, round_=round_), parts)
+        ls_stats = layout.read_task_stats(f"ls{round_:03d}")
+        round_hash = (sum(s["hash"] for s in ls_stats) % (1 << 64), sum(s["edges"] for s in ls_stats))
+        if round_hash == previous_hash:
+            final_round = round_
+            break
+        previous_hash = round_hash
+        stage(f"components-ss{round_:03d}", SmallStarStage(output=out, parts=parts, round_=round_), parts)
+    if final_round is None:
+        raise HanforgeError(f"connected components did not converge in {MAX_ROUNDS} rounds")
+    stage("elect", ElectStage(output=out, config=config, final_round=final_round, reference=reference), parts)
+    stage("removal", RemovalStage(shard_paths, output=out, reference=reference, max_bytes=max_shard_bytes),
+          len(shards))
+    stats = collect_dedup_stats(layout, seconds=seconds, rounds=final_round)
+    atomic_write_json(output / "stats.json", stats)
+    shard_rows = {str(p.relative_to(output)): pq.read_metadata(p).num_rows
+                  for sub in ("shards", "excluded") for p in sorted((output / sub).glob("*.parquet"))}
+    write_manifest(output, kind="dedup", config=config, inputs=inputs_fp, shards=shard_rows,
+                   num_input_shards=len(shards), index=fingerprint["index"])
+    return DedupSummary(output=output, stats=stats)
+
+
+def collect_dedup_stats(layout: StateLayout, *, seconds: dict[str, float], rounds: int) -> dict[str, Any]:
+    """Sum the per-task stats into the stats.json layout (counts add up: input = kept + removed)."""
+    removal = layout.read_task_stats("removal")
+    docs: dict[str, int] = {}
+    for s in removal:
+        for key, value in s.items():
+            docs[key] = docs.get(key, 0) + value
+    candidates = layout.read_task_stats("candidates")
+    elect = layout.read_task_stats("elect")
+    return {
+        "documents": {"input": docs.get("input", 0), "kept": docs.get("kept", 0),
+                      "exact_duplicate": docs.get("exact_duplicate", 0),
+                      "near_duplicate": docs.get("near_duplicate", 0),
+                      "dropped_before": docs.get("input", 0) - docs.get("kept", 0)
+                      - docs.get("exact_duplicate", 0) - docs.get("near_duplicate", 0)},
+        "clusters": sum(s["clusters"] for s in elect),
+        "documents_in_clusters": sum(s["members"] for s in elect),
+        "largest_cluster": max((s["largest"] for s in elect), default=0),
+        "candidate_pairs": sum(s["candidate_pairs"] for s in candidates if s["near"]),
+        "near_edges": sum(s["edges"] for s in candidates if s["near"]),
+        "exact_edges": sum(s["edges"] for s in candidates if not s["near"]),
+        "component_rounds": rounds,
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+    }

@@ -1,0 +1,251 @@
+"""The sharded, streaming stages before the graph: signatures, then candidate pairs.
+
+:class:`SignatureStage` (one task per input shard) normalizes each live document, hashes its
+normalized text (exact key) and computes its MinHash signature and band hashes, then writes the
+shard's doc files and one bucket file per bucket partition (see :mod:`.layout`). Memory per
+task: one input shard's text plus ``rows x (4 x num_perm + 24 + 16 x bands)`` bytes.
+
+:class:`CandidateStage` (one task per bucket partition, then one per exact partition) reads only
+its partition's files, sorts ``[hash, key]`` rows, and turns every bucket of two or more
+documents into edges: all pairs for small buckets, a star around the first document for large
+ones. With ``verify`` a near-duplicate edge is kept only if the signature-estimated Jaccard of
+its two documents reaches the threshold (signatures are read through memory maps, touching only
+the candidates). Edges are written as directed ``[src, dst]`` rows partitioned by ``src``: the
+input of the first connected-components round. Memory per task: the partition's rows
+(16 bytes each) plus its edges.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+from hanforge.corpus.dedup.config import DedupConfig
+from hanforge.corpus.dedup.layout import (
+    REF_BASE, StateLayout, key_row, key_shard, load_pairs, make_keys, node_partition, save_npy,
+)
+from hanforge.corpus.dedup.shingles import MinhashSignatures, exact_hash, normalize_for_hashing
+from hanforge.errors import InputError
+
+_READ_BATCH = 1024
+
+
+def keep_scores(table: pa.Table, keep: str, *, normalized_lengths: np.ndarray) -> np.ndarray:
+    """Keep-rule scores of a shard's rows (higher wins; ties go to the earliest key).
+
+    "longest" counts characters of the normalized text, so an NFD copy (about 2.4 code points
+    per Hangul syllable) does not beat its NFC original.
+    """
+    if keep == "longest":
+        return normalized_lengths.astype(np.float64)
+    if keep == "first":
+        return np.zeros(table.num_rows, dtype=np.float64)
+    column = keep.removeprefix("quality:")
+    if column not in table.column_names:
+        raise InputError(f"keep = {keep!r}: the input shards have no column {column!r}")
+    values = table.column(column).to_pylist()
+    try:
+        return np.array([-math.inf if v is None else float(v) for v in values], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"keep = {keep!r}: column {column!r} is not numeric") from None
+
+
+class DocFiles:
+    """Memory-mapped access to the doc files of this run's shards and of a reference index."""
+
+    def __init__(self, layout: StateLayout, reference: StateLayout | None) -> None:
+        self.layout = layout
+        self.reference = reference
+        self._cache: dict[tuple[int, str], np.ndarray] = {}
+
+    def array(self, shard: int, kind: str) -> np.ndarray:
+        if (shard, kind) not in self._cache:
+            if shard >= REF_BASE:
+                path = self.reference.doc_file(shard - REF_BASE, kind)
+            else:
+                path = self.layout.doc_file(shard, kind)
+            self._cache[(shard, kind)] = np.load(path, mmap_mode="r", allow_pickle=False)
+        return self._cache[(shard, kind)]
+
+    def rows(self, keys: np.ndarray, kind: str) -> np.ndarray:
+        """The ``kind`` rows of documents ``keys`` (in that order)."""
+        shards, rows = key_shard(keys), key_row(keys)
+        first = self.array(int(shards[0]), kind)
+        out = np.empty((len(keys), *first.shape[1:]), dtype=first.dtype)
+        for shard in np.unique(shards):
+            sel = shards == shard
+            out[sel] = self.array(int(shard), kind)[rows[sel]]
+        return out
+
+
+class SignatureStage(PipelineStep):
+    """Task ``rank`` = input shard ``rank``: exact hashes, signatures, bucket files."""
+
+    type = "hanforge"
+    name = "dedup: signatures"
+
+    def __init__(self, shards: list[str], *, output: str, config: DedupConfig) -> None:
+        super().__init__()
+        self.shards = shards
+        self.output = output
+        self.config = config
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        layout, cfg = StateLayout(self.output), self.config
+        try:
+            table = pq.read_table(self.shards[rank], columns=None)
+        except Exception as exc:  # noqa: BLE001 - a broken shard is named, not a traceback
+            raise InputError(f"{self.shards[rank]}: cannot read Parquet shard: {exc}") from exc
+        n = table.num_rows
+        live = np.ones(n, dtype=bool)
+        if "drop_reason" in table.column_names:
+            live = np.array([r is None for r in table.column("drop_reason").to_pylist()], dtype=bool)
+        minhash = MinhashSignatures(cfg.scheme)
+        sigs = np.full((n, cfg.scheme.num_perm), 0xFFFFFFFF, dtype=np.uint32)
+        exact = np.zeros(n, dtype=np.uint64)
+        has_shingles = np.zeros(n, dtype=bool)
+        lengths = np.zeros(n, dtype=np.int64)
+        texts = table.column("text")
+        for start in range(0, n, _READ_BATCH):
+            for offset, text in enumerate(texts.slice(start, _READ_BATCH).to_pylist()):
+                row = start + offset
+                if not live[row]:
+                    continue
+                with self.track_time():
+                    norm = normalize_for_hashing(text or "")
+                    exact[row] = exact_hash(norm)
+                    lengths[row] = len(norm)
+                    if cfg.near:
+                        shingles = cfg.scheme.shingles(norm)
+                        has_shingles[row] = len(shingles) > 0
+                        sigs[row] = minhash.signature(shingles)
+                self.stat_update("documents")
+        keys = make_keys(rank, np.arange(n))
+        save_npy(layout.doc_file(rank, "sig"), sigs)
+        save_npy(layout.doc_file(rank, "exact"), exact)
+        save_npy(layout.doc_file(rank, "score"), keep_scores(table, cfg.keep, normalized_lengths=lengths))
+        _save_ids(layout.doc_file(rank, "ids"), table.column("id"))
+        if cfg.exact:
+            part = (exact % np.uint64(cfg.graph_partitions)).astype(np.int64)
+            for q in range(cfg.graph_partitions):
+                sel = live & (part == q)
+                save_npy(layout.exact_file(q, rank), np.stack([exact[sel], keys[sel]], axis=1))
+        if cfg.near:
+            sel = live & has_shingles
+            bands = minhash.band_hashes(sigs[sel])
+            sel_keys = keys[sel]
+            for band in range(cfg.bands):
+                h = bands[:, band]
+                sub = ((h >> np.uint64(33)) % np.uint64(cfg.band_partitions)).astype(np.int64)
+                for r in range(cfg.band_partitions):
+                    m = sub == r
+                    save_npy(layout.bucket_file(band * cfg.band_partitions + r, rank),
+                             np.stack([h[m], sel_keys[m]], axis=1))
+        layout.write_task_stats("signatures", rank, {"documents": int(live.sum()), "rows": n})
+        return
+        yield
+
+
+def _save_ids(path: Path, ids: pa.ChunkedArray) -> None:
+    from hanforge.atomic import atomic_path
+
+    table = pa.table({"id": ids.cast(pa.string())})
+    with atomic_path(path) as tmp, pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+
+
+def read_ids(path: Path) -> pa.Array:
+    """Memory-mapped ids of one shard."""
+    with pa.memory_map(str(path), "r") as source:
+        return pa.ipc.open_file(source).read_all().column("id").combine_chunks()
+
+
+class CandidateStage(PipelineStep):
+    """Ranks ``< bucket partitions``: LSH buckets → verified edges; the rest: exact groups → edges."""
+
+    type = "hanforge"
+    name = "dedup: candidates"
+
+    def __init__(self, *, output: str, config: DedupConfig, num_shards: int, reference: str | None,
+                 num_ref_shards: int = 0) -> None:
+        super().__init__()
+        self.output = output
+        self.config = config
+        self.num_shards = num_shards
+        self.reference = reference
+        self.num_ref_shards = num_ref_shards
+
+    def _files(self, kind: str, partition: int) -> list[tuple[Path, int]]:
+        layout = StateLayout(self.output)
+        getter = layout.bucket_file if kind == "bucket" else layout.exact_file
+        files = [(getter(partition, s), 0) for s in range(self.num_shards)]
+        if self.reference:
+            ref = StateLayout(self.reference)
+            getter = ref.bucket_file if kind == "bucket" else ref.exact_file
+            files += [(getter(partition, s), REF_BASE) for s in range(self.num_ref_shards)]
+        return files
+
+    def _rows(self, kind: str, partition: int) -> np.ndarray:
+        parts = []
+        for path, base in self._files(kind, partition):
+            rows = load_pairs([path])
+            if base and len(rows):
+                rows[:, 1] += np.uint64(base) << np.uint64(32)
+            parts.append(rows)
+        return np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.uint64)
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        cfg = self.config
+        layout = StateLayout(self.output)
+        near_tasks = cfg.num_bucket_partitions if cfg.near else 0
+        is_near = rank < near_tasks
+        rows = self._rows("bucket", rank) if is_near else self._rows("exact", rank - near_tasks)
+        docs = DocFiles(layout, StateLayout(self.reference) if self.reference else None)
+        stats = {"rows": int(len(rows)), "buckets": 0, "candidate_pairs": 0, "edges": 0}
+        src, dst = [], []
+        if len(rows):
+            order = np.lexsort((rows[:, 1], rows[:, 0]))
+            rows = rows[order]
+            starts = np.flatnonzero(np.concatenate([[True], rows[1:, 0] != rows[:-1, 0]]))
+            ends = np.append(starts[1:], len(rows))
+            for a, b in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
+                members = np.unique(rows[a:b, 1])
+                if len(members) < 2:
+                    continue
+                stats["buckets"] += 1
+                with self.track_time():
+                    i, j = self._pairs(members, docs, is_near, stats)
+                src.append(members[i])
+                dst.append(members[j])
+        edges = (np.stack([np.concatenate(src), np.concatenate(dst)], axis=1) if src
+                 else np.empty((0, 2), dtype=np.uint64))
+        edges = np.unique(edges, axis=0) if len(edges) else edges
+        stats["edges"] = int(len(edges))
+        directed = np.concatenate([edges, edges[:, ::-1]])
+        part = node_partition(directed[:, 0], cfg.graph_partitions)
+        for k in range(cfg.graph_partitions):
+            save_npy(layout.cc_dir("ls", 0, k) / f"c{rank:05d}.npy", directed[part == k])
+        layout.write_task_stats("candidates", rank, {"near": is_near, **stats})
+        return
+        yield
+
+    def _pairs(self, members: np.ndarray, docs: DocFiles, is_near: bool, stats: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Index pairs (i < j) into ``members`` that become edges."""
+        cfg = self.config
+        g = len(members)
+        if g <= cfg.max_bucket_pairs:
+            i, j = np.triu_indices(g, k=1)
+        else:  # a star around the first member bounds the work of huge buckets
+            i, j = np.zeros(g - 1, dtype=np.int64), np.arange(1, g)
+        stats["candidate_pairs"] += len(i)
+        if is_near and cfg.verify:
+            sigs = docs.rows(members, "sig")
+            similar = (sigs[i] == sigs[j]).mean(axis=1) >= cfg.threshold
+            i, j = i[similar], j[similar]
+        return i, j

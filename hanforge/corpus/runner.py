@@ -1,0 +1,261 @@
+"""Running corpus pipelines on datatrove's executors (local, Ray, Slurm).
+
+:func:`execute_steps` runs any list of datatrove steps as ``tasks`` tasks on the chosen executor,
+skipping tasks already completed (datatrove's ``completions/`` markers), so reruns resume.
+:func:`run_pipeline` is ``hanforge run``: it resolves inputs, checks that the output folder
+belongs to the same run (config + input fingerprints), clears the partial shards of unfinished
+tasks, runs reader → steps → writer, and writes ``stats.json`` and ``manifest.json``.
+
+Output is a function of (inputs, config, tasks) only: shards are named by task rank, so 1 worker
+or N give byte-identical shards.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow.parquet as pq
+
+from hanforge.atomic import atomic_write_json, remove_stale_temporaries
+from hanforge.corpus.ingest import DocumentReader, InputFile, discover_inputs
+from hanforge.corpus.pipeline import PipelineConfig, RayConfig, SlurmConfig
+from hanforge.errors import ConfigError, InputError
+from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
+from hanforge.shards.text_writer import ShardWriterStep
+
+MAX_DEFAULT_TASKS = 64
+LOGS = "logs"
+
+
+def execute_steps(
+    steps: list,
+    *,
+    tasks: int,
+    workers: int,
+    logging_dir: str | Path,
+    job_name: str,
+    executor: Literal["local", "ray", "slurm"] = "local",
+    executor_options: RayConfig | SlurmConfig | None = None,
+    on_progress=None,
+) -> None:
+    """Run ``steps`` as ``tasks`` datatrove tasks; completed tasks are skipped on rerun.
+
+    ``on_progress(done, total)`` is called from a polling thread as tasks complete (local and
+    Ray). Slurm submits the job array and returns once it is submitted.
+    """
+    logging_dir = str(logging_dir)
+    if executor == "local":
+        from datatrove.executor import LocalPipelineExecutor
+
+        ex = LocalPipelineExecutor(steps, tasks=tasks, workers=min(workers, tasks), logging_dir=logging_dir,
+                                   skip_completed=True, start_method="forkserver")
+    elif executor == "ray":
+        ex = _ray_executor(steps, tasks=tasks, workers=workers, logging_dir=logging_dir,
+                           options=executor_options if isinstance(executor_options, RayConfig) else RayConfig())
+    elif executor == "slurm":
+        options = executor_options if isinstance(executor_options, SlurmConfig) else SlurmConfig()
+        if not options.partition:
+            raise ConfigError("slurm.partition: required to submit to Slurm (set it in the pipeline's [slurm] table)")
+        from datatrove.executor import SlurmPipelineExecutor
+
+        ex = SlurmPipelineExecutor(
+            steps, tasks=tasks, workers=workers, time=options.time, partition=options.partition,
+            cpus_per_task=options.cpus_per_task, mem_per_cpu_gb=options.mem_per_cpu_gb,
+            job_name=options.job_name or job_name, qos=options.qos, venv_path=options.venv_path,
+            sbatch_args=dict(options.sbatch_args), logging_dir=logging_dir, skip_completed=True,
+            max_array_launch_parallel=options.max_array_launch_parallel,
+        )
+    else:
+        raise ConfigError(f"executor: unknown executor {executor!r} (local, ray, slurm)")
+    poller = _CompletionPoller(Path(logging_dir), tasks, on_progress) if on_progress and executor != "slurm" else None
+    if poller:
+        poller.start()
+    try:
+        ex.run()
+    finally:
+        if poller:
+            poller.stop()
+
+
+def _ray_executor(steps, *, tasks: int, workers: int, logging_dir: str, options: RayConfig):
+    try:
+        import ray
+        from datatrove.executor import RayPipelineExecutor
+    except ImportError as exc:
+        raise ConfigError("executor = 'ray' needs Ray: pip install 'hanforge[ray]'") from exc
+    if not ray.is_initialized():
+        if options.address:
+            ray.init(address=options.address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=max(workers, options.cpus_per_task), include_dashboard=False, log_to_driver=False)
+    return RayPipelineExecutor(steps, tasks=tasks, workers=workers, logging_dir=logging_dir, skip_completed=True,
+                               cpus_per_task=options.cpus_per_task, mem_per_cpu_gb=options.mem_per_cpu_gb)
+
+
+class _CompletionPoller:
+    """Calls ``callback(done, total)`` while datatrove tasks complete (reads completions/)."""
+
+    def __init__(self, logging_dir: Path, total: int, callback) -> None:
+        self.folder = logging_dir / "completions"
+        self.total = total
+        self.callback = callback
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def done(self) -> int:
+        return len(list(self.folder.iterdir())) if self.folder.is_dir() else 0
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            self.callback(self.done(), self.total)
+
+    def start(self) -> None:
+        self.callback(self.done(), self.total)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.callback(self.done(), self.total)
+
+
+@dataclass
+class RunSummary:
+    """What ``hanforge run`` did: paths, counts and the stats dict written to stats.json."""
+
+    output: Path
+    tasks: int
+    stats: dict[str, Any] = field(default_factory=dict)
+    submitted_only: bool = False
+
+
+def output_fingerprint(cfg: PipelineConfig, files: list[InputFile], tasks: int) -> dict[str, Any]:
+    """What must match for a rerun to resume into an existing output folder."""
+    relevant = cfg.to_dict()
+    for key in ("workers", "executor", "ray", "slurm", "output", "description", "inputs", "name"):
+        relevant.pop(key, None)
+    relevant["tasks"] = tasks
+    inputs = {f"{f.source}/{f.relpath}": file_fingerprint(f.path) for f in files if Path(f.path).exists()}
+    return {"config": relevant, "config_fingerprint": config_fingerprint(relevant), "inputs": inputs}
+
+
+def _completed_ranks(logs: Path) -> set[int]:
+    folder = logs / "completions"
+    return {int(p.name) for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def _prepare_output(output: Path, fingerprint: dict[str, Any], *, overwrite: bool, tasks: int) -> None:
+    """Make ``output`` ready: fresh, or a resumable earlier run of the very same job."""
+    marker = output / "run.json"
+    if output.exists() and any(p.name != LOGS for p in output.iterdir()):
+        if overwrite:
+            shutil.rmtree(output)
+        elif not marker.exists():
+            raise ConfigError(f"output folder {output} exists and is not a hanforge run; pick another --output "
+                              "or pass --overwrite")
+        else:
+            previous = json.loads(marker.read_text(encoding="utf-8"))
+            if previous.get("config_fingerprint") != fingerprint["config_fingerprint"] or \
+                    previous.get("inputs") != fingerprint["inputs"]:
+                raise ConfigError(f"output folder {output} holds a run with a different config or inputs; "
+                                  "pass --overwrite to replace it or pick another --output")
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(marker, fingerprint)
+    remove_stale_temporaries(output)
+    done = _completed_ranks(output / LOGS)
+    for sub in ("shards", "excluded"):
+        for shard in (output / sub).glob("*.parquet") if (output / sub).is_dir() else []:
+            rank = int(shard.name.split("-")[0])
+            if rank not in done or rank >= tasks:  # partial output of an unfinished task
+                shard.unlink()
+
+
+def run_pipeline(cfg: PipelineConfig, *, overwrite: bool = False, on_progress=None) -> RunSummary:
+    """Run one corpus pipeline end to end; see the module docstring."""
+    if not cfg.inputs:
+        raise InputError(f"pipeline {cfg.name or ''!r} has no inputs: set inputs in pipelines.toml or pass --input")
+    files = discover_inputs(cfg.inputs, source=cfg.source)
+    if not files:
+        raise InputError(f"no input files found under {', '.join(cfg.inputs)}")
+    tasks = cfg.tasks or min(len(files), MAX_DEFAULT_TASKS)
+    output = Path(cfg.output)
+    fingerprint = output_fingerprint(cfg, files, tasks)
+    _prepare_output(output, fingerprint, overwrite=overwrite, tasks=tasks)
+
+    steps = [DocumentReader(files, config=cfg.ingest)]
+    steps += [step_cfg.build() for step_cfg in cfg.step_configs]
+    steps.append(ShardWriterStep(output, max_bytes=cfg.shard_max_bytes))
+
+    started = time.perf_counter()
+    execute_steps(steps, tasks=tasks, workers=cfg.workers, logging_dir=output / LOGS,
+                  job_name=f"hanforge-{cfg.name or 'run'}", executor=cfg.executor,
+                  executor_options=cfg.ray if cfg.executor == "ray" else cfg.slurm, on_progress=on_progress)
+    if cfg.executor == "slurm" and len(_completed_ranks(output / LOGS)) < tasks:
+        return RunSummary(output=output, tasks=tasks, submitted_only=True)
+    if len(_completed_ranks(output / LOGS)) < tasks:
+        raise InputError(f"only {len(_completed_ranks(output / LOGS))} of {tasks} tasks completed; see "
+                         f"{output / LOGS / 'logs'} and rerun to resume")
+    stats = collect_stats(output, seconds=time.perf_counter() - started,
+                          input_bytes=sum(Path(f.path).stat().st_size for f in files if Path(f.path).exists()))
+    atomic_write_json(output / "stats.json", stats)
+    shard_rows = {str(p.relative_to(output)): pq.read_metadata(p).num_rows
+                  for sub in ("shards", "excluded") for p in sorted((output / sub).glob("*.parquet"))}
+    write_manifest(output, kind="text-shards", config=fingerprint["config"], inputs=fingerprint["inputs"],
+                   tasks=tasks, shards=shard_rows)
+    return RunSummary(output=output, tasks=tasks, stats=stats)
+
+
+def collect_stats(output: Path, *, seconds: float, input_bytes: int) -> dict[str, Any]:
+    """Merge datatrove's per-task stats into hanforge's ``stats.json`` layout."""
+    per_step: dict[str, Counter] = {}
+    step_seconds: Counter = Counter()
+    order: list[str] = []
+    for path in sorted((output / LOGS / "stats").glob("*.json")):
+        for step in json.loads(path.read_text(encoding="utf-8")):
+            name = step["name"].removeprefix("hanforge: ")
+            if name not in per_step:
+                per_step[name] = Counter()
+                order.append(name)
+            for key, value in step.get("stats", {}).items():
+                per_step[name][key] += value["total"] if isinstance(value, dict) else value
+            step_seconds[name] += step.get("time_stats", {}).get("total", 0.0) if isinstance(step.get("time_stats"), dict) else 0.0
+    steps_out = []
+    drop_reasons: Counter = Counter()
+    pii: Counter = Counter()
+    for name in order:
+        counts = per_step[name]
+        reasons = {k.split("/", 1)[1]: int(v) for k, v in counts.items() if k.startswith("dropped/")}
+        drop_reasons.update(reasons)
+        pii.update({k.split("/", 1)[1]: int(v) for k, v in counts.items() if k.startswith("pii/")})
+        steps_out.append({
+            "step": name,
+            "docs_in": int(counts.get("docs_in", counts.get("documents", 0))),
+            "kept": int(counts.get("kept", 0)),
+            "dropped": int(counts.get("dropped", 0)),
+            "drop_reasons": dict(sorted(reasons.items())),
+            "seconds": round(step_seconds[name], 3),
+            "counters": {k: int(v) for k, v in sorted(counts.items()) if "/" not in k},
+        })
+    kept = sum(pq.read_metadata(p).num_rows for p in (output / "shards").glob("*.parquet"))
+    excluded_reasons: Counter = Counter()
+    for p in (output / "excluded").glob("*.parquet"):
+        column = pq.read_table(p, columns=["drop_reason"]).column("drop_reason").to_pylist()
+        excluded_reasons.update(column)
+    excluded = sum(excluded_reasons.values())
+    kept_text_bytes = per_step.get("writer", Counter()).get("kept_chars", 0)
+    return {
+        "documents": {"input": kept + excluded, "kept": kept, "excluded": excluded},
+        "drop_reasons": dict(sorted(excluded_reasons.items())),
+        "steps": steps_out,
+        "pii": dict(sorted(pii.items())),
+        "bytes": {"input": input_bytes, "kept_text_chars": int(kept_text_bytes)},
+        "seconds": round(seconds, 3),
+        "docs_per_second": round((kept + excluded) / seconds, 1) if seconds > 0 else None,
+    }

@@ -1,0 +1,228 @@
+"""The tokenize job: Parquet text shards → packed Arrow IPC token shards (``hanforge tokenize``).
+
+Two resumable phases, both deterministic whatever the number of workers:
+
+1. **Tokenize** each input shard with the fast Hugging Face tokenizer (``encode_batch_fast``,
+   multi-threaded in Rust; ``num_workers`` > 1 also spreads input shards over processes) into
+   ``<output>/_work/in-NNNNN.arrow`` (token ids per document) plus a ``.json`` marker holding the
+   input and tokenizer fingerprints. A rerun skips inputs whose marker matches.
+2. **Pack**: all documents, in input order (inputs sorted by path) or in a seeded global
+   permutation, go through :class:`~hanforge.shards.token_format.TokenShardWriter` (EOS between
+   documents, rows of ``seq_len``). A rerun after a crash re-packs from the cached ids (cheap)
+   and does not rewrite shard files that already exist; ``manifest.json`` is written last and
+   ``_work/`` is removed.
+
+Example::
+
+    hanforge tokenize --input out/web --tokenizer out/tok --seq-len 4096 --output out/tokens
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hanforge.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
+from hanforge.errors import InputError, ShardError
+from hanforge.fingerprint import config_fingerprint, file_fingerprint
+from hanforge.shards.token_format import DEFAULT_ROWS_PER_SHARD, TokenShardWriter, read_manifest
+from hanforge.tokenizer.load import load_tokenizer
+
+WORK_DIR = "_work"
+_WORK_SCHEMA = pa.schema([pa.field("ids", pa.large_list(pa.uint32())), pa.field("source", pa.string())])
+
+
+def text_shard_files(inputs: list[str | Path]) -> list[tuple[str, Path]]:
+    """``[(key, path)]`` of the Parquet text shards behind ``inputs``, sorted by key.
+
+    An input is a Parquet file, a folder holding ``shards/*.parquet`` (a corpus output: the
+    ``excluded/`` shards are not used), or a folder of ``*.parquet``. The key is
+    ``<input name>/<relative path>`` (no absolute paths end up in manifests).
+    """
+    found: dict[str, Path] = {}
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_file() and path.suffix == ".parquet":
+            found[path.name] = path
+            continue
+        if not path.is_dir():
+            raise InputError(f"{path}: input is neither a Parquet file nor a folder of text shards")
+        folder = path / "shards" if (path / "shards").is_dir() else path
+        files = sorted(p for p in folder.glob("*.parquet") if p.is_file())
+        if not files:
+            raise InputError(f"{path}: no *.parquet text shards found (looked in {folder.name}/)")
+        for f in files:
+            found[f"{path.name}/{f.relative_to(path)}"] = f
+    return sorted(found.items())
+
+
+def _tokenize_one(job: dict[str, Any]) -> dict[str, Any]:
+    """Phase 1 for one input shard (runs in a worker process); returns its marker."""
+    loaded = load_tokenizer(job["tokenizer"], eos_token=job["eos_token"])
+    path = Path(job["input"])
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ShardError(f"{path}: cannot read Parquet text shard ({exc})") from None
+    names = parquet.schema_arrow.names
+    if job["text_column"] not in names:
+        raise ShardError(f"{path}: no column {job['text_column']!r} (columns: {', '.join(names)})")
+    columns = [job["text_column"]] + (["source"] if "source" in names else [])
+    default_source = job["key"].split("/", 1)[0]
+    num_docs = 0
+    with atomic_path(job["work"]) as tmp:
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, _WORK_SCHEMA) as writer:
+            for batch in parquet.iter_batches(batch_size=job["batch_size"], columns=columns):
+                texts = [t or "" for t in batch.column(job["text_column"]).to_pylist()]
+                encodings = loaded.tokenizer.encode_batch_fast(texts, add_special_tokens=True)
+                lens = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
+                offsets = np.zeros(len(lens) + 1, np.int64)
+                np.cumsum(lens, out=offsets[1:])
+                values = np.fromiter((i for e in encodings for i in e.ids), np.uint32, int(offsets[-1]))
+                ids = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
+                sources = batch.column("source") if "source" in columns else pa.array([default_source] * len(texts))
+                writer.write_batch(pa.record_batch([ids, sources.cast(pa.string())], schema=_WORK_SCHEMA))
+                num_docs += len(texts)
+    marker = {"input": job["key"], "fingerprint": job["fingerprint"], "tokenizer": loaded.fingerprint,
+              "num_docs": num_docs}
+    atomic_write_json(job["marker"], marker)
+    return marker
+
+
+def _read_marker(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len: int, output: str | Path,
+                    rows_per_shard: int = DEFAULT_ROWS_PER_SHARD, shuffle_seed: int | None = 0,
+                    num_workers: int = 1, batch_size: int = 1024, eos_token: str | None = None,
+                    text_column: str = "text", overwrite: bool = False, keep_work: bool = False,
+                    progress: bool = True) -> dict[str, Any]:
+    """Tokenize Parquet text shards and pack them into an Arrow token-shard set at ``output``.
+
+    ``shuffle_seed`` None keeps documents in input order; an int shuffles all documents with a
+    seeded global permutation. Returns the manifest (see docs/token-shards.md). Reruns resume;
+    a finished set with the same inputs and config is returned as is. ``overwrite`` replaces a
+    set made from other inputs or config (otherwise that is a ShardError).
+    """
+    from tqdm import tqdm
+
+    output = Path(output)
+    loaded = load_tokenizer(tokenizer, eos_token=eos_token)
+    if loaded.eos_id is None:
+        raise InputError(f"{tokenizer}: no EOS token found; pass eos_token (--eos-token)")
+    if num_workers < 1:
+        raise InputError(f"num_workers must be at least 1, got {num_workers}")
+    files = text_shard_files(inputs)
+    input_fps = {key: file_fingerprint(path) for key, path in files}
+    config = {
+        "seq_len": seq_len,
+        "rows_per_shard": rows_per_shard,
+        "shuffle_seed": shuffle_seed,
+        "eos_id": loaded.eos_id,
+        "text_column": text_column,
+        "tokenizer_fingerprint": loaded.fingerprint,
+    }
+    state = {"config_fingerprint": config_fingerprint(config), "inputs": input_fps}
+    work = output / WORK_DIR
+    state_path = work / "state.json"
+
+    if (output / "manifest.json").is_file():
+        done = read_manifest(output)
+        if done.get("config_fingerprint") == state["config_fingerprint"] and done.get("inputs") == input_fps:
+            return done
+        if not overwrite:
+            raise ShardError(f"{output}: holds token shards of other inputs or config; "
+                             "choose another --output or pass --overwrite")
+    if state_path.is_file() and _read_marker(state_path) != state and not overwrite:
+        raise ShardError(f"{output}: holds an unfinished tokenize run of other inputs or config; "
+                         "choose another --output or pass --overwrite")
+    if overwrite or (state_path.is_file() and _read_marker(state_path) != state) or not state_path.is_file():
+        # a fresh run: nothing under output can be reused
+        if work.is_dir():
+            shutil.rmtree(work)
+        for old in output.glob("tokens-*.arrow"):
+            old.unlink()
+        (output / "manifest.json").unlink(missing_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(output)
+    atomic_write_json(state_path, state)
+
+    # -- phase 1: tokenize each input shard (skip the ones already done) -----------------------
+    jobs = []
+    for index, (key, path) in enumerate(files):
+        marker_path = work / f"in-{index:05d}.json"
+        work_path = work / f"in-{index:05d}.arrow"
+        marker = _read_marker(marker_path)
+        if (marker and marker.get("fingerprint") == input_fps[key] and marker.get("tokenizer") == loaded.fingerprint
+                and work_path.is_file()):
+            continue
+        jobs.append({"input": str(path), "key": key, "fingerprint": input_fps[key], "work": str(work_path),
+                     "marker": str(marker_path), "tokenizer": str(loaded.path), "eos_token": loaded.eos_token,
+                     "batch_size": batch_size, "text_column": text_column})
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+    bar = tqdm(total=len(files), initial=len(files) - len(jobs), desc="tokenize", unit="shard",
+               disable=not progress)
+    if num_workers == 1 or len(jobs) <= 1:
+        for job in jobs:
+            _tokenize_one(job)
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=num_workers, mp_context=get_context("spawn")) as pool:
+            for _ in pool.map(_tokenize_one, jobs):
+                bar.update()
+    bar.close()
+
+    # -- phase 2: pack all documents (shuffled globally) into token shards ---------------------
+    tables = [pa.ipc.open_file(pa.memory_map(str(work / f"in-{i:05d}.arrow"))).read_all() for i in range(len(files))]
+    offsets, values, sources = [], [], []
+    for table in tables:
+        ids = table.column("ids").combine_chunks() if table.num_rows else pa.array([], pa.large_list(pa.uint32()))
+        offsets.append(ids.offsets.to_numpy())
+        values.append(ids.values.to_numpy(zero_copy_only=True))
+        sources.append(table.column("source").to_pylist())
+    counts = np.asarray([t.num_rows for t in tables], np.int64)
+    file_of = np.repeat(np.arange(len(tables)), counts)
+    row_of = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    order = np.arange(len(file_of)) if shuffle_seed is None else np.random.default_rng(shuffle_seed).permutation(len(file_of))
+    writer = TokenShardWriter(output, seq_len=seq_len, vocab_size=loaded.vocab_size, eos_id=loaded.eos_id,
+                              rows_per_shard=rows_per_shard, split_documents=True, skip_existing=True)
+    for g in tqdm(order, desc="pack", unit="doc", disable=not progress, mininterval=1.0):
+        f, r = file_of[g], row_of[g]
+        off = offsets[f]
+        writer.add(values[f][off[r]:off[r + 1]], source=sources[f][r])
+    del tables, offsets, values
+    manifest = writer.close(
+        config=config,
+        inputs=input_fps,
+        tokenizer={"fingerprint": loaded.fingerprint, "name": loaded.name},
+        shuffle_seed=shuffle_seed,
+    )
+    if not keep_work:
+        shutil.rmtree(work)
+    return manifest
+
+
+def summarize(manifest: dict[str, Any]) -> str:
+    """A readable summary of a token-shard manifest."""
+    lines = [
+        f"{manifest['num_docs']:,} documents → {manifest['num_rows']:,} rows × {manifest['seq_len']} "
+        f"in {len(manifest['shards'])} shard(s); {manifest['num_tokens']:,} tokens "
+        f"({manifest['num_pad_tokens']:,} padding, packing efficiency {manifest['packing_efficiency']:.4%})",
+        f"skipped empty documents: {manifest['num_skipped_empty_docs']:,}",
+    ]
+    for source, stats in manifest["sources"].items():
+        lines.append(f"  {source}: {stats['num_docs']:,} docs, {stats['num_tokens']:,} tokens")
+    return "\n".join(lines)

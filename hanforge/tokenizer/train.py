@@ -1,0 +1,192 @@
+"""Train a SentencePiece BPE tokenizer on text shards and export it as a Hugging Face tokenizer.
+
+``hanforge tokenizer train`` calls :func:`train_tokenizer`: the non-empty lines of the shards'
+``text`` column feed SentencePiece (BPE, ``character_coverage`` 0.9995, byte fallback, user
+defined symbols such as ``<한국어> <영어> <코드>``). Normalization is the identity (hanforge's
+corpus engine already normalizes text) and whitespace is kept as is, so the exported fast
+tokenizer (:func:`spm_to_hf_tokenizer`, the Llama "legacy" layout: prepend ``▁``, replace
+spaces, BPE with byte fallback) gives exactly the SentencePiece ids.
+
+Output folder: ``sentencepiece.model``, ``tokenizer.json``, ``tokenizer_config.json``,
+``manifest.json`` — all written atomically; same inputs and config give identical files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from hanforge.atomic import atomic_write_bytes
+from hanforge.config import ConfigBase, require
+from hanforge.errors import InputError, ShardError
+from hanforge.fingerprint import file_fingerprint, write_manifest
+
+DEFAULT_SYMBOLS = ("<한국어>", "<영어>", "<코드>")
+UNK, BOS, EOS = "<unk>", "<s>", "</s>"
+
+
+@dataclasses.dataclass
+class TokenizerTrainConfig(ConfigBase):
+    """Settings of ``hanforge tokenizer train``."""
+
+    vocab_size: int = 32000
+    """Vocabulary size, byte-fallback pieces and special tokens included."""
+    character_coverage: float = 0.9995
+    """Share of characters covered by single-character pieces; rarer ones fall back to bytes."""
+    byte_fallback: bool = True
+    """Encode characters outside the vocabulary as <0xNN> byte pieces (no <unk>)."""
+    user_defined_symbols: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_SYMBOLS))
+    """Pieces always kept whole (language tags and the like)."""
+    max_sentence_bytes: int = 16384
+    """Lines longer than this (UTF-8 bytes) are cut into pieces of at most this size."""
+    max_lines: int = 0
+    """Use at most this many lines (in input order); 0 means all."""
+    num_threads: int = 2
+    """SentencePiece trainer threads."""
+
+    def validate(self) -> None:
+        require(self.vocab_size >= 300, "vocab_size", f"must be at least 300 (256 byte pieces + specials), got {self.vocab_size}")
+        require(0.9 <= self.character_coverage <= 1.0, "character_coverage", f"must be in [0.9, 1], got {self.character_coverage}")
+        require(self.max_sentence_bytes >= 256, "max_sentence_bytes", f"must be at least 256, got {self.max_sentence_bytes}")
+        require(self.max_lines >= 0, "max_lines", f"must be >= 0, got {self.max_lines}")
+        require(self.num_threads >= 1, "num_threads", f"must be >= 1, got {self.num_threads}")
+        for s in self.user_defined_symbols:
+            require(bool(s) and not any(c.isspace() for c in s), "user_defined_symbols",
+                    f"{s!r} must be non-empty and contain no whitespace")
+
+
+def iter_shard_texts(inputs: list[str | Path], *, column: str = "text") -> Iterator[tuple[str, str]]:
+    """``(source, text)`` of every document of the text shards behind ``inputs``, in path order."""
+    from hanforge.shards.tokenize import text_shard_files
+
+    for key, path in text_shard_files(inputs):
+        try:
+            parquet = pq.ParquetFile(path)
+        except (OSError, ValueError) as exc:
+            raise ShardError(f"{path}: cannot read Parquet text shard ({exc})") from None
+        names = parquet.schema_arrow.names
+        if column not in names:
+            raise ShardError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
+        cols = [column] + (["source"] if "source" in names else [])
+        for batch in parquet.iter_batches(columns=cols, batch_size=2048):
+            texts = batch.column(column).to_pylist()
+            sources = batch.column("source").to_pylist() if "source" in cols else [key.split("/")[0]] * len(texts)
+            for source, text in zip(sources, texts, strict=True):
+                yield source, text or ""
+
+
+def _training_lines(inputs: list[str | Path], config: TokenizerTrainConfig, stats: dict[str, int]) -> Iterator[str]:
+    limit = config.max_sentence_bytes
+    for _, text in iter_shard_texts(inputs):
+        stats["num_docs"] += 1
+        for line in text.split("\n"):
+            if not line.strip():
+                continue
+            data = line.encode("utf-8")
+            if len(data) > limit:  # SentencePiece would skip it silently: cut it instead
+                stats["num_lines_cut"] += 1
+                pieces = [data[i:i + limit].decode("utf-8", "ignore") for i in range(0, len(data), limit)]
+            else:
+                pieces = [line]
+            for piece in pieces:
+                if config.max_lines and stats["num_lines"] >= config.max_lines:
+                    return
+                stats["num_lines"] += 1
+                stats["num_chars"] += len(piece)
+                yield piece
+
+
+def spm_to_hf_tokenizer(model_bytes: bytes):
+    """A :class:`tokenizers.Tokenizer` giving the same ids as the SentencePiece BPE model."""
+    from sentencepiece import sentencepiece_model_pb2
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers
+    from transformers.tokenization_utils_base import generate_merges
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(model_bytes)
+    if proto.trainer_spec.model_type != sentencepiece_model_pb2.TrainerSpec.BPE:
+        raise InputError("only SentencePiece BPE models can be exported")
+    vocab = {p.piece: i for i, p in enumerate(proto.pieces)}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=generate_merges(vocab), unk_token=proto.trainer_spec.unk_piece,
+                               fuse_unk=True, byte_fallback=proto.trainer_spec.byte_fallback))
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    control = sentencepiece_model_pb2.ModelProto.SentencePiece
+    tok.add_special_tokens([AddedToken(p.piece, special=True, normalized=False)
+                            for p in proto.pieces if p.type in (control.UNKNOWN, control.CONTROL)])
+    tok.add_tokens([AddedToken(p.piece, special=False, normalized=False)
+                    for p in proto.pieces if p.type == control.USER_DEFINED])
+    return tok
+
+
+def save_hf_tokenizer(tok, output: Path, *, extra_special: list[str] | None = None) -> None:
+    """Write ``tokenizer.json`` and ``tokenizer_config.json`` atomically (via transformers)."""
+    from transformers import PreTrainedTokenizerFast
+
+    hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, unk_token=UNK,
+                                 pad_token=None, extra_special_tokens=extra_special or [])
+    with tempfile.TemporaryDirectory(dir=output) as tmp:
+        hf.save_pretrained(tmp)
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            atomic_write_bytes(output / name, (Path(tmp) / name).read_bytes())
+
+
+def train_tokenizer(*, inputs: list[str | Path], output: str | Path,
+                    config: TokenizerTrainConfig | None = None) -> dict[str, Any]:
+    """Train a SentencePiece BPE on the shards in ``inputs``; write SPM + HF files to ``output``.
+
+    Returns the manifest (config, input fingerprints, line/char counts, vocab size).
+    """
+    import sentencepiece as spm
+
+    from hanforge.shards.tokenize import text_shard_files
+
+    config = config or TokenizerTrainConfig()
+    config.validate()
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    files = text_shard_files(inputs)
+    stats = {"num_docs": 0, "num_lines": 0, "num_chars": 0, "num_lines_cut": 0}
+    model = io.BytesIO()
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=_training_lines(inputs, config, stats),
+            model_writer=model,
+            model_type="bpe",
+            vocab_size=config.vocab_size,
+            character_coverage=config.character_coverage,
+            byte_fallback=config.byte_fallback,
+            user_defined_symbols=list(config.user_defined_symbols),
+            unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+            unk_piece=UNK, bos_piece=BOS, eos_piece=EOS,
+            normalization_rule_name="identity",
+            remove_extra_whitespaces=False,
+            allow_whitespace_only_pieces=True,
+            split_digits=True,
+            max_sentence_length=config.max_sentence_bytes,
+            shuffle_input_sentence=False,
+            input_sentence_size=0,
+            num_threads=config.num_threads,
+            minloglevel=2,
+        )
+    except RuntimeError as exc:
+        raise InputError(f"SentencePiece training failed on {', '.join(map(str, inputs))}: {exc}") from None
+    model_bytes = model.getvalue()
+    atomic_write_bytes(output / "sentencepiece.model", model_bytes)
+    tok = spm_to_hf_tokenizer(model_bytes)
+    save_hf_tokenizer(tok, output)
+    return write_manifest(
+        output, kind="tokenizer", config=config,
+        inputs={key: file_fingerprint(path) for key, path in files},
+        method="sentencepiece-bpe",
+        vocab_size=tok.get_vocab_size(with_added_tokens=True),
+        tokenizer_fingerprint=file_fingerprint(output / "tokenizer.json"),
+        **stats,
+    )

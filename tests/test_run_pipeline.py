@@ -1,0 +1,196 @@
+"""End-to-end tests of ``hanforge run``: accounting, determinism, resume, executors, config errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from hanforge.cli import main as cli_main
+from hanforge.corpus.pipeline import load_pipelines
+from hanforge.corpus.runner import run_pipeline
+from hanforge.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+PIPELINES = REPO / "pipelines.toml"
+FAKE_SLURM = REPO / "tests" / "data" / "fake_slurm"
+
+
+def default_cfg(tmp_path: Path, **changes):
+    cfg = load_pipelines(PIPELINES).pipeline(None)
+    return cfg.replace(output=str(tmp_path / changes.pop("name", "out")), **changes)
+
+
+def shard_bytes(output: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(output)): p.read_bytes()
+            for sub in ("shards", "excluded") for p in sorted((output / sub).glob("*.parquet"))}
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    """The default pipeline on the embedded sample, 1 worker."""
+    tmp = tmp_path_factory.mktemp("ref")
+    cfg = default_cfg(tmp, workers=1)
+    summary = run_pipeline(cfg)
+    return cfg, summary
+
+
+def test_every_sample_document_is_kept_or_excluded(reference_run, sample_html_files):
+    cfg, summary = reference_run
+    out = Path(cfg.output)
+    kept = pl.read_parquet(out / "shards" / "*.parquet")
+    excluded = pl.read_parquet(out / "excluded" / "*.parquet") if list((out / "excluded").glob("*.parquet")) else kept.clear()
+    # the two COPYRIGHT files beside the pages are inputs too, counted as unsupported_file
+    num_inputs = len(sample_html_files) + 2
+    assert kept.height + excluded.height == num_inputs
+    assert summary.stats["documents"] == {"input": num_inputs, "kept": kept.height, "excluded": excluded.height}
+    assert summary.stats["drop_reasons"]["unsupported_file"] == 2
+    # about 40% of the LibreOffice pages are untranslated English; of the Korean pages most survive
+    korean = excluded.filter(pl.col("drop_reason") != "hangul_ratio").height - 2 + kept.height
+    assert kept.height >= 0.8 * korean, (kept.height, korean)
+    dropped_ratio = excluded.filter(pl.col("drop_reason") == "hangul_ratio")["hangul_ratio"]
+    assert (dropped_ratio < 0.3).all()
+    assert kept["drop_reason"].null_count() == kept.height
+    assert excluded["drop_reason"].null_count() == 0 and excluded["drop_step"].null_count() == 0
+    assert sum(summary.stats["drop_reasons"].values()) == excluded.height
+    assert not any(r.startswith("error:") for r in summary.stats["drop_reasons"]), summary.stats["drop_reasons"]
+    ids = pl.concat([kept["id"], excluded["id"]])
+    assert ids.n_unique() == ids.len()
+    # the writer kept the schema and the steps filled their signals
+    assert kept["hangul_ratio"].null_count() == 0 and kept["lang"].unique().to_list() == ["ko"]
+    assert (kept["num_chars"] == kept["text"].str.len_chars()).all()
+
+
+def test_stats_and_manifest_are_written(reference_run):
+    cfg, summary = reference_run
+    out = Path(cfg.output)
+    stats = json.loads((out / "stats.json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert stats["documents"]["input"] == stats["documents"]["kept"] + stats["documents"]["excluded"]
+    step_names = [s["step"] for s in stats["steps"]]
+    assert step_names[0] == "ingest" and step_names[-1] == "writer"
+    for step in stats["steps"]:
+        if step["step"] not in ("ingest", "writer"):
+            assert step["docs_in"] == step["kept"] + step["dropped"], step
+    assert manifest["kind"] == "text-shards" and len(manifest["config_fingerprint"]) == 64
+    assert len(manifest["inputs"]) == stats["documents"]["input"]
+    assert sum(manifest["shards"].values()) == stats["documents"]["input"]
+    assert str(REPO) not in json.dumps(manifest), "manifest must not depend on where the repo lives"
+
+
+def test_two_workers_and_reruns_give_identical_shards(reference_run, tmp_path):
+    cfg, _ = reference_run
+    reference = shard_bytes(Path(cfg.output))
+    two = default_cfg(tmp_path, name="two", workers=2)
+    run_pipeline(two)
+    assert shard_bytes(Path(two.output)) == reference
+    run_pipeline(two)  # rerun: every task is complete, nothing changes
+    assert shard_bytes(Path(two.output)) == reference
+    run_pipeline(two, overwrite=True)  # from scratch
+    assert shard_bytes(Path(two.output)) == reference
+
+
+def test_output_of_another_run_is_not_mixed(reference_run, tmp_path):
+    cfg, _ = reference_run
+    other = cfg.replace(tasks=3)
+    with pytest.raises(ConfigError, match="different config"):
+        run_pipeline(other)
+
+
+def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, sample_dir):
+    # a bigger input (the sample 6 times over) so the kill lands mid-run
+    data = tmp_path / "data"
+    for i in range(6):
+        shutil.copytree(sample_dir / "libreoffice-help-ko", data / f"copy{i}")
+    args = [sys.executable, "-m", "hanforge", "run", str(PIPELINES), "--input", str(data), "--tasks", "8",
+            "--workers", "1"]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*args, "--output", str(killed)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    completions = killed / "logs" / "completions"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not completions.is_dir() or len(list(completions.iterdir())) < 2):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(list(completions.iterdir()))
+    assert 2 <= done < 8, f"kill landed after {done} of 8 tasks"
+    for p in killed.rglob("*.parquet"):  # nothing under a final name is unreadable
+        pq.read_metadata(p)
+    subprocess.run([*args, "--output", str(killed)], cwd=tmp_path, check=True, capture_output=True)
+    clean = tmp_path / "clean"
+    subprocess.run([*args, "--output", str(clean)], cwd=tmp_path, check=True, capture_output=True)
+    assert shard_bytes(killed) == shard_bytes(clean)
+    assert json.loads((killed / "stats.json").read_text())["documents"] == \
+        json.loads((clean / "stats.json").read_text())["documents"]
+
+
+def test_ray_executor_gives_the_local_shards(reference_run, tmp_path):
+    ray = pytest.importorskip("ray", reason="the dev extra installs ray; this run lacks it")
+    cfg, _ = reference_run
+    on_ray = default_cfg(tmp_path, name="ray", executor="ray", workers=2)
+    try:
+        run_pipeline(on_ray)
+    finally:
+        ray.shutdown()
+    assert shard_bytes(Path(on_ray.output)) == shard_bytes(Path(cfg.output))
+
+
+def test_slurm_job_script_runs_and_gives_the_local_shards(reference_run, tmp_path, monkeypatch):
+    cfg, _ = reference_run
+    slurm_dir = tmp_path / "slurm-jobs"
+    slurm_dir.mkdir()
+    monkeypatch.setenv("FAKE_SLURM_DIR", str(slurm_dir))
+    monkeypatch.setenv("PATH", f"{FAKE_SLURM}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    on_slurm = default_cfg(tmp_path, name="slurm", executor="slurm")
+    on_slurm.slurm.partition = "cpu"
+    on_slurm.slurm.time = "01:00:00"
+    first = run_pipeline(on_slurm)
+    script = (slurm_dir / "job-1000.slurm").read_text()
+    assert "#SBATCH --partition=cpu" in script and "#SBATCH --array=0-3" in script
+    assert "launch_pickled_pipeline" in script
+    # the fake sbatch ran the array at once, so a second call finds every task done
+    assert first.submitted_only is False or len(list((Path(on_slurm.output) / "logs" / "completions").iterdir())) == 4
+    second = run_pipeline(on_slurm)
+    assert second.submitted_only is False
+    assert shard_bytes(Path(on_slurm.output)) == shard_bytes(Path(cfg.output))
+
+
+@pytest.mark.parametrize(
+    ("snippet", "message"),
+    [
+        ('tasks = "four"', "pipelines.p.tasks: expected an integer"),
+        ("colour = 1", "pipelines.p.colour: unknown key"),
+        ('steps = [{ type = "nope" }]', "pipelines.p.steps[0].type: unknown step type 'nope'"),
+        ('steps = [{ type = "length", min_chars = "x" }]', "pipelines.p.steps[0].min_chars"),
+        ('executor = "mpi"', "pipelines.p.executor: 'mpi' is not one of"),
+    ],
+)
+def test_bad_config_fails_before_work_naming_the_key(tmp_path, snippet, message):
+    config = tmp_path / "p.toml"
+    config.write_text(f'[pipelines.p]\ninputs = ["sample:debian-faq-ko"]\n{snippet}\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_pipelines(config)
+    assert message in str(err.value)
+
+
+def test_cli_run_and_inspect(tmp_path, capsys, sample_dir):
+    out = tmp_path / "cli"
+    code = cli_main(["run", str(PIPELINES), "--input", str(sample_dir / "debian-faq-ko"), "--output", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "documents in" in printed and "kept" in printed
+    assert cli_main(["inspect", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "rows: 18" in printed and "hangul_ratio" in printed and "drop reasons" in printed
+    assert cli_main(["run", str(tmp_path / "missing.toml")]) == 2
+    assert "config file not found" in capsys.readouterr().err

@@ -1,0 +1,59 @@
+"""Builders for the training tests: a tiny tokenizer and token shards from the embedded sample,
+a tiny random-init Qwen2 model saved from a config, and a TrainConfig for it (no hub downloads)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from token_helpers import sample_texts, train_tiny_tokenizer, write_text_shards
+
+from hanforge.train.config import TrainConfig
+
+SAMPLE_INSTRUCT = Path(__file__).resolve().parents[1] / "hanforge" / "sample" / "instruct"
+SEQ_LEN = 64
+
+
+def build_tokenizer_and_shards(root: Path, html_files: list[Path], *, seq_len: int = SEQ_LEN) -> tuple[Path, Path]:
+    """Tokenizer folder and a token-shard folder made with the project's own functions."""
+    from hanforge.shards.tokenize import tokenize_shards
+
+    texts = write_text_shards(root / "text", sample_texts(html_files))
+    tok = train_tiny_tokenizer(texts, root / "tok", vocab_size=2000)
+    tokenize_shards(inputs=[texts], tokenizer=tok, seq_len=seq_len, output=root / "tokens", progress=False)
+    return tok, root / "tokens"
+
+
+def build_tiny_model(folder: Path, *, vocab_size: int, seed: int = 0, tie: bool = True) -> Path:
+    """A random-init 2-layer Qwen2 (hidden 64) saved as safetensors."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    config = Qwen2Config(vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                         tie_word_embeddings=tie, bos_token_id=1, eos_token_id=2)
+    Qwen2ForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+def tiny_config(*, output: Path, model: Path, tokenizer: Path, stage: str, **sections: Any) -> TrainConfig:
+    """A TrainConfig for the tiny model (sections given as dicts update the defaults)."""
+    table: dict[str, Any] = {
+        "output": str(output), "stage": stage, "seed": 7,
+        "model": {"path": str(model), "tokenizer": str(tokenizer), "dtype": "float32",
+                  "gradient_checkpointing": False, "max_seq_length": 256},
+        "lora": {"rank": 8, "alpha": 16.0, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj",
+                                                               "gate_proj", "up_proj", "down_proj"]},
+        "optim": {"learning_rate": 3e-3, "warmup_steps": 2, "schedule": "cosine"},
+        "data": {"token_shards": "", "instructions": str(SAMPLE_INSTRUCT / "sft-ko.jsonl"),
+                 "preferences": str(SAMPLE_INSTRUCT / "dpo-ko.jsonl"), "max_length": 128},
+        "run": {"batch_size": 8, "max_steps": 30, "log_every": 1, "tensorboard": False},
+        "export": {"adapter": False, "merged": False},
+    }
+    for key, value in sections.items():
+        if isinstance(value, dict):
+            table[key] = {**table.get(key, {}), **value}
+        else:
+            table[key] = value
+    return TrainConfig.from_table(table, where="test")
