@@ -262,3 +262,17 @@ def test_everything_bad_at_once_is_accounted(tmp_path, pages, sample_html_files)
     }
     assert read([folder]) == docs  # deterministic, including the placeholders
     assert Path(folder).exists()
+
+
+def test_single_gzip_stream_warc_truncated(tmp_path, pages):
+    plain = tmp_path / "all.warc"
+    offsets = write_warc(plain, pages, gzip=False)
+    whole = gzip.compress(plain.read_bytes())  # one gzip stream for the whole file, not per record
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "whole.warc.gz").write_bytes(whole)
+    assert reasons(read([tmp_path / "in" / "whole.warc.gz"])) == [None] * 6
+    cut = gzip.compress(plain.read_bytes()[: offsets[4] + 3000])[:-8]  # stream and record both cut
+    (tmp_path / "in" / "whole.warc.gz").write_bytes(cut)
+    docs = read([tmp_path / "in" / "whole.warc.gz"])
+    assert urls(docs) == [p.url for p in pages[:4]]
+    assert len(docs) == 5 and reasons(docs)[4].startswith("read_error:truncated")

@@ -46,11 +46,14 @@ def test_discover_sample_folder_reports_unsupported_files(sample_dir):
     assert len(html) == len(list(sample_dir.rglob("*.html")))
     assert [f.relpath for f in files] == sorted(f.relpath for f in files)
     assert {f.source for f in files} == {"sample"}
+    on_disk = {p.relative_to(sample_dir).as_posix() for p in sample_dir.rglob("*") if p.is_file()}
+    assert {f.relpath for f in files} == on_disk
     skipped = {f.relpath for f in unsupported_files(files)}
-    assert skipped == {"README.md", "debian-faq-ko/COPYRIGHT", "libreoffice-help-ko/COPYRIGHT"}
+    assert {"README.md", "debian-faq-ko/COPYRIGHT", "libreoffice-help-ko/COPYRIGHT"} <= skipped
+    assert skipped == {r for r in on_disk if kind_of(r) is None}
     # ... and the reader turns each into a counted drop, so nothing is silently ignored
     docs = read_all(unsupported_files(files))
-    assert [d.metadata[DROP_REASON] for d in docs] == ["unsupported_file"] * 3
+    assert [d.metadata[DROP_REASON] for d in docs] == ["unsupported_file"] * len(skipped)
 
 
 def test_discover_kinds_sources_and_errors(tmp_path):
@@ -100,7 +103,7 @@ def test_html_folder_reader(sample_dir):
     assert len(docs) == len(files) and len(kept(docs)) == len(html)
     by_id = {d.id: d for d in kept(docs)}
     for f in html:
-        doc = by_id[document_id(f.relpath, 0)]
+        doc = by_id[document_id(f"{f.source}/{f.relpath}", 0)]
         assert doc.metadata["_raw"] == Path(f.path).read_bytes()
         assert doc.metadata["_format"] == "html" and doc.metadata["_http_charset"] is None
         assert doc.metadata["source"] == "debian-faq-ko"
@@ -183,7 +186,7 @@ def test_jsonl_reader(tmp_path, sample_html_files, suffix):
     offsets = [0]
     for r in rows[:-1]:
         offsets.append(offsets[-1] + len(json.dumps(r, ensure_ascii=False).encode()) + 1)
-    assert [d.id for d in docs] == [document_id(r.get("url") or path.name, o) for r, o in zip(rows, offsets,
+    assert [d.id for d in docs] == [document_id(r.get("url") or f"web/{path.name}", o) for r, o in zip(rows, offsets,
                                                                                               strict=True)]
     assert all(d.metadata["_format"] == "text" and d.metadata["source"] == "web" for d in docs)
     by_field = read_all(discover_inputs([str(path)]), IngestConfig(id_field="id"))
@@ -209,7 +212,7 @@ def test_plain_text_reader_decodes(tmp_path):
     docs = read_all(discover_inputs([str(tmp_path / "t")]))
     assert [(d.text, d.metadata["charset"]) for d in docs] == [
         ("한국어 텍스트 파일입니다. 똠방각하 뷁.", "cp949"), ("한국어 텍스트 파일입니다. 똠방각하.", "utf-8")]
-    assert docs[0].id == document_id("legacy.txt", 0)
+    assert docs[0].id == document_id("t/legacy.txt", 0)
 
 
 def test_ids_do_not_depend_on_location(tmp_path, sample_dir, sample_html_files):
@@ -224,6 +227,15 @@ def test_ids_do_not_depend_on_location(tmp_path, sample_dir, sample_html_files):
     assert len(a) == 17 + 1 + 4 + 3  # FAQ pages + COPYRIGHT (unsupported) + WARC records + rows
     assert [d.id for d in a] == [d.id for d in b]
     assert len({d.id for d in a}) == len(a)
+    # the same relative paths under a second input folder (another source) get other ids;
+    # URL-keyed ids (WARC records, rows with a url) are the same: same URL at the same offset
+    other = tmp_path / "mirror"
+    shutil.copytree(first, other)
+    both = read_all(discover_inputs([str(first), str(other)]))
+    path_keyed = [d.id for d in both if d.metadata["url"] is None]
+    url_keyed = [d.id for d in both if d.metadata["url"] is not None]
+    assert len(set(path_keyed)) == len(path_keyed) == 2 * 18
+    assert len(set(url_keyed)) == len(url_keyed) // 2 == 4 + 3
 
 
 def test_sharding_by_rank_covers_every_file_once(sample_dir):

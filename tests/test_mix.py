@@ -129,10 +129,11 @@ def test_plan_copies_reaches_target_with_bisection():
 
 def test_mix_config_validation_and_cli(sources, tmp_path, capsys):
     with pytest.raises(ConfigError, match="ratios add up to 0.900000"):
-        _config(sources, tmp_path, sources={"a": {"path": "x", "ratio": 0.5}, "b": {"path": "y", "ratio": 0.4}})
+        MixConfig.from_table({"output": "o", "total": 5, "unit": "chars",
+                              "sources": {"a": {"path": "x", "ratio": 0.5}, "b": {"path": "y", "ratio": 0.4}}})
     with pytest.raises(ConfigError, match="tokenizer: is required"):
         MixConfig.from_table({"output": "o", "total": 5, "sources": {"a": {"path": "x", "ratio": 1.0}}})
-    with pytest.raises(ConfigError, match=r"mix.sources.a.ratio: must be in \(0, 1\]"):
+    with pytest.raises(ConfigError, match=r"mix.sources.a: ratio: must be in \(0, 1\]"):
         MixConfig.from_table({"output": "o", "total": 5, "unit": "chars",
                               "sources": {"a": {"path": "x", "ratio": 1.5}}}, where="mix")
     toml = tmp_path / "pipelines.toml"

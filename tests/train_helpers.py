@@ -37,11 +37,11 @@ def build_tiny_model(folder: Path, *, vocab_size: int, seed: int = 0, tie: bool 
     return folder
 
 
-def tiny_config(*, output: Path, model: Path, tokenizer: Path, stage: str, **sections: Any) -> TrainConfig:
+def tiny_config(*, output: Path, model_dir: Path, tokenizer: Path, stage: str, **sections: Any) -> TrainConfig:
     """A TrainConfig for the tiny model (sections given as dicts update the defaults)."""
     table: dict[str, Any] = {
         "output": str(output), "stage": stage, "seed": 7,
-        "model": {"path": str(model), "tokenizer": str(tokenizer), "dtype": "float32",
+        "model": {"path": str(model_dir), "tokenizer": str(tokenizer), "dtype": "float32",
                   "gradient_checkpointing": False, "max_seq_length": 256},
         "lora": {"rank": 8, "alpha": 16.0, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj",
                                                                "gate_proj", "up_proj", "down_proj"]},

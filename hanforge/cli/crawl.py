@@ -108,6 +108,9 @@ def crawl_command(args: argparse.Namespace) -> int:
     console.print(out)
     console.print(f"fetched this run: {summary.num_fetched_this_run}; WARC files: {len(summary.warc_files)} "
                   f"in {summary.output / 'warc'}; recovered: {summary.recovered}")
+    if summary.status_counts.get("queued") and not summary.interrupted:
+        console.print(f"{summary.status_counts['queued']} URLs still queued: the --max-pages budget is spent; "
+                      "rerun with a higher --max-pages to continue")
     if summary.interrupted:
         console.print("interrupted: the pages in flight were finished and the WARC closed; rerun to resume")
         return 1

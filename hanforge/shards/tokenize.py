@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -65,9 +66,23 @@ def text_shard_files(inputs: list[str | Path]) -> list[tuple[str, Path]]:
     return sorted(found.items())
 
 
+_LOADED: dict[tuple[str, str | None], Any] = {}
+
+
+def _cached_tokenizer(path: str, eos_token: str | None):
+    """Load each tokenizer once per process (parsing a large tokenizer.json takes ~0.2 s)."""
+    key = (path, eos_token)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = load_tokenizer(path, eos_token=eos_token)
+    return _LOADED[key]
+
+
 def _tokenize_one(job: dict[str, Any]) -> dict[str, Any]:
     """Phase 1 for one input shard (runs in a worker process); returns its marker."""
-    loaded = load_tokenizer(job["tokenizer"], eos_token=job["eos_token"])
+    loaded = _cached_tokenizer(job["tokenizer"], job["eos_token"])
+    if loaded.fingerprint != job["tokenizer_fingerprint"]:
+        raise ShardError(f"{job['tokenizer']}: tokenizer changed while the job was running")
     path = Path(job["input"])
     try:
         parquet = pq.ParquetFile(path)
@@ -83,11 +98,10 @@ def _tokenize_one(job: dict[str, Any]) -> dict[str, Any]:
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, _WORK_SCHEMA) as writer:
             for batch in parquet.iter_batches(batch_size=job["batch_size"], columns=columns):
                 texts = [t or "" for t in batch.column(job["text_column"]).to_pylist()]
-                encodings = loaded.tokenizer.encode_batch_fast(texts, add_special_tokens=True)
-                lens = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
-                offsets = np.zeros(len(lens) + 1, np.int64)
-                np.cumsum(lens, out=offsets[1:])
-                values = np.fromiter((i for e in encodings for i in e.ids), np.uint32, int(offsets[-1]))
+                ids_lists = [e.ids for e in loaded.tokenizer.encode_batch_fast(texts, add_special_tokens=True)]
+                offsets = np.zeros(len(ids_lists) + 1, np.int64)
+                np.cumsum(np.fromiter(map(len, ids_lists), np.int64, len(ids_lists)), out=offsets[1:])
+                values = np.fromiter(itertools.chain.from_iterable(ids_lists), np.uint32, int(offsets[-1]))
                 ids = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
                 sources = batch.column("source") if "source" in columns else pa.array([default_source] * len(texts))
                 writer.write_batch(pa.record_batch([ids, sources.cast(pa.string())], schema=_WORK_SCHEMA))
@@ -121,6 +135,8 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
 
     output = Path(output)
     loaded = load_tokenizer(tokenizer, eos_token=eos_token)
+    _LOADED.clear()
+    _LOADED[(str(loaded.path), loaded.eos_token)] = loaded  # phase 1 in this process reuses it
     if loaded.eos_id is None:
         raise InputError(f"{tokenizer}: no EOS token found; pass eos_token (--eos-token)")
     if num_workers < 1:
@@ -171,6 +187,7 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
             continue
         jobs.append({"input": str(path), "key": key, "fingerprint": input_fps[key], "work": str(work_path),
                      "marker": str(marker_path), "tokenizer": str(loaded.path), "eos_token": loaded.eos_token,
+                     "tokenizer_fingerprint": loaded.fingerprint,
                      "batch_size": batch_size, "text_column": text_column})
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     bar = tqdm(total=len(files), initial=len(files) - len(jobs), desc="tokenize", unit="shard",

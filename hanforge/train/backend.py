@@ -156,7 +156,9 @@ def load_model(config: TrainConfig, backend: Backend):
         else:
             from peft import LoraConfig, get_peft_model
 
-            model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", bias="none", **kwargs))
+            tied = bool(getattr(model.config, "tie_word_embeddings", False))
+            model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", bias="none",
+                                                     ensure_weight_tying=tied and train_embeddings, **kwargs))
     if backend.name == "transformers" and mc.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if mc.finetuning == "lora":

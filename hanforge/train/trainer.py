@@ -14,7 +14,8 @@ Packed rows and attention (``run.document_masking``):
   ``position_ids`` restarting at each document and **no** ``attention_mask``; transformers 5
   (``masking_utils.find_packed_sequence_indices``) then builds a block-diagonal causal mask for
   eager/sdpa (a dense ``[B, 1, S, S]`` mask: sdpa runs its masked kernel, not flash) and uses
-  varlen kernels for flash_attention_2. No token attends across a document boundary.
+  varlen kernels for flash_attention_2. No token attends across a document boundary. This needs
+  ``use_cache=False`` (with a KV cache transformers skips the detection), which the trainer passes.
 * unsloth backend: the batch is flattened to ``[1, B*S]`` and ``packed_seq_lengths`` (the
   segment lengths) is passed, so unsloth runs varlen attention (flash-attn varlen when
   installed, else torch varlen / per-segment SDPA); each row start is a segment start.
@@ -89,25 +90,32 @@ class TrainSummary:
 
 # --------------------------------------------------------------------------------------- losses
 
-def lm_loss(model, batch: dict[str, torch.Tensor], *, backend: Backend, document_masking: bool
-            ) -> tuple[torch.Tensor, int, dict[str, float]]:
-    """Causal-LM loss of one packed micro-batch (mean over its target tokens) and their number."""
+def lm_inputs(batch: dict[str, torch.Tensor], *, backend: Backend, document_masking: bool) -> dict[str, torch.Tensor]:
+    """Forward kwargs for a packed batch (``labels`` included); see the module docstring."""
     labels = batch["labels"].clone()
     labels[:, 0] = IGNORE_INDEX  # never predict a row's first token (matters once rows are flattened)
-    num_targets = int((labels != IGNORE_INDEX).sum())
-    if num_targets == 0:
-        return torch.zeros((), device=labels.device), 0, {}
     if not document_masking:
-        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels)
-    elif backend.name == "unsloth":
+        return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "labels": labels,
+                "use_cache": False}
+    if backend.name == "unsloth":
         pos = batch["position_ids"].reshape(1, -1)
         starts = torch.nonzero(pos[0] == 0).flatten()
         lengths = torch.diff(starts, append=torch.tensor([pos.shape[1]], device=pos.device))
-        out = model(input_ids=batch["input_ids"].reshape(1, -1), position_ids=pos, labels=labels.reshape(1, -1),
-                    packed_seq_lengths=lengths.to(torch.int32))
-    else:
-        out = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], labels=labels)
-    return out.loss, num_targets, {}
+        return {"input_ids": batch["input_ids"].reshape(1, -1), "position_ids": pos, "labels": labels.reshape(1, -1),
+                "packed_seq_lengths": lengths.to(torch.int32), "use_cache": False}
+    # use_cache=False matters: with a KV cache transformers skips the packed-sequence detection
+    return {"input_ids": batch["input_ids"], "position_ids": batch["position_ids"], "labels": labels,
+            "use_cache": False}
+
+
+def lm_loss(model, batch: dict[str, torch.Tensor], *, backend: Backend, document_masking: bool
+            ) -> tuple[torch.Tensor, int, dict[str, float]]:
+    """Causal-LM loss of one packed micro-batch (mean over its target tokens) and their number."""
+    kwargs = lm_inputs(batch, backend=backend, document_masking=document_masking)
+    num_targets = int((kwargs["labels"] != IGNORE_INDEX).sum())
+    if num_targets == 0:
+        return torch.zeros((), device=batch["input_ids"].device), 0, {}
+    return model(**kwargs).loss, num_targets, {}
 
 
 def sequence_logps(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -155,11 +163,11 @@ def dpo_loss(model, batch: dict[str, torch.Tensor], *, config: TrainConfig, refe
     lens = batch["completion_mask"][:, 1:].sum(-1).float()
     chosen_len, rejected_len = lens.chunk(2)
     cl, rl = chosen - ref_chosen, rejected - ref_rejected
+    margin = (cl - rl).detach()
     pref = config.preference
     per_pair = preference_loss(pref.loss_type, chosen_logratios=cl, rejected_logratios=rl, beta=pref.beta,
                                label_smoothing=pref.label_smoothing, chosen_len=chosen_len, rejected_len=rejected_len)
-    extra = {"reward_accuracy": float((cl > rl).float().mean()),
-             "reward_margin": float(pref.beta * (cl - rl).mean())}
+    extra = {"reward_accuracy": float((margin > 0).float().mean()), "reward_margin": float(pref.beta * margin.mean())}
     return per_pair.mean(), int(chosen.shape[0]), extra
 
 

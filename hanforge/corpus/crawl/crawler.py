@@ -39,7 +39,7 @@ from hanforge.corpus.crawl.robots import RobotsCache
 from hanforge.corpus.crawl.sitemaps import MAX_SITEMAPS_PER_HOST, parse_sitemap
 from hanforge.corpus.crawl.warc_output import WarcSegmentWriter
 from hanforge.corpus.decode import DecodeError, decode_html_bytes
-from hanforge.errors import ConfigError, InputError
+from hanforge.errors import ConfigError, HanforgeError, InputError
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 PROGRESS_EVERY_SECONDS = 0.2
@@ -249,6 +249,8 @@ class Crawler:
             self._in_flight += 1
             try:
                 await self._process(entry)
+            except HanforgeError:  # e.g. the WARC cannot be written: stop, never write after a partial record
+                raise
             except Exception as exc:  # one bad page never ends the crawl
                 logger.exception(f"crawl: unexpected error on {entry.url}")
                 self.frontier.mark_failed(entry.url, reason=f"error:{type(exc).__name__}")
@@ -277,7 +279,10 @@ class Crawler:
         if not 200 <= status < 400:
             self.frontier.mark_failed(url, reason=f"http_{status}", http_status=status)
             return
-        segment = self.writer.write(result)
+        try:
+            segment = self.writer.write(result)
+        except OSError as exc:
+            raise InputError(f"{self.config.warc_dir}: cannot write the WARC file ({exc})") from exc
         self.frontier.mark_written(url, segment=segment, http_status=status)
         if status >= 300:
             self._follow_redirect(entry, result)

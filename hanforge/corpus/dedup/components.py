@@ -18,7 +18,9 @@ the driver compares rounds by reading tiny JSON files. Memory per task: its part
 ``16 bytes x 2 x edges / graph_partitions`` plus sort temporaries (about 3x that).
 
 :class:`ElectStage` then reads each partition's final stars, picks the kept document of every
-cluster with the keep rule, and writes one assignment file per (member shard, partition).
+cluster with the keep rule, and writes one assignment file per (member shard, partition). A
+removed member is an ``exact_duplicate`` when a better-ranked member of its cluster has the same
+normalized text, else a ``near_duplicate``; either way ``duplicate_of`` names the kept document.
 """
 
 from __future__ import annotations
@@ -160,9 +162,14 @@ class ElectStage(PipelineStep):
             starts = _group_starts(cluster)
             sizes = np.diff(np.append(starts, len(cluster)))
             kept = np.repeat(member[starts], sizes)
-            kept_exact = np.repeat(exact[starts], sizes)
             size = np.repeat(sizes, sizes).astype(np.uint32)
-            reason = np.where(member == kept, 0, np.where(exact == kept_exact, 1, 2)).astype(np.uint8)
+            # exact_duplicate: a better-ranked member of the cluster has the same normalized text
+            by_text = np.lexsort((np.arange(len(member)), exact, cluster))
+            first_of_text = np.ones(len(member), dtype=bool)
+            first_of_text[1:] = (cluster[by_text][1:] != cluster[by_text][:-1]) | (exact[by_text][1:] != exact[by_text][:-1])
+            repeated_text = np.empty(len(member), dtype=bool)
+            repeated_text[by_text] = ~first_of_text
+            reason = np.where(member == kept, 0, np.where(repeated_text, 1, 2)).astype(np.uint8)
             stats["largest"] = int(sizes.max())
             shard = key_shard(member)
             for s in np.unique(shard[shard < REF_BASE]):

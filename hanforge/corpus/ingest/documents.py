@@ -1,7 +1,8 @@
 """Building the documents readers yield: stable ids, metadata columns and drop placeholders.
 
-A document id is the 16-hex-digit blake2b-64 of ``f"{url or relpath}\\x00{offset}"``, so it
-depends neither on where the input lives nor on how the work is split. A *drop placeholder*
+A document id is the 16-hex-digit blake2b-64 of ``f"{url or source/relpath}\\x00{offset}"``, so
+it depends neither on where the input lives nor on how the work is split, and equal relative
+paths under two input folders (two sources) do not collide. A *drop placeholder*
 stands for input that could not become a document (unreadable file, damaged WARC region,
 empty file, ...): ``text=""``, ``drop_step="ingest"`` and a ``drop_reason``, so it is counted
 and lands in the excluded shards like every other dropped document.
@@ -47,7 +48,8 @@ def make_document(
     metadata: dict[str, Any] = {"source": file.source, "url": url, "fetch_date": fetch_date}
     if scratch:
         metadata.update(scratch)
-    return Document(text=text, id=doc_id or document_id(url or f"{file.source}/{file.relpath}", offset), metadata=metadata)
+    key = url or f"{file.source}/{file.relpath}"
+    return Document(text=text, id=doc_id or document_id(key, offset), metadata=metadata)
 
 
 def mark_ingest_drop(doc: Document, reason: str) -> Document:

@@ -1,7 +1,7 @@
 """WARC / WARC.gz reader: response records -> raw-HTML documents, damaged regions -> drops.
 
-Parsing uses FastWARC: on a WARC built from the 2,561 LibreOffice pages it read response
-payloads 3.3x faster than warcio for .warc.gz and 11x faster for plain .warc
+Parsing uses FastWARC: on a WARC built from the 2,560 LibreOffice pages it read the response
+payloads 2.4-5.2x faster than warcio for .warc.gz and 6.7-12.7x faster for plain .warc
 (``bench/hangul_precheck.py``; figures in ``bench/results/hangul_precheck.md``).
 
 Each response record becomes a document with ``_format="html"``, the payload in ``_raw``, the
@@ -42,7 +42,7 @@ from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
 from hanforge.corpus.hangul_precheck import NOT_KOREAN_PRECHECK, korean_precheck, warc_language_allows
 from hanforge.corpus.ingest.discover import InputFile
-from hanforge.corpus.ingest.documents import document_id, drop_placeholder, make_document, mark_ingest_drop
+from hanforge.corpus.ingest.documents import drop_placeholder, make_document, mark_ingest_drop
 from hanforge.corpus.ingest.options import IngestConfig
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -241,4 +241,4 @@ def read_warc(file: InputFile, fh, *, config: IngestConfig, stat: StatUpdate) ->
             yield drop_placeholder(file, reason=f"read_error:{problem}", offset=tail + 1)
 
 
-__all__ = ["read_warc", "resync_offset", "gzip_tail_problem", "parse_warc_date", "document_id"]
+__all__ = ["read_warc", "resync_offset", "gzip_tail_problem", "parse_warc_date"]
