@@ -10,7 +10,7 @@
    graph partitions: one worker process runs every task of every round, and its peak RSS is
    compared with the size of the whole edge set it never has to hold.
 
-Each measurement is the ``ru_maxrss`` of a spawned child that imports hanforge, runs the tasks
+Each measurement is the peak RSS (VmHWM) of a spawned child that imports hanforge, runs the tasks
 and exits; the import-only baseline is reported too.
 """
 
@@ -29,6 +29,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 WORK = Path("/tmp/hanforge-dedup-memory")
+
+
+def peak_rss_mib() -> float:
+    """VmHWM of this process: its peak RSS since exec (ru_maxrss would include the parent's
+    high-water mark at fork time, which Linux carries across execve)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _child(job: str, kwargs: dict, queue) -> None:
@@ -62,7 +71,7 @@ def _child(job: str, kwargs: dict, queue) -> None:
             for k in range(parts):
                 list(SmallStarStage(output=kwargs["output"], parts=parts, round_=r).run(rank=k))
         extra["rounds"] = r
-    queue.put({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    queue.put({"peak_mib": peak_rss_mib(),
                "seconds": time.perf_counter() - start, **extra})
 
 
@@ -136,7 +145,10 @@ def main() -> None:
         sig = measure("signatures", shards=shards, output=str(out), config=config)
         cand = measure("candidates", output=str(out), config=config, num_shards=len(shards))
         print(f"| signatures | {copies}x | {len(shards)} | - | {sig['peak_mib']:.0f} | {sig['seconds']:.1f} |")
-        print(f"| candidates | {copies}x | {len(shards)} | {20 * copies} | {cand['peak_mib']:.0f} | {cand['seconds']:.1f} |",
+        from hanforge.corpus.dedup.config import DedupConfig
+
+        partitions = DedupConfig(**config).num_bucket_partitions
+        print(f"| candidates | {copies}x | {len(shards)} | {partitions} | {cand['peak_mib']:.0f} | {cand['seconds']:.1f} |",
               flush=True)
     print(f"\ncomponents on a synthetic graph of {args.nodes:,} documents:\n")
     print("| graph partitions | edges | whole edge set MiB (both directions) | peak RSS per worker MiB | rounds | seconds |")

@@ -7,7 +7,8 @@ Run (from the repo root; needs /tmp/lo unpacked, see bench/tokens_data.py)::
 
 Prints tokens/s (wall clock, best of N) of the full job (Parquet in → Arrow shards out, manifest and fingerprints
 included), the same per core, tokens per CPU-second (process CPU time, all threads: the
-per-core rate that does not depend on what else runs on a shared machine), the packing efficiency, and the naive baseline (``encode`` one
+per-core rate that does not depend on what else runs on a shared machine), the packing
+efficiency, and the naive baseline (``encode`` one
 document at a time, pack with Python lists, no writing) side by side with the ratio.
 """
 

@@ -235,9 +235,6 @@ def test_normalization_is_korean_correct():
 
 def test_components_match_union_find(tmp_path):
     """Large-star/small-star over partitioned edge files gives the true connected components."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     from hanforge.corpus.dedup.components import LargeStarStage, SmallStarStage, unique_rows
     from hanforge.corpus.dedup.layout import StateLayout, load_pairs, make_keys, node_partition, save_npy
 
@@ -267,7 +264,17 @@ def test_components_match_union_find(tmp_path):
     for src, dst in final[final[:, 0] < final[:, 1]].tolist():
         root[dst] = src
     key_index = {int(k): i for i, k in enumerate(keys)}
-    _, labels = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
+    parent = list(range(n))  # a plain in-memory union-find as the reference
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for x, y in zip(a.tolist(), b.tolist()):
+        parent[find(x)] = find(y)
+    labels = [find(i) for i in range(n)]
     ours = {}
     for k, r_ in root.items():
         ours.setdefault(r_, set()).add(key_index[k])
@@ -293,3 +300,27 @@ def test_exact_dedup_step_and_config():
         DedupConfig.from_table({"threshold": 1.5}, where="dedup")
     with pytest.raises(ConfigError, match="keep"):
         DedupConfig.from_table({"keep": "shortest"}, where="dedup")
+
+
+def test_split_clusters_keeps_only_verified_stars():
+    from hanforge.corpus.dedup.components import greedy_centers
+
+    a = np.arange(100, dtype=np.uint32)
+    b = a.copy()
+    b[:15] += 1000  # A~B: 0.85
+    c = b.copy()
+    c[15:30] += 1000  # B~C: 0.85, A~C: 0.70
+    d = np.arange(100, dtype=np.uint32) + 5000  # unrelated
+    centers = greedy_centers(np.stack([a, b, c, d]), 0.8)
+    assert centers.tolist() == [0, 0, 2, 3]  # C is not removed in favour of A
+
+
+def test_exact_only_keeps_near_duplicates(corpus, tmp_path):
+    folder, expect, rows = corpus
+    output = tmp_path / "exact-only"
+    assert cli_main(["dedup", str(folder), "--output", str(output), "--exact-only"]) == 0
+    kept, excluded = _frames(output)
+    assert set(excluded["drop_reason"].to_list()) == {"exact_duplicate"}
+    assert len(excluded) == len(expect["exact"])
+    assert set(expect["near"]) <= set(kept["id"].to_list())
+    assert len(kept) + len(excluded) == len(rows)

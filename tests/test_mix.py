@@ -23,7 +23,7 @@ def sources(tmp_path_factory, sample_html_files):
     korean = [(s, t) for s, t in docs if t]
     lines = english_lines([t for _, t in docs])
     english = [("english", "\n".join(lines[i:i + 4])) for i in range(0, len(lines), 4)]
-    code_like = [l for l in lines if re.search(r"[=()\[\]]", l)][:24]
+    code_like = [x for x in lines if re.search(r"[=()\[\]]", x)][:24]
     code = [("code", line) for line in code_like]
     paths = {
         "korean": write_text_shards(root / "korean", korean, num_shards=2,

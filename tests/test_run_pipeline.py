@@ -194,3 +194,47 @@ def test_cli_run_and_inspect(tmp_path, capsys, sample_dir):
     assert "rows: 18" in printed and "hangul_ratio" in printed and "drop reasons" in printed
     assert cli_main(["run", str(tmp_path / "missing.toml")]) == 2
     assert "config file not found" in capsys.readouterr().err
+
+
+def test_bad_inputs_through_the_whole_pipeline(tmp_path, sample_html_files):
+    """Truncated and malformed WARCs, invalid UTF-8, wrong labels, empty, 50 MB, binary and
+    unreadable files: the run finishes, every bad document is counted, the good ones come out."""
+    from ingest_fixtures import Page, sample_pages, write_warc
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    pages = sample_pages(sample_html_files, 4, start=0)
+    offsets = write_warc(bad / "cut.warc.gz", pages)
+    (bad / "cut.warc.gz").write_bytes((bad / "cut.warc.gz").read_bytes()[: offsets[3] + 100])
+    korean = "똠방각하와 뷁은 확장 완성형 음절입니다. 한국어 문서가 깨지지 않고 그대로 남아야 합니다. " * 20
+    cp949 = f"<html><body><p>{korean}</p></body></html>".encode("cp949")
+    write_warc(bad / "labels.warc.gz", [
+        Page(url="https://ko.example.org/euckr", body=cp949, content_type="text/html; charset=euc-kr"),
+        Page(url="https://ko.example.org/lies", body=cp949, content_type="text/html; charset=utf-8"),
+    ])
+    (bad / "invalid-utf8.html").write_bytes(b"<html><body>" + b"\xff\xfe\xfa" * 5000 + b"</body></html>")
+    (bad / "empty.html").write_bytes(b"")
+    with open(bad / "huge.html", "wb") as fh:  # 50 MB single page
+        fh.write(b"<html><body>" + "가".encode() * (50_000_000 // 3) + b"</body></html>")
+    (bad / "binary.html").write_bytes(bytes(range(256)) * 400)
+    (bad / "locked").mkdir()
+    (bad / "locked" / "page.html").symlink_to(bad / "missing-target.html")
+    (bad / "good.html").write_bytes(sample_html_files[5].read_bytes())
+
+    cfg = default_cfg(tmp_path, name="out", inputs=[str(bad)], tasks=2)
+    summary = run_pipeline(cfg)
+    docs = summary.stats["documents"]
+    assert docs["input"] == docs["kept"] + docs["excluded"]
+    reasons = summary.stats["drop_reasons"]
+    for expected in ("read_error:truncated_gzip", "empty_file", "too_large", "binary_content"):
+        assert reasons.get(expected, 0) >= 1, (expected, reasons)
+    assert any(r.startswith("read_error:") and r != "read_error:truncated_gzip" for r in reasons), reasons
+    assert not any(r.startswith("error:") for r in reasons), reasons
+    rows = pl.read_parquet(Path(cfg.output) / "*" / "*.parquet")
+    assert rows.height == docs["input"] and rows["id"].n_unique() == rows.height
+    # (the repeated test sentence is then dropped by the repetition filter, as it should be)
+    cp949_docs = rows.filter(pl.col("url").str.starts_with("https://ko.example.org/"))
+    assert cp949_docs.height == 2, "both cp949 pages (right and wrong label) decode"
+    assert set(cp949_docs["drop_step"].to_list()) <= {None, "repetition"}
+    assert all("똠방각하와 뷁은" in t for t in cp949_docs["text"])
+    assert set(cp949_docs["charset"]) == {"cp949"}

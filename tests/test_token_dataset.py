@@ -183,3 +183,15 @@ def test_sampler_with_a_dataloader_resumes_from_the_consumed_count(split_set):
     seen += [b["input_ids"] for b in torch.utils.data.DataLoader(ds, batch_size=4, sampler=sampler2)]
     assert len(seen) == len(reference)
     assert all(torch.equal(a, b) for a, b in zip(seen, reference, strict=True))
+
+
+def test_dataloader_workers_give_the_same_batches(split_set):
+    out, _ = split_set
+    ds = TokenShardDataset(out)
+    batches = {}
+    for workers in (0, 2):
+        loader = torch.utils.data.DataLoader(ds, batch_size=5, sampler=ResumableSampler(ds, seed=3),
+                                             num_workers=workers)
+        batches[workers] = [b["input_ids"] for b in loader]
+    assert len(batches[0]) == len(batches[2])
+    assert all(torch.equal(a, b) for a, b in zip(batches[0], batches[2], strict=True))

@@ -26,6 +26,7 @@ def corpus(tmp_path_factory, sample_html_files):
     root = tmp_path_factory.mktemp("corpus")
     docs = sample_texts(sample_html_files)
     docs.append(("libreoffice", ""))  # an empty document: must be counted, not lost
+    docs.append(("libreoffice", "본문에 </s> 와 <s> 가 그대로 있는 문서"))  # text, not special tokens
     shards = write_text_shards(root / "text", docs, num_shards=3)
     tok = train_tiny_tokenizer(shards, root / "tok", vocab_size=1200)
     return {"root": root, "shards": shards, "tok": tok, "docs": docs}
@@ -244,3 +245,45 @@ def test_cli_tokenize_prints_a_summary(corpus, tmp_path, capsys):
     assert read_manifest(tmp_path / "t")["seq_len"] == 64
     assert cli_main(["tokenize", "--input", str(tmp_path / "nope"), "--tokenizer", str(corpus["tok"]),
                      "--seq-len", "64", "--output", str(tmp_path / "u")]) == 2
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(docs=st.lists(st.lists(st.integers(3, 999), min_size=0, max_size=40), min_size=1, max_size=30),
+       seq_len=st.integers(2, 24), rows_per_shard=st.integers(1, 5))
+def test_split_packing_round_trips_for_any_documents(tmp_path_factory, docs, seq_len, rows_per_shard):
+    out = tmp_path_factory.mktemp("prop")
+    manifest = write_token_shards(((d, None) for d in docs), output=out, seq_len=seq_len, vocab_size=1000,
+                                  eos_id=2, pad_id=0, rows_per_shard=rows_per_shard)
+    kept = [d + [2] for d in docs if d]
+    assert manifest["num_docs"] == len(kept) and manifest["num_skipped_empty_docs"] == len(docs) - len(kept)
+    if not kept:
+        assert manifest["num_rows"] == 0
+        return
+    assert _unpack(out) == kept
+    rows = list(_rows(out))
+    assert all(pad == 0 for *_, pad, _ in rows[:-1])
+    assert manifest["num_tokens"] == sum(map(len, kept))
+    assert manifest["num_rows"] == -(-sum(map(len, kept)) // seq_len)
+
+
+def test_tokenize_reruns_only_the_inputs_whose_work_is_missing(corpus, tmp_path, monkeypatch):
+    from hanforge.shards import tokenize as tokenize_module
+
+    kwargs = dict(inputs=[corpus["shards"]], tokenizer=corpus["tok"], seq_len=SEQ_LEN, rows_per_shard=30,
+                  shuffle_seed=5, progress=False, output=tmp_path / "t")
+    tokenize_shards(keep_work=True, **kwargs)
+    first = {p.name: p.read_bytes() for p in (tmp_path / "t").glob("tokens-*.arrow")}
+    # a kill during phase 1: one input's marker never written, no shards or manifest yet
+    (tmp_path / "t" / "_work" / "in-00001.json").unlink()
+    (tmp_path / "t" / "manifest.json").unlink()
+    for p in (tmp_path / "t").glob("tokens-*.arrow"):
+        p.unlink()
+    original, calls = tokenize_module._tokenize_one, []
+    monkeypatch.setattr(tokenize_module, "_tokenize_one", lambda job: calls.append(job["key"]) or original(job))
+    tokenize_shards(**kwargs)
+    assert calls == ["text/shards/part-1.parquet"]
+    assert {p.name: p.read_bytes() for p in (tmp_path / "t").glob("tokens-*.arrow")} == first

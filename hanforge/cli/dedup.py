@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import sys
 from pathlib import Path
+
+from rich.console import Console
 
 from hanforge.config import read_toml
 
@@ -37,7 +42,6 @@ def dedup_command(args: argparse.Namespace) -> int:
     """
     from hanforge.corpus.dedup.config import DedupConfig
     from hanforge.corpus.dedup.run import run_dedup
-    from hanforge.corpus.report import task_progress
 
     table = read_toml(args.config).get("dedup", {}) if args.config else {}
     config = DedupConfig.from_table(table, where="dedup")
@@ -51,21 +55,48 @@ def dedup_command(args: argparse.Namespace) -> int:
     if changes:
         config = DedupConfig.from_table({**config.to_dict(), **changes}, where="dedup")
     output = Path(args.output)
-    with task_progress("hanforge dedup", quiet_logs=not args.verbose,
-                       log_path=output.parent / f".{output.name}-dedup-console.log") as on_progress:
-        def on_stage(name: str, tasks: int) -> None:
-            on_progress(0, tasks)
-
+    with dedup_progress(quiet_logs=not args.verbose, log_path=output / "logs" / "console.log") as on_progress:
         summary = run_dedup(args.inputs, output=output, config=config, workers=args.workers,
-                            executor=args.executor, index=args.index, overwrite=args.overwrite, on_stage=on_stage)
+                            executor=args.executor, index=args.index, overwrite=args.overwrite,
+                            on_progress=on_progress)
     print_dedup_summary(summary.stats, output=summary.output)
     return 0
 
 
+@contextlib.contextmanager
+def dedup_progress(*, quiet_logs: bool, log_path: Path):
+    """One rich progress bar per stage; with ``quiet_logs`` task logs (fd 2) go to ``log_path``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("tasks"), TimeElapsedColumn(), console=Console(file=sys.stdout))
+    bars: dict[str, int] = {}
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = progress.add_task(f"dedup · {stage}", total=total)
+        progress.update(bars[stage], completed=done)
+
+    saved = None
+    if quiet_logs:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        sys.stderr.flush()
+        saved = os.dup(2)
+        log = open(log_path, "ab")  # noqa: SIM115 - closed in finally
+        os.dup2(log.fileno(), 2)
+    try:
+        with progress:
+            yield on_progress
+    finally:
+        if saved is not None:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            log.close()
+
+
 def print_dedup_summary(stats: dict, *, output: Path) -> None:
     """A short readable summary of stats.json."""
-    from rich.console import Console
-
     docs = stats["documents"]
     console = Console()
     console.print(f"[bold]{docs['input']:,}[/] documents in → [green]{docs['kept']:,} kept[/], "

@@ -7,11 +7,19 @@ from __future__ import annotations
 
 import argparse
 
-from hanforge.shards.tokenize import tokenize_shards
+DESCRIPTION = """Tokenize Parquet text shards and pack them into Arrow IPC token shards.
+
+Documents are tokenized with the fast Hugging Face tokenizer (encode_batch_fast, multi-threaded),
+shuffled globally with --seed (or kept in order with --no-shuffle), joined with EOS and cut into
+rows of --seq-len tokens. Writes DIR/tokens-NNNNN.arrow and DIR/manifest.json (docs/token-shards.md).
+Reruns resume: tokenized inputs and finished shards are reused.
+
+Example:  hanforge tokenize --input out/mix --tokenizer out/tok --seq-len 4096 --output out/tokens
+"""
 
 
 def run(args: argparse.Namespace) -> int:
-    from hanforge.shards.tokenize import summarize
+    from hanforge.shards.tokenize import summarize, tokenize_shards
 
     manifest = tokenize_shards(
         inputs=args.input, tokenizer=args.tokenizer, seq_len=args.seq_len, output=args.output,
@@ -26,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("tokenize", help="tokenize text shards into packed Arrow token shards",
-                              description=tokenize_shards.__doc__,
+                              description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", nargs="+", required=True, metavar="SHARDS",
                    help="text shard folders (or Parquet files)")

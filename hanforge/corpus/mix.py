@@ -9,7 +9,8 @@ characters). Source ``s`` must deliver ``ratio_s × total``:
   ``u_i`` is a seeded uniform draw per document, ``w_i`` is 1 (or ``min(dup_cluster_size, cap)``
   with ``weight_by_dup_cluster``: content that was duplicated on the web comes back more often,
   as in FineWeb-2's rehydration) and ``f``, found by bisection, brings the source's total as close
-  to its target as whole documents allow (off by at most about one document). ``f < 1`` down-samples, ``f > 1`` up-samples; no document
+  to its target as whole documents allow (off by at most about one document). ``f < 1``
+  down-samples, ``f > 1`` up-samples; no document
   gets more than ``ceil(max_epochs)`` copies and no source more than ``max_epochs`` × its size.
 * a source that cannot reach its target under its cap is a :class:`~hanforge.errors.BudgetError`
   naming the source, its size and what it would need.
@@ -125,7 +126,12 @@ def load_mix_config(path: str | Path) -> MixConfig:
 def _count_units(files: list[tuple[str, Path]], *, unit: str, tokenizer) -> tuple[np.ndarray, np.ndarray]:
     """Per-document size (tokens incl. EOS, or chars) and dup_cluster_size (1 when null)."""
     sizes, clusters = [], []
-    eos = 1 if unit == "tokens" and tokenizer.eos_id is not None else 0
+    eos_id = tokenizer.eos_id if unit == "tokens" else None
+
+    def with_eos(ids: list[int]) -> int:  # as TokenShardWriter: EOS appended unless already there
+        if not ids:
+            return 0
+        return len(ids) + (eos_id is not None and ids[-1] != eos_id)
     for _, path in files:
         parquet = pq.ParquetFile(path)
         names = parquet.schema_arrow.names
@@ -136,7 +142,7 @@ def _count_units(files: list[tuple[str, Path]], *, unit: str, tokenizer) -> tupl
             texts = [t or "" for t in batch.column("text").to_pylist()]
             if unit == "tokens":
                 enc = tokenizer.tokenizer.encode_batch_fast(texts, add_special_tokens=True)
-                sizes.append(np.fromiter((len(e.ids) + (eos if e.ids else 0) for e in enc), np.int64, len(enc)))
+                sizes.append(np.fromiter((with_eos(e.ids) for e in enc), np.int64, len(enc)))
             else:
                 sizes.append(np.fromiter((len(t) for t in texts), np.int64, len(texts)))
             if "dup_cluster_size" in cols:

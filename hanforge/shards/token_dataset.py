@@ -219,7 +219,8 @@ class ResumableSampler(Sampler[int]):
         """Restore a :meth:`state_dict`; the sampler must be built over the same rows and ranks."""
         for key in ("seed", "world_size", "shuffle", "num_samples"):
             if state.get(key) != getattr(self, key):
-                raise ShardError(f"sampler state {key}={state.get(key)!r} does not match this sampler ({getattr(self, key)!r})")
+                raise ShardError(f"sampler state {key}={state.get(key)!r} does not match this sampler "
+                                 f"({getattr(self, key)!r})")
         if not 0 <= state["num_consumed"] <= self.num_samples:
             raise ShardError(f"sampler state num_consumed={state['num_consumed']} outside [0, {self.num_samples}]")
         self.epoch = int(state["epoch"])

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hanforge.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
@@ -203,24 +204,35 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
     bar.close()
 
     # -- phase 2: pack all documents (shuffled globally) into token shards ---------------------
-    tables = [pa.ipc.open_file(pa.memory_map(str(work / f"in-{i:05d}.arrow"))).read_all() for i in range(len(files))]
-    offsets, values, sources = [], [], []
-    for table in tables:
-        ids = table.column("ids").combine_chunks() if table.num_rows else pa.array([], pa.large_list(pa.uint32()))
-        offsets.append(ids.offsets.to_numpy())
-        values.append(ids.values.to_numpy(zero_copy_only=True))
-        sources.append(table.column("source").to_pylist())
-    counts = np.asarray([t.num_rows for t in tables], np.int64)
-    file_of = np.repeat(np.arange(len(tables)), counts)
-    row_of = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    order = np.arange(len(file_of)) if shuffle_seed is None else np.random.default_rng(shuffle_seed).permutation(len(file_of))
+    # Work files stay memory-mapped: record batches are zero-copy numpy views, so only the
+    # per-document index (a few bytes per document) lives in RAM, whatever the corpus size.
+    offsets, values, source_codes, source_names = [], [], [], {}
+    for i in range(len(files)):
+        reader = pa.ipc.open_file(pa.memory_map(str(work / f"in-{i:05d}.arrow")))
+        for b in range(reader.num_record_batches):
+            batch = reader.get_batch(b)
+            if not batch.num_rows:
+                continue
+            ids = batch.column("ids")
+            offsets.append(ids.offsets.to_numpy())
+            values.append(ids.values.to_numpy(zero_copy_only=True))
+            codes = pc.dictionary_encode(batch.column("source"))
+            remap = np.asarray([source_names.setdefault(str(v), len(source_names))
+                                for v in codes.dictionary.to_pylist()], np.int32)
+            source_codes.append(remap[codes.indices.to_numpy()])
+    names = list(source_names)
+    counts = np.asarray([len(o) - 1 for o in offsets], np.int64)
+    chunk_of = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+    row_of = (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)).astype(np.int64)
+    num_docs = len(chunk_of)
+    order = np.arange(num_docs) if shuffle_seed is None else np.random.default_rng(shuffle_seed).permutation(num_docs)
     writer = TokenShardWriter(output, seq_len=seq_len, vocab_size=loaded.vocab_size, eos_id=loaded.eos_id,
                               rows_per_shard=rows_per_shard, split_documents=True, skip_existing=True)
     for g in tqdm(order, desc="pack", unit="doc", disable=not progress, mininterval=1.0):
-        f, r = file_of[g], row_of[g]
-        off = offsets[f]
-        writer.add(values[f][off[r]:off[r + 1]], source=sources[f][r])
-    del tables, offsets, values
+        c, r = chunk_of[g], row_of[g]
+        off = offsets[c]
+        writer.add(values[c][off[r]:off[r + 1]], source=names[source_codes[c][r]])
+    del offsets, values
     manifest = writer.close(
         config=config,
         inputs=input_fps,

@@ -2,7 +2,10 @@
 
 :func:`load_tokenizer` accepts a tokenizer folder (as written by ``save_pretrained`` or
 ``hanforge tokenizer train``) or a ``tokenizer.json`` file and returns the
-:class:`tokenizers.Tokenizer` plus its fingerprint, vocabulary size and EOS id.
+:class:`tokenizers.Tokenizer` plus its fingerprint, vocabulary size and EOS id. Special-token
+strings that occur in the text
+itself are encoded as ordinary text (``encode_special_tokens``), so a page containing ``</s>``
+cannot fake a document boundary.
 """
 
 from __future__ import annotations
@@ -61,6 +64,9 @@ def load_tokenizer(path: str | Path, *, eos_token: str | None = None) -> LoadedT
     eos_id = tok.token_to_id(eos_token) if eos_token is not None else None
     if eos_token is not None and eos_id is None:
         raise InputError(f"{file}: eos token {eos_token!r} is not in the vocabulary")
+    # special-token strings inside document text ("</s>" in a page) are encoded as plain text:
+    # only the tokenize job decides where EOS goes
+    tok.encode_special_tokens = True
     name = Path(path).name if Path(path).is_dir() else file.name
     return LoadedTokenizer(tokenizer=tok, path=file, name=name, fingerprint=file_fingerprint(file),
                            vocab_size=tok.get_vocab_size(with_added_tokens=True), eos_id=eos_id,

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
-from hanforge.atomic import atomic_write_bytes
+from hanforge.atomic import atomic_write_bytes, atomic_write_json
 from hanforge.config import ConfigBase, require
 from hanforge.errors import InputError, ShardError
 from hanforge.fingerprint import file_fingerprint, write_manifest
@@ -51,9 +50,12 @@ class TokenizerTrainConfig(ConfigBase):
     """SentencePiece trainer threads."""
 
     def validate(self) -> None:
-        require(self.vocab_size >= 300, "vocab_size", f"must be at least 300 (256 byte pieces + specials), got {self.vocab_size}")
-        require(0.9 <= self.character_coverage <= 1.0, "character_coverage", f"must be in [0.9, 1], got {self.character_coverage}")
-        require(self.max_sentence_bytes >= 256, "max_sentence_bytes", f"must be at least 256, got {self.max_sentence_bytes}")
+        require(self.vocab_size >= 300, "vocab_size",
+                f"must be at least 300 (256 byte pieces + specials), got {self.vocab_size}")
+        require(0.9 <= self.character_coverage <= 1.0, "character_coverage",
+                f"must be in [0.9, 1], got {self.character_coverage}")
+        require(self.max_sentence_bytes >= 256, "max_sentence_bytes",
+                f"must be at least 256, got {self.max_sentence_bytes}")
         require(self.max_lines >= 0, "max_lines", f"must be >= 0, got {self.max_lines}")
         require(self.num_threads >= 1, "num_threads", f"must be >= 1, got {self.num_threads}")
         for s in self.user_defined_symbols:
@@ -102,40 +104,59 @@ def _training_lines(inputs: list[str | Path], config: TokenizerTrainConfig, stat
                 yield piece
 
 
-def spm_to_hf_tokenizer(model_bytes: bytes):
-    """A :class:`tokenizers.Tokenizer` giving the same ids as the SentencePiece BPE model."""
-    from sentencepiece import sentencepiece_model_pb2
-    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers
-    from transformers.tokenization_utils_base import generate_merges
+def bpe_merges(vocab: dict[str, int], *, skip: set[str]) -> list[tuple[str, str]]:
+    """Merges that rebuild a SentencePiece BPE vocabulary, in the order of the pieces' ids.
 
-    proto = sentencepiece_model_pb2.ModelProto()
-    proto.ParseFromString(model_bytes)
-    if proto.trainer_spec.model_type != sentencepiece_model_pb2.TrainerSpec.BPE:
-        raise InputError("only SentencePiece BPE models can be exported")
-    vocab = {p.piece: i for i, p in enumerate(proto.pieces)}
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=generate_merges(vocab), unk_token=proto.trainer_spec.unk_piece,
-                               fuse_unk=True, byte_fallback=proto.trainer_spec.byte_fallback))
+    A piece of id ``i`` is produced by every split ``(l, r)`` with both halves in the vocabulary;
+    pieces rank by id (SentencePiece's merge order), splits by the left half's length. Same rule
+    as transformers' ``generate_merges``, written here so that tokenizer training needs no
+    transformers.
+    """
+    merges = []
+    for piece, _ in sorted(vocab.items(), key=lambda kv: kv[1]):
+        if piece in skip:
+            continue
+        for cut in range(1, len(piece)):
+            left, right = piece[:cut], piece[cut:]
+            if left in vocab and right in vocab and left not in skip and right not in skip:
+                merges.append((left, right))
+    return merges
+
+
+def spm_to_hf_tokenizer(model_bytes: bytes, *, user_defined_symbols: list[str] | tuple[str, ...] = ()):
+    """A :class:`tokenizers.Tokenizer` giving the same ids as the SentencePiece BPE model."""
+    import sentencepiece as spm
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers
+
+    sp = spm.SentencePieceProcessor(model_proto=model_bytes)
+    vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+    special = [sp.id_to_piece(i) for i in range(sp.get_piece_size()) if sp.is_control(i) or sp.is_unknown(i)]
+    user = [s for s in user_defined_symbols if s in vocab]
+    byte_fallback = any(sp.is_byte(i) for i in range(sp.get_piece_size()))
+    unk = sp.id_to_piece(sp.unk_id())
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=bpe_merges(vocab, skip=set(special) | set(user)),
+                               unk_token=unk, fuse_unk=True, byte_fallback=byte_fallback))
     tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
     tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
                                      decoders.Strip(" ", 1, 0)])
-    control = sentencepiece_model_pb2.ModelProto.SentencePiece
-    tok.add_special_tokens([AddedToken(p.piece, special=True, normalized=False)
-                            for p in proto.pieces if p.type in (control.UNKNOWN, control.CONTROL)])
-    tok.add_tokens([AddedToken(p.piece, special=False, normalized=False)
-                    for p in proto.pieces if p.type == control.USER_DEFINED])
+    tok.add_special_tokens([AddedToken(p, special=True, normalized=False) for p in special])
+    tok.add_tokens([AddedToken(p, special=False, normalized=False) for p in user])
     return tok
 
 
-def save_hf_tokenizer(tok, output: Path, *, extra_special: list[str] | None = None) -> None:
-    """Write ``tokenizer.json`` and ``tokenizer_config.json`` atomically (via transformers)."""
-    from transformers import PreTrainedTokenizerFast
-
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, unk_token=UNK,
-                                 pad_token=None, extra_special_tokens=extra_special or [])
-    with tempfile.TemporaryDirectory(dir=output) as tmp:
-        hf.save_pretrained(tmp)
-        for name in ("tokenizer.json", "tokenizer_config.json"):
-            atomic_write_bytes(output / name, (Path(tmp) / name).read_bytes())
+def save_hf_tokenizer(tok, output: Path) -> None:
+    """Write ``tokenizer.json`` and a ``tokenizer_config.json`` that AutoTokenizer loads, atomically."""
+    atomic_write_bytes(output / "tokenizer.json", (tok.to_str(pretty=True) + "\n").encode("utf-8"))
+    atomic_write_json(output / "tokenizer_config.json", {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": BOS,
+        "eos_token": EOS,
+        "unk_token": UNK,
+        "add_bos_token": False,
+        "add_eos_token": False,
+        "clean_up_tokenization_spaces": False,
+        "model_max_length": 1_000_000_000,
+    })
 
 
 def train_tokenizer(*, inputs: list[str | Path], output: str | Path,
@@ -180,7 +201,7 @@ def train_tokenizer(*, inputs: list[str | Path], output: str | Path,
         raise InputError(f"SentencePiece training failed on {', '.join(map(str, inputs))}: {exc}") from None
     model_bytes = model.getvalue()
     atomic_write_bytes(output / "sentencepiece.model", model_bytes)
-    tok = spm_to_hf_tokenizer(model_bytes)
+    tok = spm_to_hf_tokenizer(model_bytes, user_defined_symbols=config.user_defined_symbols)
     save_hf_tokenizer(tok, output)
     return write_manifest(
         output, kind="tokenizer", config=config,

@@ -89,6 +89,12 @@ def _lora_kwargs(config: TrainConfig, *, train_embeddings: bool) -> dict[str, An
     }
 
 
+def _unsloth_checkpointing(mc) -> str | bool:
+    if not mc.gradient_checkpointing:
+        return False
+    return "unsloth" if mc.offload_activations else True
+
+
 def load_tokenizer_for_training(path: str):
     """The Hugging Face tokenizer at ``path`` (a pad token is set to EOS when it has none)."""
     from transformers import AutoTokenizer
@@ -125,7 +131,7 @@ def load_model(config: TrainConfig, backend: Backend):
             model, _ = FastLanguageModel.from_pretrained(
                 model_name=mc.path, max_seq_length=mc.max_seq_length, dtype=backend.dtype,
                 load_in_4bit=mc.load_in_4bit, full_finetuning=mc.finetuning == "full",
-                local_files_only=True)
+                use_gradient_checkpointing=_unsloth_checkpointing(mc))
         except OSError as exc:
             raise TrainingError(f"model.path {mc.path}: cannot load ({exc})") from None
     else:
@@ -151,7 +157,7 @@ def load_model(config: TrainConfig, backend: Backend):
 
             model = FastLanguageModel.get_peft_model(
                 model, **kwargs, bias="none", random_state=config.seed,
-                use_gradient_checkpointing="unsloth" if mc.gradient_checkpointing else False,
+                use_gradient_checkpointing=_unsloth_checkpointing(mc),
                 max_seq_length=mc.max_seq_length)
         else:
             from peft import LoraConfig, get_peft_model

@@ -51,7 +51,10 @@ class ModelConfig(ConfigBase):
     attention: Literal["sdpa", "eager", "flash_attention_2"] = "sdpa"
     """Attention implementation for the transformers backend (unsloth picks its own kernels)."""
     gradient_checkpointing: bool = True
-    """Recompute activations in the backward pass (unsloth: its offloaded variant)."""
+    """Recompute activations in the backward pass."""
+    offload_activations: bool = True
+    """unsloth only: offload checkpointed activations to CPU memory (its "unsloth" mode): much less
+    GPU memory, some speed lost on small models. false = plain checkpointing on the GPU."""
     max_seq_length: int = 4096
     """Longest row the model will see (unsloth's max_seq_length; rows are never longer)."""
 

@@ -422,6 +422,10 @@ def train(config: TrainConfig, *, stage: str | None = None, backend: str = "auto
                                   eps=config.optim.eps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config, total_steps))
     fingerprint = resume_fingerprint(config)
+    done = _finished_summary(out, fingerprint, total_steps)
+    if done is not None:
+        log(f"{out}: this run is already complete ({total_steps} steps); nothing to do")
+        return done
     start_step = 0
     num_tokens_before = 0
     checkpoints = _checkpoint_dirs(out)
@@ -435,6 +439,8 @@ def train(config: TrainConfig, *, stage: str | None = None, backend: str = "auto
     metrics = _MetricsLog(out, tensorboard=config.run.tensorboard, start_step=start_step, log=log)
     if start_step:
         metrics.write({"event": "resume", "from_step": start_step})
+    else:
+        metrics.path.write_text("", encoding="utf-8")  # a fresh start: records of an unfinished earlier try go
 
     reference = _reference_factory(model, config)
     model.train()
@@ -507,8 +513,19 @@ def train(config: TrainConfig, *, stage: str | None = None, backend: str = "auto
         completed=completed, resumed_from=start_step, num_tokens=tokens_run, seconds=round(seconds, 3),
         tokens_per_s=tokens_run / seconds if seconds > 0 else 0.0, first_loss=first_loss, last_loss=last_loss,
         peak_memory_gb=round(_peak_memory_gb(device), 3), model_info=model_info, exported=exported)
-    atomic_write_json(out / "summary.json", summary.to_dict())
+    atomic_write_json(out / "summary.json", {**summary.to_dict(), "config_fingerprint": fingerprint})
     return summary
+
+
+def _finished_summary(out: Path, fingerprint: str, total_steps: int) -> TrainSummary | None:
+    """The summary of a completed run of the same config in ``out``, else None."""
+    path = out / "summary.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data.pop("config_fingerprint", None) != fingerprint or not data.get("completed") or data.get("total_steps") != total_steps:
+        return None
+    return TrainSummary(**data)
 
 
 def _expected_weight(micro: list[dict[str, torch.Tensor]], config: TrainConfig) -> int:

@@ -18,9 +18,11 @@ the driver compares rounds by reading tiny JSON files. Memory per task: its part
 ``16 bytes x 2 x edges / graph_partitions`` plus sort temporaries (about 3x that).
 
 :class:`ElectStage` then reads each partition's final stars, picks the kept document of every
-cluster with the keep rule, and writes one assignment file per (member shard, partition). A
-removed member is an ``exact_duplicate`` when a better-ranked member of its cluster has the same
-normalized text, else a ``near_duplicate``; either way ``duplicate_of`` names the kept document.
+component with the keep rule, splits components into verified stars (:func:`greedy_centers`)
+and writes one assignment file per (member shard, partition). A removed member is an
+``exact_duplicate`` when a better-ranked member of its star has the same normalized text, else
+a ``near_duplicate``; either way ``duplicate_of`` names the star's kept document, which is also
+its ``dup_cluster_id``, and ``dup_cluster_size`` is the star's size.
 """
 
 from __future__ import annotations
@@ -36,6 +38,29 @@ from hanforge.corpus.dedup.layout import (
 from hanforge.corpus.dedup.stages import DocFiles
 
 MAX_ROUNDS = 64
+#: Components larger than this skip the greedy split (they stay one cluster around the best member).
+GREEDY_LIMIT = 20_000
+
+
+def greedy_centers(signatures: np.ndarray, threshold: float) -> np.ndarray:
+    """For members in keep order, the index of the member each one is removed in favour of.
+
+    Greedy star clustering: the best unassigned member becomes a kept centre and takes every
+    unassigned member whose signature-estimated Jaccard with it reaches ``threshold``. So a
+    removed document is always (estimated) similar to the document kept in its place, which a
+    plain connected component does not guarantee (A~B and B~C but A and C far apart).
+    """
+    g = len(signatures)
+    center = np.full(g, -1, dtype=np.int64)
+    for i in range(g):
+        if center[i] >= 0:
+            continue
+        center[i] = i
+        rest = np.flatnonzero(center[i + 1:] < 0) + i + 1
+        if len(rest):
+            similar = (signatures[rest] == signatures[i]).mean(axis=1) >= threshold
+            center[rest[similar]] = i
+    return center
 
 
 def unique_rows(edges: np.ndarray) -> np.ndarray:
@@ -150,7 +175,7 @@ class ElectStage(PipelineStep):
         roots = np.unique(edges[:, 0])
         member = np.concatenate([roots, edges[:, 1]])
         cluster = np.concatenate([roots, edges[:, 0]])
-        stats = {"clusters": int(len(roots)), "members": int(len(member)), "largest": 0}
+        stats = {"components": int(len(roots)), "stars": 0, "members": int(len(member)), "largest": 0}
         if len(member):
             docs = DocFiles(layout, StateLayout(self.reference) if self.reference else None)
             score = docs.rows(member, "score")
@@ -161,15 +186,29 @@ class ElectStage(PipelineStep):
             member, cluster, exact = member[order], cluster[order], exact[order]
             starts = _group_starts(cluster)
             sizes = np.diff(np.append(starts, len(cluster)))
-            kept = np.repeat(member[starts], sizes)
+            kept = np.repeat(member[starts], sizes)  # plain components: the best member stays
+            if self.config.near and self.config.split_clusters:
+                sigs = None
+                for a, g in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist()):
+                    if g > GREEDY_LIMIT:
+                        continue
+                    if sigs is None:
+                        sigs = docs.rows(member, "sig")
+                    kept[a:a + g] = member[a:a + g][greedy_centers(sigs[a:a + g], self.config.threshold)]
+            # stars: one kept document and the members it stands for, in keep order
+            order = np.lexsort((np.arange(len(member)), kept))
+            member, kept, exact = member[order], kept[order], exact[order]
+            starts = _group_starts(kept)
+            sizes = np.diff(np.append(starts, len(kept)))
             size = np.repeat(sizes, sizes).astype(np.uint32)
-            # exact_duplicate: a better-ranked member of the cluster has the same normalized text
-            by_text = np.lexsort((np.arange(len(member)), exact, cluster))
+            # exact_duplicate: a better-ranked member of the star has the same normalized text
+            by_text = np.lexsort((np.arange(len(member)), exact, kept))
             first_of_text = np.ones(len(member), dtype=bool)
-            first_of_text[1:] = (cluster[by_text][1:] != cluster[by_text][:-1]) | (exact[by_text][1:] != exact[by_text][:-1])
+            first_of_text[1:] = (kept[by_text][1:] != kept[by_text][:-1]) | (exact[by_text][1:] != exact[by_text][:-1])
             repeated_text = np.empty(len(member), dtype=bool)
             repeated_text[by_text] = ~first_of_text
             reason = np.where(member == kept, 0, np.where(repeated_text, 1, 2)).astype(np.uint8)
+            stats["stars"] = int((sizes > 1).sum())
             stats["largest"] = int(sizes.max())
             shard = key_shard(member)
             for s in np.unique(shard[shard < REF_BASE]):

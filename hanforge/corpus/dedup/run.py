@@ -30,13 +30,14 @@ from hanforge.corpus.dedup.components import MAX_ROUNDS, ElectStage, LargeStarSt
 from hanforge.corpus.dedup.config import DedupConfig
 from hanforge.corpus.dedup.layout import StateLayout, discover_shards
 from hanforge.corpus.dedup.removal import RemovalStage
+from hanforge.corpus.dedup.shingles import minhash_engine
 from hanforge.corpus.dedup.stages import CandidateStage, SignatureStage
 from hanforge.errors import ConfigError, HanforgeError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
 from hanforge.shards.text_writer import DEFAULT_MAX_SHARD_BYTES
 
 #: Config keys an index must share with the run that uses it.
-SCHEME_KEYS = ("shingle", "ngram", "bands", "rows", "seed", "band_partitions", "graph_partitions", "exact", "near")
+SCHEME_KEYS = ("shingle", "ngram", "bands", "rows", "seed", "band_partitions", "graph_partitions", "exact", "near")  # noqa: E501
 
 
 @dataclass
@@ -48,14 +49,14 @@ class DedupSummary:
 
 
 def _execute(steps: list, *, tasks: int, workers: int, logging_dir: Path, job_name: str, executor: str,
-             executor_options: Any = None) -> None:
+             executor_options: Any = None, on_progress=None) -> None:
     try:
         from hanforge.corpus.runner import execute_steps
     except ImportError:  # the corpus runner's own imports are not all in place yet
         execute_steps = None
     if execute_steps is not None:
         execute_steps(steps, tasks=tasks, workers=workers, logging_dir=logging_dir, job_name=job_name,
-                      executor=executor, executor_options=executor_options)
+                      executor=executor, executor_options=executor_options, on_progress=on_progress)
         return
     if executor != "local":
         raise ConfigError(f"executor {executor!r} needs hanforge.corpus.runner, which failed to import")
@@ -73,6 +74,9 @@ def _reference(index: str | Path | None, config: DedupConfig) -> tuple[str | Non
         raise ConfigError(f"--index {index}: not the output folder of a finished hanforge dedup run")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     old = manifest.get("config", {})
+    if manifest.get("minhash_engine") != minhash_engine():
+        raise ConfigError(f"--index {index}: built with {manifest.get('minhash_engine')}, this is {minhash_engine()}; "
+                          "signatures differ between MinHash engine versions")
     for key in SCHEME_KEYS:
         if old.get(key) != getattr(config, key):
             raise ConfigError(f"--index {index}: {key} = {old.get(key)!r} there but {getattr(config, key)!r} here; "
@@ -82,7 +86,7 @@ def _reference(index: str | Path | None, config: DedupConfig) -> tuple[str | Non
 
 def _prepare_output(output: Path, fingerprint: dict[str, Any], *, overwrite: bool) -> None:
     marker = output / "run.json"
-    if output.exists() and any(output.iterdir()):
+    if output.exists() and any(p.name != "logs" for p in output.iterdir()):  # logs/: the console log
         if overwrite:
             shutil.rmtree(output)
         elif not marker.is_file():
@@ -99,13 +103,13 @@ def _prepare_output(output: Path, fingerprint: dict[str, Any], *, overwrite: boo
 def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConfig | None = None,
               workers: int = 1, executor: str = "local", executor_options: Any = None,
               index: str | Path | None = None, overwrite: bool = False,
-              max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES, on_stage=None) -> DedupSummary:
+              max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES, on_progress=None) -> DedupSummary:
     """Remove exact and near-duplicate documents from Parquet text shards.
 
     Writes ``<output>/shards`` (kept, with dup_cluster_id / dup_cluster_size),
     ``<output>/excluded`` (drop_reason exact_duplicate / near_duplicate, duplicate_of),
     ``<output>/stats.json``, ``<output>/manifest.json`` and ``<output>/state`` (the index for
-    later ``--index`` runs). ``on_stage(name, tasks)`` is called before each stage.
+    later ``--index`` runs). ``on_progress(stage, done, total)`` reports finished tasks per stage.
     """
     config = config or DedupConfig()
     if workers < 1:
@@ -115,7 +119,7 @@ def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConf
     reference, num_ref = _reference(index, config)
     inputs_fp = {f"{i:05d}/{p.name}": file_fingerprint(p) for i, p in enumerate(shards)}
     fingerprint = {"config": config.to_dict(), "config_fingerprint": config_fingerprint(config),
-                   "inputs": inputs_fp, "max_shard_bytes": max_shard_bytes,
+                   "inputs": inputs_fp, "max_shard_bytes": max_shard_bytes, "minhash_engine": minhash_engine(),
                    "index": file_fingerprint(Path(reference) / "manifest.json") if reference else None}
     _prepare_output(output, fingerprint, overwrite=overwrite)
     layout = StateLayout(output)
@@ -123,11 +127,10 @@ def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConf
     seconds: dict[str, float] = {}
 
     def stage(name: str, step, tasks: int) -> None:
-        if on_stage:
-            on_stage(name, tasks)
         start = time.perf_counter()
+        report = (lambda done, total: on_progress(name, done, total)) if on_progress else None
         _execute([step], tasks=tasks, workers=workers, logging_dir=layout.logs / name, job_name=f"dedup-{name}",
-                 executor=executor, executor_options=executor_options)
+                 executor=executor, executor_options=executor_options, on_progress=report)
         seconds[name.split("-")[0]] = seconds.get(name.split("-")[0], 0.0) + time.perf_counter() - start
 
     parts = config.graph_partitions
@@ -155,7 +158,7 @@ def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConf
     shard_rows = {str(p.relative_to(output)): pq.read_metadata(p).num_rows
                   for sub in ("shards", "excluded") for p in sorted((output / sub).glob("*.parquet"))}
     write_manifest(output, kind="dedup", config=config, inputs=inputs_fp, shards=shard_rows,
-                   num_input_shards=len(shards), index=fingerprint["index"])
+                   num_input_shards=len(shards), index=fingerprint["index"], minhash_engine=minhash_engine())
     return DedupSummary(output=output, stats=stats)
 
 
@@ -174,7 +177,8 @@ def collect_dedup_stats(layout: StateLayout, *, seconds: dict[str, float], round
                       "near_duplicate": docs.get("near_duplicate", 0),
                       "dropped_before": docs.get("input", 0) - docs.get("kept", 0)
                       - docs.get("exact_duplicate", 0) - docs.get("near_duplicate", 0)},
-        "clusters": sum(s["clusters"] for s in elect),
+        "clusters": sum(s["stars"] for s in elect),
+        "components": sum(s["components"] for s in elect),
         "documents_in_clusters": sum(s["members"] for s in elect),
         "largest_cluster": max((s["largest"] for s in elect), default=0),
         "candidate_pairs": sum(s["candidate_pairs"] for s in candidates if s["near"]),

@@ -10,13 +10,16 @@ shingles are built from syllables.
 Shingles are character n-grams of the normalized text (``kind="char"``, the default chosen by
 measurement in docs/dedup.md) or n-grams of whitespace words (``kind="eojeol"``). Each shingle
 is hashed to 64 bits: character n-grams with a vectorized polynomial rolling hash over the
-UTF-32 code points (no Python object per shingle, which is where the speed comes from), eojeol
-n-grams with xxh3 per word. MinHash uses ``num_perm`` multiply-shift hash functions
-``h_i(x) = (a_i * x + b_i) >> 32`` on 64-bit words (a universal family), keeping the minimum
-per function as uint32. Band hashes chain splitmix64 over each band's ``rows`` values.
+UTF-32 code points (no Python object per shingle), eojeol n-grams with xxh3 per word.
 
-Hand-written rather than datasketch/rensa because measured faster on Korean text (see
-bench/results/dedup.md): both libraries need one Python string per shingle.
+MinHash of those 64-bit shingle hashes is computed by rensa's Rust engine
+(``RMinHash.digest_matrix_from_flat_token_hashes``: one call per batch of documents, uint32
+values); bench/dedup_bench.py measured it about 50x faster than this module's own vectorized
+numpy multiply-shift MinHash (:meth:`MinhashSignatures.signature_numpy`, kept as the reference
+implementation and for the comparison) and faster than datasketch and rensa's string API,
+which both need one Python string per shingle. Signatures depend on rensa's algorithm, so the
+rensa version is recorded in the manifest and an index is only reused with the same one.
+Band hashes chain splitmix64 over each band's ``rows`` values.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
+import rensa
 import xxhash
 
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -138,25 +142,48 @@ class MinhashScheme:
         return eojeol_shingle_hashes(normalized, self.n)
 
 
+def minhash_engine() -> str:
+    """Name and version of the MinHash engine (part of what fixes a signature)."""
+    from importlib.metadata import version
+
+    return f"rensa {version('rensa')} (algorithm {rensa.RMinHash.ALGORITHM_VERSION})"
+
+
 class MinhashSignatures:
     """Computes uint32 MinHash signatures and uint64 band hashes for one :class:`MinhashScheme`."""
 
-    def __init__(self, scheme: MinhashScheme, *, chunk: int = 4096) -> None:
+    def __init__(self, scheme: MinhashScheme, *, chunk: int = 1024) -> None:
         self.scheme = scheme
         a, b = scheme.coefficients()
         self._a = a[None, :]
         self._b = b[None, :]
-        self._chunk = chunk  # shingles per block: bounds the (chunk x num_perm) temporary
+        self._chunk = chunk  # shingles per block of the numpy reference implementation
+
+    def signatures(self, shingle_sets: list[np.ndarray]) -> np.ndarray:
+        """(docs, num_perm) uint32 signatures of shingle-hash sets (rensa); empty set: all 0xFFFFFFFF."""
+        if not shingle_sets:
+            return np.empty((0, self.scheme.num_perm), dtype=np.uint32)
+        flat = np.concatenate(shingle_sets).astype(np.uint64, copy=False)
+        offsets = np.zeros(len(shingle_sets) + 1, dtype=np.uint64)
+        np.cumsum([len(s) for s in shingle_sets], out=offsets[1:])
+        matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+            flat, offsets, num_perm=self.scheme.num_perm, seed=self.scheme.seed)
+        return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(shingle_sets), self.scheme.num_perm)
 
     def signature(self, shingles: np.ndarray) -> np.ndarray:
-        """Signature (num_perm,) uint32 of a set of shingle hashes; all 0xFFFFFFFF when empty."""
-        out = np.full(self.scheme.num_perm, 0xFFFFFFFF, dtype=np.uint32)
+        """Signature (num_perm,) uint32 of one set of shingle hashes."""
+        return self.signatures([shingles])[0]
+
+    def signature_numpy(self, shingles: np.ndarray) -> np.ndarray:
+        """Reference numpy MinHash (multiply-shift family); not the production engine."""
+        out = np.full(self.scheme.num_perm, 0xFFFFFFFF, dtype=np.uint64)
         with np.errstate(over="ignore"):
             for start in range(0, len(shingles), self._chunk):
-                x = shingles[start:start + self._chunk, None]
-                hv = ((x * self._a + self._b) >> np.uint64(32)).astype(np.uint32)
+                hv = shingles[start:start + self._chunk, None] * self._a
+                hv += self._b
+                hv >>= np.uint64(32)
                 np.minimum(out, hv.min(axis=0), out=out)
-        return out
+        return out.astype(np.uint32)
 
     def signature_of_text(self, text: str) -> np.ndarray:
         """Signature of a raw text (normalized here)."""

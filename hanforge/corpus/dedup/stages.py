@@ -113,19 +113,23 @@ class SignatureStage(PipelineStep):
         lengths = np.zeros(n, dtype=np.int64)
         texts = table.column("text")
         for start in range(0, n, _READ_BATCH):
-            for offset, text in enumerate(texts.slice(start, _READ_BATCH).to_pylist()):
-                row = start + offset
-                if not live[row]:
-                    continue
-                with self.track_time():
+            batch_rows, batch_shingles = [], []
+            with self.track_time():
+                for offset, text in enumerate(texts.slice(start, _READ_BATCH).to_pylist()):
+                    row = start + offset
+                    if not live[row]:
+                        continue
                     norm = normalize_for_hashing(text or "")
                     exact[row] = exact_hash(norm)
                     lengths[row] = len(norm)
                     if cfg.near:
                         shingles = cfg.scheme.shingles(norm)
                         has_shingles[row] = len(shingles) > 0
-                        sigs[row] = minhash.signature(shingles)
-                self.stat_update("documents")
+                        batch_rows.append(row)
+                        batch_shingles.append(shingles)
+                if batch_rows:
+                    sigs[batch_rows] = minhash.signatures(batch_shingles)
+            self.stat_update("documents", value=len(batch_rows) if cfg.near else int(live[start:start + _READ_BATCH].sum()))
         keys = make_keys(rank, np.arange(n))
         save_npy(layout.doc_file(rank, "sig"), sigs)
         save_npy(layout.doc_file(rank, "exact"), exact)
