@@ -24,7 +24,6 @@ import json
 import shutil
 import sys
 import time
-import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -90,10 +89,6 @@ def write_shards(docs: list[dict], folder: Path, *, num_shards: int = 8) -> None
         writer.write_rows([{"id": d["id"], "text": d["text"], "source": "bench", "num_chars": len(d["text"])}
                            for d in docs[s::num_shards]])
         writer.close()
-
-
-def shard_order(docs: list[dict], num_shards: int = 8) -> list[str]:
-    return [d["id"] for s in range(num_shards) for d in docs[s::num_shards]]
 
 
 def run_hanforge(docs, folder: Path, *, workers: int, split: bool = False) -> tuple[list, float]:
@@ -267,8 +262,6 @@ def main() -> None:
     folder = WORK / "input"
     shutil.rmtree(folder, ignore_errors=True)
     write_shards(docs, folder)
-    order = {i: n for n, i in enumerate(d["id"] for d in docs)}
-    del order
     sets = shingle_sets([d["text"] for d in docs], MinhashScheme("char", 5))
     truth = set(true_pairs(sets, THRESHOLD))
     report = [f"benchmark: {len(docs)} documents, {len(truth)} true pairs (exact char-5 Jaccard >= {THRESHOLD}), "

@@ -40,17 +40,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {
     # Qwen2.5-1.5B / Qwen2.5-7B shapes (config.json of the released models), random init
-    "1.5b": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
-                 num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=True),
-    "7b": dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
-               num_key_value_heads=4, vocab_size=152064, tie_word_embeddings=False),
-    "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, vocab_size=40000, tie_word_embeddings=True),
+    "1.5b": dict(
+        hidden_size=1536,
+        intermediate_size=8960,
+        num_hidden_layers=28,
+        num_attention_heads=12,
+        num_key_value_heads=2,
+        vocab_size=151936,
+        tie_word_embeddings=True,
+    ),
+    "7b": dict(
+        hidden_size=3584,
+        intermediate_size=18944,
+        num_hidden_layers=28,
+        num_attention_heads=28,
+        num_key_value_heads=4,
+        vocab_size=152064,
+        tie_word_embeddings=False,
+    ),
+    "tiny": dict(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=40000,
+        tie_word_embeddings=True,
+    ),
 }
 BATCH = {"1.5b": 4, "7b": 2, "tiny": 2}
 
 
 # ------------------------------------------------------------------------------------ prepare
+
 
 def prepare(html: Path, out: Path, *, vocab_size: int, seq_len: int, max_pages: int) -> None:
     """Text shards from the HTML pages, a tokenizer and token shards, all with hanforge code."""
@@ -62,7 +84,7 @@ def prepare(html: Path, out: Path, *, vocab_size: int, seq_len: int, max_pages: 
     from hanforge.shards.tokenize import tokenize_shards
     from hanforge.tokenizer.train import TokenizerTrainConfig, train_tokenizer
 
-    pages = sorted(html.rglob("*.html"))[:max_pages or None]
+    pages = sorted(html.rglob("*.html"))[: max_pages or None]
     rows = []
     for k, path in enumerate(pages):
         text = extract_plain_text(path.read_text(encoding="utf-8", errors="replace"), main_content=True)
@@ -72,12 +94,14 @@ def prepare(html: Path, out: Path, *, vocab_size: int, seq_len: int, max_pages: 
     (work / "shards").mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=TEXT_SHARD_SCHEMA), work / "shards" / "part-0.parquet")
     train_tokenizer(inputs=[work], output=out / "tok", config=TokenizerTrainConfig(vocab_size=vocab_size))
-    manifest = tokenize_shards(inputs=[work], tokenizer=out / "tok", seq_len=seq_len, output=out / "tokens",
-                               overwrite=True)
+    manifest = tokenize_shards(
+        inputs=[work], tokenizer=out / "tok", seq_len=seq_len, output=out / "tokens", overwrite=True
+    )
     print(f"{len(rows)} pages -> {manifest['num_rows']} rows of {seq_len}, {manifest['num_tokens']:,} tokens")
 
 
 # ---------------------------------------------------------------------------------------- run
+
 
 def make_model(shape: str, folder: Path, tokenizer: Path) -> None:
     """Save a random-init Qwen2 of ``shape`` (bf16 on GPU, float32 on CPU) with the tokenizer."""
@@ -85,8 +109,14 @@ def make_model(shape: str, folder: Path, tokenizer: Path) -> None:
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
     cuda = torch.cuda.is_available()
-    config = Qwen2Config(**SHAPES[shape], max_position_embeddings=32768, rope_theta=1e6, bos_token_id=1,
-                         eos_token_id=2, dtype="bfloat16" if cuda else "float32")
+    config = Qwen2Config(
+        **SHAPES[shape],
+        max_position_embeddings=32768,
+        rope_theta=1e6,
+        bos_token_id=1,
+        eos_token_id=2,
+        dtype="bfloat16" if cuda else "float32",
+    )
     torch.manual_seed(0)
     with torch.device("cuda" if cuda else "cpu"):
         model = Qwen2ForCausalLM(config).to(torch.bfloat16 if cuda else torch.float32)
@@ -98,16 +128,28 @@ def make_model(shape: str, folder: Path, tokenizer: Path) -> None:
         torch.cuda.empty_cache()
 
 
-def base_table(*, stage: str, model: Path, tok: Path, data: Path, output: Path, shape: str, steps: int,
-               tiny: bool) -> dict:
+def base_table(
+    *, stage: str, model: Path, tok: Path, data: Path, output: Path, shape: str, steps: int, tiny: bool
+) -> dict:
     return {
-        "stage": stage, "output": str(output), "seed": 1,
-        "model": {"path": str(model), "tokenizer": str(tok), "dtype": "float32" if tiny else "bfloat16",
-                  "gradient_checkpointing": True, "max_seq_length": 4096 if not tiny else 256},
+        "stage": stage,
+        "output": str(output),
+        "seed": 1,
+        "model": {
+            "path": str(model),
+            "tokenizer": str(tok),
+            "dtype": "float32" if tiny else "bfloat16",
+            "gradient_checkpointing": True,
+            "max_seq_length": 4096 if not tiny else 256,
+        },
         "lora": {"rank": 16, "alpha": 16.0},
         "optim": {"learning_rate": 2e-4, "warmup_steps": 2, "schedule": "constant"},
-        "data": {"token_shards": str(data / "tokens"), "instructions": str(ROOT / "hanforge/sample/instruct/sft-ko.jsonl"),
-                 "preferences": str(ROOT / "hanforge/sample/instruct/dpo-ko.jsonl"), "max_length": 1024},
+        "data": {
+            "token_shards": str(data / "tokens"),
+            "instructions": str(ROOT / "hanforge/sample/instruct/sft-ko.jsonl"),
+            "preferences": str(ROOT / "hanforge/sample/instruct/dpo-ko.jsonl"),
+            "max_length": 1024,
+        },
         "run": {"batch_size": BATCH[shape], "max_steps": steps, "log_every": 1, "tensorboard": False},
         "export": {"adapter": False, "merged": False},
     }
@@ -133,10 +175,17 @@ class InMemoryRows:
 def summarize_run(summary, output: Path, warmup: int) -> dict:
     records = [json.loads(x) for x in (output / "metrics.jsonl").read_text().splitlines() if '"step"' in x]
     tps = [r["tokens_per_s"] for r in records if r["step"] > warmup]
-    return {"tokens_per_s": statistics.median(tps) if tps else None, "peak_memory_gb": summary.peak_memory_gb,
-            "first_loss": summary.first_loss, "last_loss": summary.last_loss, "steps": summary.steps,
-            "backend": summary.backend, "losses": [round(r["step_loss"], 4) for r in records],
-            "seconds": summary.seconds, "trainable_params": summary.model_info.get("num_trainable_params")}
+    return {
+        "tokens_per_s": statistics.median(tps) if tps else None,
+        "peak_memory_gb": summary.peak_memory_gb,
+        "first_loss": summary.first_loss,
+        "last_loss": summary.last_loss,
+        "steps": summary.steps,
+        "backend": summary.backend,
+        "losses": [round(r["step_loss"], 4) for r in records],
+        "seconds": summary.seconds,
+        "trainable_params": summary.model_info.get("num_trainable_params"),
+    }
 
 
 def child(spec: dict) -> None:
@@ -156,8 +205,16 @@ def child(spec: dict) -> None:
         out = Path(spec["work"]) / f"{spec['shape']}-{spec['backend']}-{run}"
         stage = run if run in ("sft", "dpo") else "cpt"
         steps = spec["steps"] if stage == "cpt" else spec["short_steps"]
-        table = base_table(stage=stage, model=Path(spec["model"]), tok=Path(spec["model"]), data=Path(spec["data"]),
-                           output=out, shape=spec["shape"], steps=steps, tiny=spec["tiny"])
+        table = base_table(
+            stage=stage,
+            model=Path(spec["model"]),
+            tok=Path(spec["model"]),
+            data=Path(spec["data"]),
+            output=out,
+            shape=spec["shape"],
+            steps=steps,
+            tiny=spec["tiny"],
+        )
         if stage == "sft":
             table["optim"]["learning_rate"] = 1e-4
             table["run"]["batch_size"] = 4
@@ -202,21 +259,35 @@ def run_all(args: argparse.Namespace) -> None:
         make_model(shape, model, Path(args.data) / "tok")
         entry: dict = {"make_model_s": round(time.perf_counter() - t0, 1), "batch_size": BATCH[shape]}
         short = ["sft", "dpo"] if shape in ("1.5b", "tiny") and not args.no_short else []
-        plans = [("unsloth", ["loader", "in-memory", "loader-no-offload"] + short),
-                 ("transformers", ["loader"])]
+        plans = [("unsloth", ["loader", "in-memory", "loader-no-offload"] + short), ("transformers", ["loader"])]
         for backend, runs in plans:
             if time.perf_counter() - t_start > args.budget_s:
                 entry[backend] = {"skipped": "time budget spent"}
                 continue
-            spec = {"backend": backend, "runs": runs, "shape": shape, "model": str(model), "data": args.data,
-                    "work": str(work), "steps": args.steps, "short_steps": args.short_steps, "warmup": args.warmup,
-                    "tiny": args.tiny, "result": str(work / f"result-{shape}-{backend}.json")}
+            spec = {
+                "backend": backend,
+                "runs": runs,
+                "shape": shape,
+                "model": str(model),
+                "data": args.data,
+                "work": str(work),
+                "steps": args.steps,
+                "short_steps": args.short_steps,
+                "warmup": args.warmup,
+                "tiny": args.tiny,
+                "result": str(work / f"result-{shape}-{backend}.json"),
+            }
             log_path = out / f"log-{shape}-{backend}.txt"
             remaining = max(30.0, args.hard_limit_s - (time.perf_counter() - t_start))
             with log_path.open("w") as fh:
                 try:
-                    proc = subprocess.run([sys.executable, __file__, "child", json.dumps(spec)], text=True,
-                                          stdout=fh, stderr=subprocess.STDOUT, timeout=remaining)
+                    proc = subprocess.run(
+                        [sys.executable, __file__, "child", json.dumps(spec)],
+                        text=True,
+                        stdout=fh,
+                        stderr=subprocess.STDOUT,
+                        timeout=remaining,
+                    )
                     code = proc.returncode
                 except subprocess.TimeoutExpired:
                     code = "killed at the time limit"
@@ -236,8 +307,15 @@ def run_all(args: argparse.Namespace) -> None:
             shutil.rmtree(model, ignore_errors=True)
     report["total_s"] = round(time.perf_counter() - t_start, 1)
     (out / "train_gpu.json").write_text(json.dumps(report, indent=1))
-    print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk.startswith("ratio") or kk == "skipped"}
-                      for k, v in report["sizes"].items()}, indent=1))
+    print(
+        json.dumps(
+            {
+                k: {kk: vv for kk, vv in v.items() if kk.startswith("ratio") or kk == "skipped"}
+                for k, v in report["sizes"].items()
+            },
+            indent=1,
+        )
+    )
 
 
 def ratios(entry: dict) -> dict:
@@ -281,8 +359,9 @@ def main() -> None:
     c.add_argument("spec")
     args = parser.parse_args()
     if args.cmd == "prepare":
-        prepare(Path(args.html), Path(args.out), vocab_size=args.vocab_size, seq_len=args.seq_len,
-                max_pages=args.max_pages)
+        prepare(
+            Path(args.html), Path(args.out), vocab_size=args.vocab_size, seq_len=args.seq_len, max_pages=args.max_pages
+        )
     elif args.cmd == "child":
         child(json.loads(args.spec))
     else:

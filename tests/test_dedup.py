@@ -324,3 +324,57 @@ def test_exact_only_keeps_near_duplicates(corpus, tmp_path):
     assert len(excluded) == len(expect["exact"])
     assert set(expect["near"]) <= set(kept["id"].to_list())
     assert len(kept) + len(excluded) == len(rows)
+
+
+def test_exact_dedup_step_against_index(corpus, deduped):
+    from datatrove.data import Document
+
+    _, _, rows = corpus
+    text = {r["id"]: r["text"] for r in rows}["page-001"]
+    step = parse_step({"type": "exact_dedup", "index": str(deduped)}, where="steps[0]").build()
+    out = list(step.run(iter([Document(text=unicodedata.normalize("NFD", text), id="fresh-1"),
+                              Document(text="색인에 없는 새 문서", id="fresh-2")])))
+    assert out[0].metadata["drop_reason"] == "exact_duplicate"
+    assert out[0].metadata["duplicate_of"] in {"page-001", "copy-001"}
+    assert out[1].metadata.get("drop_reason") is None
+
+
+def test_corrupt_shard_is_named(tmp_path, corpus):
+    from hanforge.errors import HanforgeError
+
+    folder, _, _ = corpus
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for p in (folder / "shards").glob("*.parquet"):
+        (bad / p.name).write_bytes(p.read_bytes())
+    (bad / "zz.parquet").write_bytes(b"not parquet")
+    with pytest.raises(HanforgeError, match="zz.parquet"):
+        run_dedup([bad], output=tmp_path / "out", config=CFG)
+
+
+def test_ray_executor_gives_the_local_output(corpus, deduped, tmp_path):
+    ray = pytest.importorskip("ray", reason="the dev extra installs ray; this run lacks it")
+    folder, _, _ = corpus
+    try:
+        run_dedup([folder], output=tmp_path / "ray", config=CFG, workers=2, executor="ray")
+    finally:
+        ray.shutdown()
+    assert _digest(tmp_path / "ray") == _digest(deduped)
+
+
+def test_slurm_job_arrays_give_the_local_output(corpus, deduped, tmp_path, monkeypatch):
+    """Each stage is submitted as a Slurm job array (the fake sbatch runs it at once)."""
+    from hanforge.corpus.pipeline import SlurmConfig
+
+    folder, _, _ = corpus
+    fake = Path(__file__).parent / "data" / "fake_slurm"
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    monkeypatch.setenv("FAKE_SLURM_DIR", str(jobs))
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    summary = run_dedup([folder], output=tmp_path / "slurm", config=CFG, executor="slurm",
+                        executor_options=SlurmConfig(partition="cpu"))
+    assert summary.waiting_for is None
+    scripts = sorted(jobs.glob("*.slurm"))
+    assert scripts and all("#SBATCH --partition=cpu" in p.read_text() for p in scripts)
+    assert _digest(tmp_path / "slurm") == _digest(deduped)

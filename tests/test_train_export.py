@@ -26,9 +26,15 @@ def trained(tmp_path_factory, sample_html_files):
     model = build_tiny_model(root / "model", vocab_size=len(load_tokenizer_for_training(str(tok))))
     runs = {}
     for dtype in ("float32", "bfloat16"):
-        config = tiny_config(output=root / f"run-{dtype}", model_dir=model, tokenizer=tok, stage="sft",
-                             run={"batch_size": 4, "max_steps": 6}, lora={"train_embeddings": True},
-                             export={"adapter": True, "merged": True, "merged_dtype": dtype})
+        config = tiny_config(
+            output=root / f"run-{dtype}",
+            model_dir=model,
+            tokenizer=tok,
+            stage="sft",
+            run={"batch_size": 4, "max_steps": 6},
+            lora={"train_embeddings": True},
+            export={"adapter": True, "merged": True, "merged_dtype": dtype},
+        )
         runs[dtype] = train(config, progress=False)
     return {"model": model, "tok": tok, "runs": runs}
 

@@ -43,10 +43,15 @@ def _curve(out):
 
 def _config(tiny, out, **run):
     # a small epoch (shuffled, 40 rows / 12 per step) so the run crosses epoch boundaries mid-step
-    return tiny_config(output=out, model_dir=tiny["model"], tokenizer=tiny["tok"], stage="cpt",
-                       data={"token_shards": str(tiny["shards"])},
-                       run={"batch_size": 6, "grad_accum": 2, "max_steps": 12, **run},
-                       lora={"dropout": 0.1, "train_embeddings": True})
+    return tiny_config(
+        output=out,
+        model_dir=tiny["model"],
+        tokenizer=tiny["tok"],
+        stage="cpt",
+        data={"token_shards": str(tiny["shards"])},
+        run={"batch_size": 6, "grad_accum": 2, "max_steps": 12, **run},
+        lora={"dropout": 0.1, "train_embeddings": True},
+    )
 
 
 def test_resume_reproduces_uninterrupted_run(tiny, tmp_path):

@@ -36,8 +36,11 @@ def tiny(tmp_path_factory, sample_html_files):
 
 
 def _losses(out):
-    return [json.loads(line)["step_loss"] for line in (out / "metrics.jsonl").read_text().splitlines()
-            if "step_loss" in line]
+    return [
+        json.loads(line)["step_loss"]
+        for line in (out / "metrics.jsonl").read_text().splitlines()
+        if "step_loss" in line
+    ]
 
 
 def _falls(losses, *, by):
@@ -47,9 +50,15 @@ def _falls(losses, *, by):
 
 def test_cpt_on_token_shards_loss_falls(tiny, tmp_path):
     out = tmp_path / "cpt"
-    config = tiny_config(output=out, model_dir=tiny["model"], tokenizer=tiny["tok"], stage="cpt",
-                         data={"token_shards": str(tiny["shards"])}, model={"finetuning": "full"},
-                         optim={"learning_rate": 1e-2, "embedding_learning_rate": 3e-3})
+    config = tiny_config(
+        output=out,
+        model_dir=tiny["model"],
+        tokenizer=tiny["tok"],
+        stage="cpt",
+        data={"token_shards": str(tiny["shards"])},
+        model={"finetuning": "full"},
+        optim={"learning_rate": 1e-2, "embedding_learning_rate": 3e-3},
+    )
     summary = train(config, progress=False)
     assert summary.backend == "transformers" and summary.completed and summary.steps == 30
     losses = _losses(out)
@@ -67,16 +76,17 @@ def test_cpt_on_token_shards_loss_falls(tiny, tmp_path):
 
 def test_cli_says_which_backend_and_trains(tiny, tmp_path, capsys):
     toml = tmp_path / "train.toml"
-    toml.write_text(f"""
+    toml.write_text(
+        f"""
 stage = "cpt"
-output = "{tmp_path / 'cli-run'}"
+output = "{tmp_path / "cli-run"}"
 [model]
-path = "{tiny['model']}"
-tokenizer = "{tiny['tok']}"
+path = "{tiny["model"]}"
+tokenizer = "{tiny["tok"]}"
 dtype = "float32"
 gradient_checkpointing = true
 [data]
-token_shards = "{tiny['shards']}"
+token_shards = "{tiny["shards"]}"
 [run]
 batch_size = 2
 max_steps = 3
@@ -84,7 +94,9 @@ log_every = 1
 tensorboard = true
 [export]
 merged = false
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     assert main(["train", "--config", str(toml), "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "backend: transformers + peft on CPU" in text and "pip install" in text and "unsloth" in text
@@ -100,14 +112,20 @@ def test_backend_choice_on_cpu():
     be = choose_backend("auto")
     assert be.name == "transformers" and be.device.type == "cpu" and "unsloth" in be.reason
     from hanforge.errors import TrainingError
+
     with pytest.raises(TrainingError, match="CUDA"):
         choose_backend("unsloth")
 
 
 def test_sft_shards_train_on_responses_only(tiny, tmp_path):
     tok = load_tokenizer_for_training(str(tiny["tok"]))
-    folder, manifest = build_sft_shards(instructions=SAMPLE_INSTRUCT / "sft-ko.jsonl", template="alpaca-ko",
-                                        tokenizer=tok, max_length=128, output=tmp_path / "sft")
+    folder, manifest = build_sft_shards(
+        instructions=SAMPLE_INSTRUCT / "sft-ko.jsonl",
+        template="alpaca-ko",
+        tokenizer=tok,
+        max_length=128,
+        output=tmp_path / "sft",
+    )
     records = read_records(SAMPLE_INSTRUCT / "sft-ko.jsonl")
     assert manifest["num_docs"] == len(records) and manifest["has_loss_mask"]
     ds = TokenShardDataset(folder)
@@ -117,7 +135,7 @@ def test_sft_shards_train_on_responses_only(tiny, tmp_path):
         row = ds.row(i)
         start = 0
         for n in row["doc_lens"]:
-            labels = item["labels"][start:start + n]
+            labels = item["labels"][start : start + n]
             ids = labels[labels != -100].tolist()
             if ids and ids[-1] == tok.eos_token_id:
                 ids = ids[:-1]
@@ -130,8 +148,14 @@ def test_sft_shards_train_on_responses_only(tiny, tmp_path):
 
 def test_sft_stage_loss_falls(tiny, tmp_path):
     out = tmp_path / "sft"
-    config = tiny_config(output=out, model_dir=tiny["model"], tokenizer=tiny["tok"], stage="sft",
-                         run={"batch_size": 4}, lora={"train_embeddings": True})
+    config = tiny_config(
+        output=out,
+        model_dir=tiny["model"],
+        tokenizer=tiny["tok"],
+        stage="sft",
+        run={"batch_size": 4},
+        lora={"train_embeddings": True},
+    )
     summary = train(config, progress=False)
     ok, (head, tail) = _falls(_losses(out), by=0.3)
     assert summary.completed and ok, (head, tail)
@@ -140,10 +164,17 @@ def test_sft_stage_loss_falls(tiny, tmp_path):
 
 def test_sft_chat_template(tiny, tmp_path):
     tok = load_tokenizer_for_training(str(tiny["tok"]))
-    tok.chat_template = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}</s>\n{% endfor %}"
-                         "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
-    folder, manifest = build_sft_shards(instructions=SAMPLE_INSTRUCT / "sft-ko.jsonl", template="chat",
-                                        tokenizer=tok, max_length=128, output=tmp_path / "chat")
+    tok.chat_template = (
+        "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}</s>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+    )
+    folder, manifest = build_sft_shards(
+        instructions=SAMPLE_INSTRUCT / "sft-ko.jsonl",
+        template="chat",
+        tokenizer=tok,
+        max_length=128,
+        output=tmp_path / "chat",
+    )
     ds = TokenShardDataset(folder)
     item = ds[0]
     trained = tok.decode(item["labels"][item["labels"] != -100].tolist())
@@ -152,8 +183,14 @@ def test_sft_chat_template(tiny, tmp_path):
 
 def test_dpo_stage_loss_falls_and_rewards_separate(tiny, tmp_path):
     out = tmp_path / "dpo"
-    config = tiny_config(output=out, model_dir=tiny["model"], tokenizer=tiny["tok"], stage="dpo",
-                         run={"batch_size": 4, "max_steps": 30}, optim={"learning_rate": 1e-2})
+    config = tiny_config(
+        output=out,
+        model_dir=tiny["model"],
+        tokenizer=tiny["tok"],
+        stage="dpo",
+        run={"batch_size": 4, "max_steps": 30},
+        optim={"learning_rate": 1e-2},
+    )
     summary = train(config, progress=False)
     losses = _losses(out)
     assert abs(losses[0] - 0.6931) < 1e-3  # policy == reference at step 1: -log sigmoid(0)
@@ -166,8 +203,13 @@ def test_dpo_stage_loss_falls_and_rewards_separate(tiny, tmp_path):
 def test_dpo_bad_record_names_the_field(tiny, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "안녕", "chosen": "네"}\n', encoding="utf-8")
-    config = tiny_config(output=tmp_path / "o", model_dir=tiny["model"], tokenizer=tiny["tok"], stage="dpo",
-                         data={"preferences": str(bad)})
+    config = tiny_config(
+        output=tmp_path / "o",
+        model_dir=tiny["model"],
+        tokenizer=tiny["tok"],
+        stage="dpo",
+        data={"preferences": str(bad)},
+    )
     with pytest.raises(InputError, match="rejected"):
         train(config, progress=False)
 
@@ -183,11 +225,13 @@ def test_document_masking_blocks_cross_document_attention(tiny):
     first = ds.doc_lens(i)[0]
     second = ds.doc_lens(i)[1]
     with torch.no_grad():
-        masked = model(**{k: v for k, v in lm_inputs(item, backend=be, document_masking=True).items()
-                          if k != "labels"}).logits
-        plain = model(**{k: v for k, v in lm_inputs(item, backend=be, document_masking=False).items()
-                         if k != "labels"}).logits
-        alone = model(input_ids=item["input_ids"][:, first:first + second]).logits
+        masked = model(
+            **{k: v for k, v in lm_inputs(item, backend=be, document_masking=True).items() if k != "labels"}
+        ).logits
+        plain = model(
+            **{k: v for k, v in lm_inputs(item, backend=be, document_masking=False).items() if k != "labels"}
+        ).logits
+        alone = model(input_ids=item["input_ids"][:, first : first + second]).logits
     seg = slice(first, first + second)
     torch.testing.assert_close(masked[:, seg], alone, rtol=1e-4, atol=1e-4)
     assert not torch.allclose(plain[:, seg], alone, atol=1e-3)
@@ -202,10 +246,15 @@ def test_eeve_init_of_added_tokens(tiny, tmp_path):
     assert new.add_tokens(added) == 3
     new.save_pretrained(tmp_path / "newtok")
     (tmp_path / "added.json").write_text(json.dumps(added, ensure_ascii=False), encoding="utf-8")
-    config = tiny_config(output=tmp_path / "o", model_dir=tiny["model"], tokenizer=tmp_path / "newtok", stage="cpt",
-                         data={"token_shards": str(tiny["shards"])},
-                         vocab={"added_tokens": str(tmp_path / "added.json"), "old_tokenizer": str(tiny["tok"])},
-                         optim={"learning_rate": 1e-3, "embedding_learning_rate": 1e-4})
+    config = tiny_config(
+        output=tmp_path / "o",
+        model_dir=tiny["model"],
+        tokenizer=tmp_path / "newtok",
+        stage="cpt",
+        data={"token_shards": str(tiny["shards"])},
+        vocab={"added_tokens": str(tmp_path / "added.json"), "old_tokenizer": str(tiny["tok"])},
+        optim={"learning_rate": 1e-3, "embedding_learning_rate": 1e-4},
+    )
     torch.manual_seed(0)
     model, tok, info = load_model(config, choose_backend("transformers", dtype="float32"))
     assert info["vocab_extension"]["num_initialised"] == 3

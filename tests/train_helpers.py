@@ -30,9 +30,18 @@ def build_tiny_model(folder: Path, *, vocab_size: int, seed: int = 0, tie: bool 
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(seed)
-    config = Qwen2Config(vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                         tie_word_embeddings=tie, bos_token_id=1, eos_token_id=2)
+    config = Qwen2Config(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        tie_word_embeddings=tie,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     Qwen2ForCausalLM(config).save_pretrained(folder)
     return folder
 
@@ -40,14 +49,28 @@ def build_tiny_model(folder: Path, *, vocab_size: int, seed: int = 0, tie: bool 
 def tiny_config(*, output: Path, model_dir: Path, tokenizer: Path, stage: str, **sections: Any) -> TrainConfig:
     """A TrainConfig for the tiny model (sections given as dicts update the defaults)."""
     table: dict[str, Any] = {
-        "output": str(output), "stage": stage, "seed": 7,
-        "model": {"path": str(model_dir), "tokenizer": str(tokenizer), "dtype": "float32",
-                  "gradient_checkpointing": False, "max_seq_length": 256},
-        "lora": {"rank": 8, "alpha": 16.0, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj",
-                                                               "gate_proj", "up_proj", "down_proj"]},
+        "output": str(output),
+        "stage": stage,
+        "seed": 7,
+        "model": {
+            "path": str(model_dir),
+            "tokenizer": str(tokenizer),
+            "dtype": "float32",
+            "gradient_checkpointing": False,
+            "max_seq_length": 256,
+        },
+        "lora": {
+            "rank": 8,
+            "alpha": 16.0,
+            "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        },
         "optim": {"learning_rate": 3e-3, "warmup_steps": 2, "schedule": "cosine"},
-        "data": {"token_shards": "", "instructions": str(SAMPLE_INSTRUCT / "sft-ko.jsonl"),
-                 "preferences": str(SAMPLE_INSTRUCT / "dpo-ko.jsonl"), "max_length": 128},
+        "data": {
+            "token_shards": "",
+            "instructions": str(SAMPLE_INSTRUCT / "sft-ko.jsonl"),
+            "preferences": str(SAMPLE_INSTRUCT / "dpo-ko.jsonl"),
+            "max_length": 128,
+        },
         "run": {"batch_size": 8, "max_steps": 30, "log_every": 1, "tensorboard": False},
         "export": {"adapter": False, "merged": False},
     }

@@ -59,6 +59,10 @@ def dedup_command(args: argparse.Namespace) -> int:
         summary = run_dedup(args.inputs, output=output, config=config, workers=args.workers,
                             executor=args.executor, index=args.index, overwrite=args.overwrite,
                             on_progress=on_progress)
+    if summary.waiting_for:
+        print(f"stage {summary.waiting_for} was submitted to Slurm; rerun the same command after it finishes "
+              "to run the next stages (finished tasks are skipped)")
+        return 0
     print_dedup_summary(summary.stats, output=summary.output)
     return 0
 

@@ -6,12 +6,20 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a model: --stage cpt | sft | dpo (Unsloth on GPU, transformers+peft on CPU)",
-                       description=train_command.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "train",
+        help="train a model: --stage cpt | sft | dpo (Unsloth on GPU, transformers+peft on CPU)",
+        description=train_command.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--stage", choices=["cpt", "sft", "dpo"], help="stage (or stage = ... in the config)")
     p.add_argument("--config", required=True, help="train.toml")
-    p.add_argument("--backend", choices=["auto", "unsloth", "transformers"], default="auto",
-                   help="auto = unsloth on a CUDA GPU when installed, else transformers + peft")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "unsloth", "transformers"],
+        default="auto",
+        help="auto = unsloth on a CUDA GPU when installed, else transformers + peft",
+    )
     p.add_argument("--output", help="run folder (overrides output in the config)")
     p.add_argument("--max-steps", type=int, help="optimizer steps (overrides run.max_steps)")
     p.add_argument("--steps-this-run", type=int, help="stop with a checkpoint after this many steps; rerun resumes")
@@ -40,8 +48,13 @@ def train_command(args: argparse.Namespace) -> int:
     if args.max_steps is not None:
         overrides["run"] = {"max_steps": args.max_steps}
     config = load_train_config(args.config, overrides=overrides)
-    summary = train(config, stage=args.stage, backend=args.backend, max_steps_this_run=args.steps_this_run,
-                    progress=not args.no_progress)
+    summary = train(
+        config,
+        stage=args.stage,
+        backend=args.backend,
+        max_steps_this_run=args.steps_this_run,
+        progress=not args.no_progress,
+    )
     print(format_summary(summary))
     return 0
 
@@ -51,11 +64,15 @@ def format_summary(summary) -> str:
     state = "completed" if summary.completed else f"paused at step {summary.steps} (rerun to resume)"
     lines = [
         f"hanforge train {summary.stage}: {state} on {summary.backend}",
-        f"  steps {summary.steps}/{summary.total_steps}" + (f" (resumed from {summary.resumed_from})" if summary.resumed_from else ""),
-        f"  loss {summary.first_loss:.4f} -> {summary.last_loss:.4f}" if summary.first_loss is not None else "  no steps run",
+        f"  steps {summary.steps}/{summary.total_steps}"
+        + (f" (resumed from {summary.resumed_from})" if summary.resumed_from else ""),
+        f"  loss {summary.first_loss:.4f} -> {summary.last_loss:.4f}"
+        if summary.first_loss is not None
+        else "  no steps run",
         f"  {summary.num_tokens:,} tokens in {summary.seconds:.1f} s ({summary.tokens_per_s:,.0f} tokens/s), "
         f"peak memory {summary.peak_memory_gb:.2f} GB",
-        f"  trainable parameters {summary.model_info.get('num_trainable_params', 0):,} of {summary.model_info.get('num_params', 0):,}",
+        f"  trainable parameters {summary.model_info.get('num_trainable_params', 0):,} "
+        f"of {summary.model_info.get('num_params', 0):,}",
     ]
     for kind, folder in summary.exported.items():
         lines.append(f"  {kind}: {folder}")

@@ -19,8 +19,7 @@ from hanforge.errors import TrainingError
 from hanforge.train.config import TrainConfig
 
 BackendName = Literal["unsloth", "transformers"]
-INSTALL_HINT = ("for the fast path use a CUDA GPU and install unsloth "
-                "(pip install 'hanforge[train]' unsloth)")
+INSTALL_HINT = "for the fast path use a CUDA GPU and install unsloth (pip install 'hanforge[train]' unsloth)"
 
 
 @dataclasses.dataclass
@@ -61,11 +60,15 @@ def choose_backend(requested: str = "auto", *, dtype: str = "auto") -> Backend:
     torch_dtype = _resolve_dtype(dtype, device)
     if requested == "unsloth" or (requested == "auto" and has_cuda and has_unsloth):
         if not has_cuda:
-            raise TrainingError("backend unsloth needs a CUDA GPU and none is visible; "
-                                "use backend 'transformers' (CPU) or run on a GPU machine")
+            raise TrainingError(
+                "backend unsloth needs a CUDA GPU and none is visible; "
+                "use backend 'transformers' (CPU) or run on a GPU machine"
+            )
         if not has_unsloth:
             raise TrainingError("backend unsloth is not installed: pip install unsloth")
-        return Backend("unsloth", device, torch_dtype, f"backend: unsloth on {torch.cuda.get_device_name(0)} ({torch_dtype})")
+        return Backend(
+            "unsloth", device, torch_dtype, f"backend: unsloth on {torch.cuda.get_device_name(0)} ({torch_dtype})"
+        )
     if requested == "transformers":
         why = "asked for"
     elif not has_cuda:
@@ -73,8 +76,12 @@ def choose_backend(requested: str = "auto", *, dtype: str = "auto") -> Backend:
     else:
         why = "unsloth is not installed"
     where = torch.cuda.get_device_name(0) if has_cuda else "CPU"
-    return Backend("transformers", device, torch_dtype,
-                   f"backend: transformers + peft on {where} ({torch_dtype}; {why}); {INSTALL_HINT}")
+    return Backend(
+        "transformers",
+        device,
+        torch_dtype,
+        f"backend: transformers + peft on {where} ({torch_dtype}; {why}); {INSTALL_HINT}",
+    )
 
 
 def _lora_kwargs(config: TrainConfig, *, train_embeddings: bool) -> dict[str, Any]:
@@ -122,24 +129,31 @@ def load_model(config: TrainConfig, backend: Backend):
     extending = config.vocab is not None
     train_embeddings = extending or config.lora.train_embeddings
     if mc.load_in_4bit and backend.name != "unsloth":
-        raise TrainingError("model.load_in_4bit needs the unsloth backend (CUDA GPU + bitsandbytes); "
-                            "set load_in_4bit = false here or " + INSTALL_HINT)
+        raise TrainingError(
+            "model.load_in_4bit needs the unsloth backend (CUDA GPU + bitsandbytes); "
+            "set load_in_4bit = false here or " + INSTALL_HINT
+        )
     if backend.name == "unsloth":
         from unsloth import FastLanguageModel  # noqa: I001  (unsloth must be imported before transformers patches)
 
         try:
             model, _ = FastLanguageModel.from_pretrained(
-                model_name=mc.path, max_seq_length=mc.max_seq_length, dtype=backend.dtype,
-                load_in_4bit=mc.load_in_4bit, full_finetuning=mc.finetuning == "full",
-                use_gradient_checkpointing=_unsloth_checkpointing(mc))
+                model_name=mc.path,
+                max_seq_length=mc.max_seq_length,
+                dtype=backend.dtype,
+                load_in_4bit=mc.load_in_4bit,
+                full_finetuning=mc.finetuning == "full",
+                use_gradient_checkpointing=_unsloth_checkpointing(mc),
+            )
         except OSError as exc:
             raise TrainingError(f"model.path {mc.path}: cannot load ({exc})") from None
     else:
         from transformers import AutoModelForCausalLM
 
         try:
-            model = AutoModelForCausalLM.from_pretrained(mc.path, dtype=backend.dtype, attn_implementation=mc.attention,
-                                                         local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(
+                mc.path, dtype=backend.dtype, attn_implementation=mc.attention, local_files_only=True
+            )
         except OSError as exc:
             raise TrainingError(f"model.path {mc.path}: cannot load ({exc})") from None
         model.to(backend.device)
@@ -147,24 +161,32 @@ def load_model(config: TrainConfig, backend: Backend):
     if extending:
         info["vocab_extension"] = extend_embeddings(model, new_tokenizer=tokenizer, config=config.vocab)
     elif len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
-        raise TrainingError(f"tokenizer {tok_path} has {len(tokenizer)} tokens but the model only "
-                            f"{model.get_input_embeddings().weight.shape[0]} embedding rows; add a [vocab] section "
-                            "(added_tokens + old_tokenizer) to initialise the new rows")
+        raise TrainingError(
+            f"tokenizer {tok_path} has {len(tokenizer)} tokens but the model only "
+            f"{model.get_input_embeddings().weight.shape[0]} embedding rows; add a [vocab] section "
+            "(added_tokens + old_tokenizer) to initialise the new rows"
+        )
     if mc.finetuning == "lora":
         kwargs = _lora_kwargs(config, train_embeddings=train_embeddings)
         if backend.name == "unsloth":
             from unsloth import FastLanguageModel
 
             model = FastLanguageModel.get_peft_model(
-                model, **kwargs, bias="none", random_state=config.seed,
+                model,
+                **kwargs,
+                bias="none",
+                random_state=config.seed,
                 use_gradient_checkpointing=_unsloth_checkpointing(mc),
-                max_seq_length=mc.max_seq_length)
+                max_seq_length=mc.max_seq_length,
+            )
         else:
             from peft import LoraConfig, get_peft_model
 
             tied = bool(getattr(model.config, "tie_word_embeddings", False))
-            model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", bias="none",
-                                                     ensure_weight_tying=tied and train_embeddings, **kwargs))
+            model = get_peft_model(
+                model,
+                LoraConfig(task_type="CAUSAL_LM", bias="none", ensure_weight_tying=tied and train_embeddings, **kwargs),
+            )
     if backend.name == "transformers" and mc.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if mc.finetuning == "lora":

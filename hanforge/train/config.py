@@ -61,8 +61,11 @@ class ModelConfig(ConfigBase):
     def validate(self) -> None:
         require(bool(self.path), "path", "give the model folder (config.json + weights)")
         require(self.max_seq_length >= 8, "max_seq_length", f"must be >= 8, got {self.max_seq_length}")
-        require(not (self.load_in_4bit and self.finetuning == "full"), "load_in_4bit",
-                "4-bit weights cannot be fully fine-tuned; use finetuning = 'lora' (QLoRA)")
+        require(
+            not (self.load_in_4bit and self.finetuning == "full"),
+            "load_in_4bit",
+            "4-bit weights cannot be fully fine-tuned; use finetuning = 'lora' (QLoRA)",
+        )
 
 
 @dataclasses.dataclass
@@ -127,7 +130,11 @@ class OptimConfig(ConfigBase):
 
     def validate(self) -> None:
         require(self.learning_rate > 0, "learning_rate", f"must be > 0, got {self.learning_rate}")
-        require(self.embedding_learning_rate >= 0, "embedding_learning_rate", f"must be >= 0, got {self.embedding_learning_rate}")
+        require(
+            self.embedding_learning_rate >= 0,
+            "embedding_learning_rate",
+            f"must be >= 0, got {self.embedding_learning_rate}",
+        )
         require(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
         require(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "beta1", "beta1 and beta2 must be in [0, 1)")
         require(self.warmup_steps >= 0, "warmup_steps", f"must be >= 0, got {self.warmup_steps}")

@@ -85,8 +85,10 @@ def segments_for_record(record: dict[str, Any], *, template: str, tokenizer, whe
             if "messages" in record:
                 raise InputError(f"{where}: chat 'messages' need data.template = 'chat'")
             raise InputError(f"{where}: needs 'instruction' and 'output' fields")
-        return [(alpaca_ko_prompt(record["instruction"], record.get("input") or ""), False),
-                (record["output"].strip(), True)]
+        return [
+            (alpaca_ko_prompt(record["instruction"], record.get("input") or ""), False),
+            (record["output"].strip(), True),
+        ]
     if not getattr(tokenizer, "chat_template", None):
         raise InputError("data.template = 'chat' but the tokenizer has no chat template; use 'alpaca-ko'")
     msgs = _messages(record, where)
@@ -96,17 +98,19 @@ def segments_for_record(record: dict[str, Any], *, template: str, tokenizer, whe
         if msg["role"] != "assistant":
             continue
         prefix = tokenizer.apply_chat_template(msgs[:i], tokenize=False, add_generation_prompt=True)
-        full = tokenizer.apply_chat_template(msgs[:i + 1], tokenize=False)
+        full = tokenizer.apply_chat_template(msgs[: i + 1], tokenize=False)
         if not prefix.startswith(done) or not full.startswith(prefix):
             raise InputError(f"{where}: the chat template does not render turns as prefixes; cannot mask the loss")
-        pieces += [(prefix[len(done):], False), (full[len(prefix):], True)]
+        pieces += [(prefix[len(done) :], False), (full[len(prefix) :], True)]
         done = full
     if not pieces:
         raise InputError(f"{where}: no assistant message to train on")
     return pieces
 
 
-def tokenize_segments(pieces: list[tuple[str, bool]], tokenizer, *, add_special: bool = True) -> tuple[list[int], list[int]]:
+def tokenize_segments(
+    pieces: list[tuple[str, bool]], tokenizer, *, add_special: bool = True
+) -> tuple[list[int], list[int]]:
     """Ids and loss mask of the pieces (tokenised piece by piece, so the mask is exact).
 
     ``add_special``: let the tokenizer add its BOS to the first piece (Alpaca); chat templates
@@ -121,8 +125,9 @@ def tokenize_segments(pieces: list[tuple[str, bool]], tokenizer, *, add_special:
     return ids, mask
 
 
-def build_sft_shards(*, instructions: str | Path, template: str, tokenizer, max_length: int,
-                     output: str | Path) -> tuple[Path, dict[str, Any]]:
+def build_sft_shards(
+    *, instructions: str | Path, template: str, tokenizer, max_length: int, output: str | Path
+) -> tuple[Path, dict[str, Any]]:
     """Render, tokenise (loss mask on responses) and pack SFT examples into token shards.
 
     Reuses ``output`` when its manifest records the same data file, template, tokenizer and
@@ -131,9 +136,14 @@ def build_sft_shards(*, instructions: str | Path, template: str, tokenizer, max_
     from hanforge.shards.token_format import write_token_shards
 
     output = Path(output)
-    key = {"instructions": file_fingerprint(instructions), "template": template, "max_length": max_length,
-           "tokenizer": config_fingerprint({"vocab": sorted(tokenizer.get_vocab().items()),
-                                            "chat_template": getattr(tokenizer, "chat_template", None)})}
+    key = {
+        "instructions": file_fingerprint(instructions),
+        "template": template,
+        "max_length": max_length,
+        "tokenizer": config_fingerprint(
+            {"vocab": sorted(tokenizer.get_vocab().items()), "chat_template": getattr(tokenizer, "chat_template", None)}
+        ),
+    }
     manifest_path = output / "manifest.json"
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -148,9 +158,17 @@ def build_sft_shards(*, instructions: str | Path, template: str, tokenizer, max_
         examples.append(tokenize_segments(pieces, tokenizer, add_special=template == "alpaca-ko"))
     eos = tokenizer.eos_token_id
     manifest = write_token_shards(
-        examples, output=output, seq_len=max_length, vocab_size=len(tokenizer), eos_id=eos,
+        examples,
+        output=output,
+        seq_len=max_length,
+        vocab_size=len(tokenizer),
+        eos_id=eos,
         pad_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos,
-        split_documents=False, source="sft", with_loss_mask=True, extra_manifest={"sft_key": key})
+        split_documents=False,
+        source="sft",
+        with_loss_mask=True,
+        extra_manifest={"sft_key": key},
+    )
     return output, manifest
 
 
@@ -173,18 +191,22 @@ class PreferenceDataset(Dataset):
             where = f"{path} record {n}"
             missing = [k for k in ("prompt", "chosen", "rejected") if not isinstance(record.get(k), str)]
             if missing:
-                raise InputError(f"{where}: needs string fields prompt, chosen, rejected (missing {', '.join(missing)})")
+                raise InputError(
+                    f"{where}: needs string fields prompt, chosen, rejected (missing {', '.join(missing)})"
+                )
             if template == "alpaca-ko":
                 prompt = alpaca_ko_prompt(record["prompt"])
             else:
                 if not getattr(tokenizer, "chat_template", None):
                     raise InputError("data.template = 'chat' but the tokenizer has no chat template; use 'alpaca-ko'")
-                prompt = tokenizer.apply_chat_template([{"role": "user", "content": record["prompt"]}],
-                                                       tokenize=False, add_generation_prompt=True)
+                prompt = tokenizer.apply_chat_template(
+                    [{"role": "user", "content": record["prompt"]}], tokenize=False, add_generation_prompt=True
+                )
             item = {}
             for side in ("chosen", "rejected"):
-                ids, mask = tokenize_segments([(prompt, False), (record[side].strip(), True)], tokenizer,
-                                              add_special=template == "alpaca-ko")
+                ids, mask = tokenize_segments(
+                    [(prompt, False), (record[side].strip(), True)], tokenizer, add_special=template == "alpaca-ko"
+                )
                 if tokenizer.eos_token_id is not None:
                     ids, mask = ids + [tokenizer.eos_token_id], mask + [1]
                 if len(ids) > max_length:
@@ -211,7 +233,7 @@ class PreferenceDataset(Dataset):
         attn = torch.zeros((len(rows), length), dtype=torch.int64)
         comp = torch.zeros((len(rows), length), dtype=torch.int64)
         for k, (r, m) in enumerate(zip(rows, masks, strict=True)):
-            ids[k, :len(r)] = r
-            attn[k, :len(r)] = 1
-            comp[k, :len(r)] = m
+            ids[k, : len(r)] = r
+            attn[k, : len(r)] = 1
+            comp[k, : len(r)] = m
         return {"input_ids": ids, "attention_mask": attn, "completion_mask": comp}

@@ -60,8 +60,11 @@ def export_model(model, tokenizer, *, config: TrainConfig, backend: Backend, out
             else:
                 merged = model.merge_and_unload() if peft else model
                 emb, head = merged.get_input_embeddings(), merged.get_output_embeddings()
-                if (getattr(merged.config, "tie_word_embeddings", False) and head is not None
-                        and head.weight.data_ptr() != emb.weight.data_ptr()):
+                if (
+                    getattr(merged.config, "tie_word_embeddings", False)
+                    and head is not None
+                    and head.weight.data_ptr() != emb.weight.data_ptr()
+                ):
                     merged.config.tie_word_embeddings = False  # embeddings and head were trained apart
                 merged = merged.to(dtype)
                 merged.config.use_cache = True

@@ -24,9 +24,9 @@ Packed rows and attention (``run.document_masking``):
 * In every case no token is *predicted* across documents: the loader sets label -100 at every
   segment start (and the trainer at each row start).
 
-Checkpoints (``<output>/checkpoints/step-NNNNNNNN/``, written to a temporary folder and renamed)
-hold the trainable weights, optimizer, scheduler, sampler position and RNG states; a rerun of the
-same command resumes from the newest one and reproduces the uninterrupted loss curve.
+Checkpoints (:mod:`hanforge.train.checkpoint`) hold the trainable weights, optimizer, scheduler,
+sampler position and RNG states; a rerun of the same command resumes from the newest one and
+reproduces the uninterrupted loss curve.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ import math
 import os
 import random
 import resource
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -51,12 +50,11 @@ import torch.nn.functional as F
 
 from hanforge.atomic import atomic_write_json
 from hanforge.errors import TrainingError
-from hanforge.fingerprint import config_fingerprint
 from hanforge.train.backend import Backend, choose_backend, load_model
+from hanforge.train.checkpoint import checkpoint_dirs, load_checkpoint, resume_fingerprint, save_checkpoint
 from hanforge.train.config import TrainConfig
 
 IGNORE_INDEX = -100
-CHECKPOINTS = "checkpoints"
 EMBEDDING_KEYS = ("embed_tokens", "lm_head")
 
 
@@ -90,26 +88,41 @@ class TrainSummary:
 
 # --------------------------------------------------------------------------------------- losses
 
+
 def lm_inputs(batch: dict[str, torch.Tensor], *, backend: Backend, document_masking: bool) -> dict[str, torch.Tensor]:
     """Forward kwargs for a packed batch (``labels`` included); see the module docstring."""
     labels = batch["labels"].clone()
     labels[:, 0] = IGNORE_INDEX  # never predict a row's first token (matters once rows are flattened)
     if not document_masking:
-        return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "labels": labels,
-                "use_cache": False}
+        return {
+            "input_ids": batch["input_ids"],
+            "attention_mask": batch["attention_mask"],
+            "labels": labels,
+            "use_cache": False,
+        }
     if backend.name == "unsloth":
         pos = batch["position_ids"].reshape(1, -1)
         starts = torch.nonzero(pos[0] == 0).flatten()
         lengths = torch.diff(starts, append=torch.tensor([pos.shape[1]], device=pos.device))
-        return {"input_ids": batch["input_ids"].reshape(1, -1), "position_ids": pos, "labels": labels.reshape(1, -1),
-                "packed_seq_lengths": lengths.to(torch.int32), "use_cache": False}
+        return {
+            "input_ids": batch["input_ids"].reshape(1, -1),
+            "position_ids": pos,
+            "labels": labels.reshape(1, -1),
+            "packed_seq_lengths": lengths.to(torch.int32),
+            "use_cache": False,
+        }
     # use_cache=False matters: with a KV cache transformers skips the packed-sequence detection
-    return {"input_ids": batch["input_ids"], "position_ids": batch["position_ids"], "labels": labels,
-            "use_cache": False}
+    return {
+        "input_ids": batch["input_ids"],
+        "position_ids": batch["position_ids"],
+        "labels": labels,
+        "use_cache": False,
+    }
 
 
-def lm_loss(model, batch: dict[str, torch.Tensor], *, backend: Backend, document_masking: bool
-            ) -> tuple[torch.Tensor, int, dict[str, float]]:
+def lm_loss(
+    model, batch: dict[str, torch.Tensor], *, backend: Backend, document_masking: bool
+) -> tuple[torch.Tensor, int, dict[str, float]]:
     """Causal-LM loss of one packed micro-batch (mean over its target tokens) and their number."""
     kwargs = lm_inputs(batch, backend=backend, document_masking=document_masking)
     num_targets = int((kwargs["labels"] != IGNORE_INDEX).sum())
@@ -128,9 +141,16 @@ def sequence_logps(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return (token_logps * mask).sum(-1)
 
 
-def preference_loss(loss_type: str, *, chosen_logratios: torch.Tensor, rejected_logratios: torch.Tensor,
-                    beta: float, label_smoothing: float = 0.0, chosen_len: torch.Tensor | None = None,
-                    rejected_len: torch.Tensor | None = None) -> torch.Tensor:
+def preference_loss(
+    loss_type: str,
+    *,
+    chosen_logratios: torch.Tensor,
+    rejected_logratios: torch.Tensor,
+    beta: float,
+    label_smoothing: float = 0.0,
+    chosen_len: torch.Tensor | None = None,
+    rejected_len: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Per-pair loss; formulas as in ``trl.DPOTrainer._compute_loss`` (TRL 1.15, reverse-KL scores)."""
     delta = chosen_logratios - rejected_logratios
     if loss_type == "sigmoid":
@@ -141,8 +161,9 @@ def preference_loss(loss_type: str, *, chosen_logratios: torch.Tensor, rejected_
         d = chosen_logratios / chosen_len.clamp(min=1) - rejected_logratios / rejected_len.clamp(min=1)
         return (d - 1 / (2 * beta)) ** 2
     if loss_type == "robust":
-        return (-(1 - label_smoothing) * F.logsigmoid(beta * delta)
-                + label_smoothing * F.logsigmoid(-beta * delta)) / (1 - 2 * label_smoothing)
+        return (-(1 - label_smoothing) * F.logsigmoid(beta * delta) + label_smoothing * F.logsigmoid(-beta * delta)) / (
+            1 - 2 * label_smoothing
+        )
     if loss_type == "bco_pair":
         return -F.logsigmoid(beta * chosen_logratios) - F.logsigmoid(-beta * rejected_logratios)
     if loss_type == "sppo_hard":
@@ -152,8 +173,9 @@ def preference_loss(loss_type: str, *, chosen_logratios: torch.Tensor, rejected_
     raise TrainingError(f"preference.loss_type {loss_type!r} is not supported")
 
 
-def dpo_loss(model, batch: dict[str, torch.Tensor], *, config: TrainConfig, reference: Callable
-             ) -> tuple[torch.Tensor, int, dict[str, float]]:
+def dpo_loss(
+    model, batch: dict[str, torch.Tensor], *, config: TrainConfig, reference: Callable
+) -> tuple[torch.Tensor, int, dict[str, float]]:
     """Preference loss of one micro-batch (rows: chosen then rejected); weight = number of pairs."""
     logps = sequence_logps(model, batch)
     with torch.no_grad(), reference() as ref_model:
@@ -165,13 +187,21 @@ def dpo_loss(model, batch: dict[str, torch.Tensor], *, config: TrainConfig, refe
     cl, rl = chosen - ref_chosen, rejected - ref_rejected
     margin = (cl - rl).detach()
     pref = config.preference
-    per_pair = preference_loss(pref.loss_type, chosen_logratios=cl, rejected_logratios=rl, beta=pref.beta,
-                               label_smoothing=pref.label_smoothing, chosen_len=chosen_len, rejected_len=rejected_len)
+    per_pair = preference_loss(
+        pref.loss_type,
+        chosen_logratios=cl,
+        rejected_logratios=rl,
+        beta=pref.beta,
+        label_smoothing=pref.label_smoothing,
+        chosen_len=chosen_len,
+        rejected_len=rejected_len,
+    )
     extra = {"reward_accuracy": float((margin > 0).float().mean()), "reward_margin": float(pref.beta * margin.mean())}
     return per_pair.mean(), int(chosen.shape[0]), extra
 
 
 # ------------------------------------------------------------------------------ optimizer, lr
+
 
 def param_groups(model, config: TrainConfig) -> list[dict[str, Any]]:
     """AdamW groups: embed_tokens/lm_head at the embedding LR; no weight decay on biases/norms."""
@@ -186,9 +216,14 @@ def param_groups(model, config: TrainConfig) -> list[dict[str, Any]]:
         raise TrainingError("the model has no trainable parameters (check lora.target_modules)")
     out = []
     for (is_emb, decay), params in sorted(groups.items()):
-        out.append({"params": params, "lr": config.optim.embedding_lr if is_emb else config.optim.learning_rate,
-                    "weight_decay": config.optim.weight_decay if decay else 0.0,
-                    "name": ("embeddings" if is_emb else "weights") + ("" if decay else "_no_decay")})
+        out.append(
+            {
+                "params": params,
+                "lr": config.optim.embedding_lr if is_emb else config.optim.learning_rate,
+                "weight_decay": config.optim.weight_decay if decay else 0.0,
+                "name": ("embeddings" if is_emb else "weights") + ("" if decay else "_no_decay"),
+            }
+        )
     return out
 
 
@@ -210,6 +245,7 @@ def lr_lambda(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
 
 
 # --------------------------------------------------------------------------------------- data
+
 
 class _IndexStream:
     """Endless index stream over a ResumableSampler (epoch after epoch); position = sampler state."""
@@ -239,108 +275,44 @@ def _build_dataset(config: TrainConfig, tokenizer, out: Path, dataset, log: Call
         collate = getattr(dataset, "collate", default_collate)
         return dataset, collate, {"source": "in-memory dataset given to train()"}
     if stage == "dpo":
-        ds = PreferenceDataset(config.data.preferences, tokenizer=tokenizer, template=config.data.template,
-                               max_length=config.data.max_length)
+        ds = PreferenceDataset(
+            config.data.preferences,
+            tokenizer=tokenizer,
+            template=config.data.template,
+            max_length=config.data.max_length,
+        )
         return ds, ds.collate, {"num_pairs": len(ds), "num_truncated": ds.num_truncated}
     from hanforge.shards import TokenShardDataset
 
     if stage == "sft":
-        folder, manifest = build_sft_shards(instructions=config.data.instructions, template=config.data.template,
-                                            tokenizer=tokenizer, max_length=config.data.max_length,
-                                            output=out / "data" / "sft-tokens")
-        log(f"sft data: {manifest['num_docs']} examples packed into {manifest['num_rows']} rows of "
-            f"{manifest['seq_len']} ({manifest['num_truncated_docs']} truncated)")
+        folder, manifest = build_sft_shards(
+            instructions=config.data.instructions,
+            template=config.data.template,
+            tokenizer=tokenizer,
+            max_length=config.data.max_length,
+            output=out / "data" / "sft-tokens",
+        )
+        log(
+            f"sft data: {manifest['num_docs']} examples packed into {manifest['num_rows']} rows of "
+            f"{manifest['seq_len']} ({manifest['num_truncated_docs']} truncated)"
+        )
     else:
         folder = Path(config.data.token_shards)
     ds = TokenShardDataset(folder)
-    return ds, default_collate, {"token_shards": str(folder), "num_rows": len(ds), "seq_len": ds.seq_len,
-                                 "num_tokens": int(ds.manifest.get("num_tokens", 0))}
-
-
-# -------------------------------------------------------------------------------- checkpoints
-
-def _checkpoint_dirs(out: Path) -> list[Path]:
-    root = out / CHECKPOINTS
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-") and ".tmp-" not in p.name
-                  and (p / "state.pt").is_file())
-
-
-def _trainable_state(model) -> dict[str, torch.Tensor]:
-    return {n: p.detach().to("cpu", copy=True).contiguous() for n, p in model.named_parameters() if p.requires_grad}
-
-
-def _rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def save_checkpoint(out: Path, *, step: int, model, optimizer, scheduler, sampler, extra: dict[str, Any],
-                    keep: int) -> Path:
-    """Write ``checkpoints/step-<step>`` under a temporary name and rename it; prune old ones."""
-    from safetensors.torch import save_file
-
-    final = out / CHECKPOINTS / f"step-{step:08d}"
-    tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(_trainable_state(model), str(tmp / "trainable.safetensors"))
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    torch.save({"step": step, "scheduler": scheduler.state_dict(), "sampler": sampler.state_dict(),
-                "rng": _rng_state(), **extra}, tmp / "state.pt")
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    for old in _checkpoint_dirs(out)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def load_checkpoint(path: Path, *, model, optimizer, scheduler, sampler, fingerprint: str) -> dict[str, Any]:
-    """Restore a checkpoint into the live objects; return its state dict."""
-    from safetensors.torch import load_file
-
-    state = torch.load(path / "state.pt", weights_only=False)
-    if state.get("config_fingerprint") != fingerprint:
-        raise TrainingError(f"{path}: checkpoint of a different config (model/data/optimizer/batch changed); "
-                            "use a new output folder or restore the config")
-    weights = load_file(str(path / "trainable.safetensors"))
-    params = dict(model.named_parameters())
-    missing = [n for n, p in params.items() if p.requires_grad and n not in weights]
-    if missing:
-        raise TrainingError(f"{path}: checkpoint lacks trainable weights such as {missing[0]}")
-    with torch.no_grad():
-        for name, value in weights.items():
-            params[name].copy_(value)
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=False))
-    scheduler.load_state_dict(state["scheduler"])
-    sampler.load_state_dict(state["sampler"])
-    _set_rng_state(state["rng"])
-    return state
-
-
-def resume_fingerprint(config: TrainConfig) -> str:
-    """Fingerprint of what must not change across a resume (output, run length, logging excluded)."""
-    data = config.to_dict()
-    data.pop("output")
-    data["export"] = None
-    for key in ("max_steps", "num_epochs", "log_every", "save_every", "keep_checkpoints", "tensorboard"):
-        data["run"].pop(key)
-    return config_fingerprint(data)
+    return (
+        ds,
+        default_collate,
+        {
+            "token_shards": str(folder),
+            "num_rows": len(ds),
+            "seq_len": ds.seq_len,
+            "num_tokens": int(ds.manifest.get("num_tokens", 0)),
+        },
+    )
 
 
 # ----------------------------------------------------------------------------------- metrics
+
 
 class _MetricsLog:
     """metrics.jsonl (append) and TensorBoard scalars."""
@@ -383,9 +355,17 @@ def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str
 
 # ------------------------------------------------------------------------------------- train
 
-def train(config: TrainConfig, *, stage: str | None = None, backend: str = "auto", dataset=None,
-          max_steps_this_run: int | None = None, progress: bool = True,
-          log: Callable[[str], None] = print) -> TrainSummary:
+
+def train(
+    config: TrainConfig,
+    *,
+    stage: str | None = None,
+    backend: str = "auto",
+    dataset=None,
+    max_steps_this_run: int | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> TrainSummary:
     """Train ``config`` for ``stage`` (cpt | sft | dpo); resume from the newest checkpoint in the output.
 
     ``backend``: auto | unsloth | transformers (auto = unsloth on a CUDA GPU when installed).
@@ -418,8 +398,9 @@ def train(config: TrainConfig, *, stage: str | None = None, backend: str = "auto
     rows_seen = config.run.batch_size * config.run.grad_accum
     total_steps = config.run.max_steps or max(1, math.ceil(config.run.num_epochs * len(ds) / rows_seen))
     sampler = ResumableSampler(ds, seed=config.seed, shuffle=config.data.shuffle)
-    optimizer = torch.optim.AdamW(param_groups(model, config), betas=(config.optim.beta1, config.optim.beta2),
-                                  eps=config.optim.eps)
+    optimizer = torch.optim.AdamW(
+        param_groups(model, config), betas=(config.optim.beta1, config.optim.beta2), eps=config.optim.eps
+    )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config, total_steps))
     fingerprint = resume_fingerprint(config)
     done = _finished_summary(out, fingerprint, total_steps)
@@ -428,10 +409,16 @@ def train(config: TrainConfig, *, stage: str | None = None, backend: str = "auto
         return done
     start_step = 0
     num_tokens_before = 0
-    checkpoints = _checkpoint_dirs(out)
+    checkpoints = checkpoint_dirs(out)
     if checkpoints:
-        state = load_checkpoint(checkpoints[-1], model=model, optimizer=optimizer, scheduler=scheduler,
-                                sampler=sampler, fingerprint=fingerprint)
+        state = load_checkpoint(
+            checkpoints[-1],
+            model=model,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            sampler=sampler,
+            fingerprint=fingerprint,
+        )
         start_step = int(state["step"])
         num_tokens_before = int(state.get("num_tokens", 0))
         log(f"resuming from {checkpoints[-1].name} (step {start_step} of {total_steps})")
@@ -487,20 +474,35 @@ def train(config: TrainConfig, *, stage: str | None = None, backend: str = "auto
         bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{optimizer.param_groups[-1]['lr']:.2e}")
         if step % config.run.log_every == 0 or step == stop_at:
             now = time.perf_counter()
-            record = {"step": step, "loss": sum(window_losses) / len(window_losses), "step_loss": step_loss,
-                      "grad_norm": grad_norm, "lr": max(g["lr"] for g in optimizer.param_groups),
-                      "tokens_per_s": tokens_window / max(now - t_window, 1e-9),
-                      "num_tokens": num_tokens_before + tokens_run, "memory_gb": _peak_memory_gb(device),
-                      **step_extra}
+            record = {
+                "step": step,
+                "loss": sum(window_losses) / len(window_losses),
+                "step_loss": step_loss,
+                "grad_norm": grad_norm,
+                "lr": max(g["lr"] for g in optimizer.param_groups),
+                "tokens_per_s": tokens_window / max(now - t_window, 1e-9),
+                "num_tokens": num_tokens_before + tokens_run,
+                "memory_gb": _peak_memory_gb(device),
+                **step_extra,
+            }
             if any(g["name"].startswith("embeddings") for g in optimizer.param_groups):
-                record["embedding_lr"] = next(g["lr"] for g in optimizer.param_groups if g["name"].startswith("embeddings"))
+                record["embedding_lr"] = next(
+                    g["lr"] for g in optimizer.param_groups if g["name"].startswith("embeddings")
+                )
             metrics.write(record)
             t_window, tokens_window, window_losses = now, 0, []
         save_due = config.run.save_every and step % config.run.save_every == 0
         if save_due or (step == stop_at and step < total_steps):
-            save_checkpoint(out, step=step, model=model, optimizer=optimizer, scheduler=scheduler,
-                            sampler=sampler, keep=config.run.keep_checkpoints,
-                            extra={"config_fingerprint": fingerprint, "num_tokens": num_tokens_before + tokens_run})
+            save_checkpoint(
+                out,
+                step=step,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                sampler=sampler,
+                keep=config.run.keep_checkpoints,
+                extra={"config_fingerprint": fingerprint, "num_tokens": num_tokens_before + tokens_run},
+            )
     bar.close()
     seconds = time.perf_counter() - t_start
     metrics.close()
@@ -509,10 +511,22 @@ def train(config: TrainConfig, *, stage: str | None = None, backend: str = "auto
     if completed and start_step < total_steps:
         exported = export_model(model, tokenizer, config=config, backend=be, output=out)
     summary = TrainSummary(
-        stage=config.stage, backend=be.name, output=str(out), steps=step, total_steps=total_steps,
-        completed=completed, resumed_from=start_step, num_tokens=tokens_run, seconds=round(seconds, 3),
-        tokens_per_s=tokens_run / seconds if seconds > 0 else 0.0, first_loss=first_loss, last_loss=last_loss,
-        peak_memory_gb=round(_peak_memory_gb(device), 3), model_info=model_info, exported=exported)
+        stage=config.stage,
+        backend=be.name,
+        output=str(out),
+        steps=step,
+        total_steps=total_steps,
+        completed=completed,
+        resumed_from=start_step,
+        num_tokens=tokens_run,
+        seconds=round(seconds, 3),
+        tokens_per_s=tokens_run / seconds if seconds > 0 else 0.0,
+        first_loss=first_loss,
+        last_loss=last_loss,
+        peak_memory_gb=round(_peak_memory_gb(device), 3),
+        model_info=model_info,
+        exported=exported,
+    )
     atomic_write_json(out / "summary.json", {**summary.to_dict(), "config_fingerprint": fingerprint})
     return summary
 
@@ -523,7 +537,11 @@ def _finished_summary(out: Path, fingerprint: str, total_steps: int) -> TrainSum
     if not path.is_file():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
-    if data.pop("config_fingerprint", None) != fingerprint or not data.get("completed") or data.get("total_steps") != total_steps:
+    if (
+        data.pop("config_fingerprint", None) != fingerprint
+        or not data.get("completed")
+        or data.get("total_steps") != total_steps
+    ):
         return None
     return TrainSummary(**data)
 
@@ -544,10 +562,12 @@ def _reference_factory(model, config: TrainConfig) -> Callable:
     if config.stage != "dpo":
         return contextlib.nullcontext
     if config.model.finetuning == "lora" and hasattr(model, "disable_adapter"):
+
         @contextlib.contextmanager
         def adapters_off():
             with model.disable_adapter():
                 yield model
+
         return adapters_off
     frozen = copy.deepcopy(model).eval()
     for p in frozen.parameters():

@@ -54,7 +54,9 @@ def extend_embeddings(model, *, new_tokenizer, config: VocabConfig) -> dict[str,
     old_rows = emb.weight.shape[0]
     new_size = len(new_tokenizer)
     if new_size < len(old_tokenizer):
-        raise TrainingError(f"model.tokenizer has {new_size} tokens, fewer than vocab.old_tokenizer ({len(old_tokenizer)})")
+        raise TrainingError(
+            f"model.tokenizer has {new_size} tokens, fewer than vocab.old_tokenizer ({len(old_tokenizer)})"
+        )
     old_in = emb.weight.detach().clone()
     out_emb = model.get_output_embeddings()
     tied = out_emb is not None and out_emb.weight.data_ptr() == emb.weight.data_ptr()
@@ -70,8 +72,11 @@ def extend_embeddings(model, *, new_tokenizer, config: VocabConfig) -> dict[str,
             raise TrainingError(f"vocab.added_tokens: {token!r} is not in model.tokenizer")
         if new_id < old_rows:
             continue  # the model already has a trained row for it
-        old_ids = [i for i in old_tokenizer(token_text(new_tokenizer, token), add_special_tokens=False)["input_ids"]
-                   if i < old_rows]
+        old_ids = [
+            i
+            for i in old_tokenizer(token_text(new_tokenizer, token), add_special_tokens=False)["input_ids"]
+            if i < old_rows
+        ]
         if not old_ids:
             num_unsplit += 1
             continue
@@ -80,5 +85,10 @@ def extend_embeddings(model, *, new_tokenizer, config: VocabConfig) -> dict[str,
         if old_out is not None:
             out_emb.weight[new_id] = old_out[ids].mean(0).to(out_emb.weight.dtype)
         num_init += 1
-    return {"num_added": len(added), "num_initialised": num_init, "num_unsplittable": num_unsplit,
-            "old_rows": old_rows, "new_rows": new_size}
+    return {
+        "num_added": len(added),
+        "num_initialised": num_init,
+        "num_unsplittable": num_unsplit,
+        "old_rows": old_rows,
+        "new_rows": new_size,
+    }

@@ -46,6 +46,13 @@ class DedupSummary:
 
     output: Path
     stats: dict[str, Any] = field(default_factory=dict)
+    #: set when a stage was submitted to Slurm and has not finished: rerun the same command later
+    waiting_for: str | None = None
+
+
+class _StageSubmitted(Exception):
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
 
 
 def _execute(steps: list, *, tasks: int, workers: int, logging_dir: Path, job_name: str, executor: str,
@@ -132,8 +139,27 @@ def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConf
         _execute([step], tasks=tasks, workers=workers, logging_dir=layout.logs / name, job_name=f"dedup-{name}",
                  executor=executor, executor_options=executor_options, on_progress=report)
         seconds[name.split("-")[0]] = seconds.get(name.split("-")[0], 0.0) + time.perf_counter() - start
+        completions = layout.logs / name / "completions"
+        done = len(list(completions.iterdir())) if completions.is_dir() else 0
+        if done < tasks:
+            if executor == "slurm":  # submitted as a job array: the next stage needs its output
+                raise _StageSubmitted(name)
+            raise HanforgeError(f"dedup stage {name}: only {done} of {tasks} tasks completed; see "
+                                f"{layout.logs / name} and rerun the same command to resume")
 
+    try:
+        return _run_stages(stage, layout=layout, output=output, out=out, shard_paths=shard_paths, config=config,
+                           reference=reference, num_ref=num_ref, max_shard_bytes=max_shard_bytes,
+                           seconds=seconds, inputs_fp=inputs_fp, fingerprint=fingerprint)
+    except _StageSubmitted as submitted:
+        return DedupSummary(output=output, waiting_for=submitted.stage)
+
+
+def _run_stages(stage, *, layout: StateLayout, output: Path, out: str, shard_paths: list[str], config: DedupConfig,
+                reference: str | None, num_ref: int, max_shard_bytes: int, seconds: dict[str, float],
+                inputs_fp: dict[str, str], fingerprint: dict[str, Any]) -> DedupSummary:
     parts = config.graph_partitions
+    shards = shard_paths
     stage("signatures", SignatureStage(shard_paths, output=out, config=config), len(shards))
     candidate_tasks = (config.num_bucket_partitions if config.near else 0) + (parts if config.exact else 0)
     stage("candidates", CandidateStage(output=out, config=config, num_shards=len(shards), reference=reference,

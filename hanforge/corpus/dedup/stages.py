@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from hanforge.atomic import atomic_path
 from hanforge.corpus.dedup.config import DedupConfig
 from hanforge.corpus.dedup.layout import (
     REF_BASE, StateLayout, key_row, key_shard, load_pairs, make_keys, node_partition, save_npy,
@@ -99,9 +100,14 @@ class SignatureStage(PipelineStep):
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         layout, cfg = StateLayout(self.output), self.config
         try:
-            table = pq.read_table(self.shards[rank], columns=None)
+            names = pq.read_schema(self.shards[rank]).names
+            wanted = ["id", "text", "drop_reason", cfg.keep.removeprefix("quality:")]
+            table = pq.read_table(self.shards[rank], columns=[c for c in dict.fromkeys(wanted) if c in names])
         except Exception as exc:  # noqa: BLE001 - a broken shard is named, not a traceback
             raise InputError(f"{self.shards[rank]}: cannot read Parquet shard: {exc}") from exc
+        for column in ("id", "text"):
+            if column not in table.column_names:
+                raise InputError(f"{self.shards[rank]}: not a text shard (no {column!r} column)")
         n = table.num_rows
         live = np.ones(n, dtype=bool)
         if "drop_reason" in table.column_names:
@@ -157,8 +163,6 @@ class SignatureStage(PipelineStep):
 
 
 def _save_ids(path: Path, ids: pa.ChunkedArray) -> None:
-    from hanforge.atomic import atomic_path
-
     table = pa.table({"id": ids.cast(pa.string())})
     with atomic_path(path) as tmp, pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
         w.write_table(table)
