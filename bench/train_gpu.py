@@ -223,10 +223,13 @@ def child(spec: dict) -> None:
             table["run"]["batch_size"] = 4
         shutil.rmtree(out, ignore_errors=True)  # a fresh measurement every time
         dataset = None
-        if run == "in-memory":
+        kind = run.split("#")[0]  # "loader#2": a repeat of "loader" later in the same process
+        if kind == "in-memory":
             dataset = InMemoryRows(TokenShardDataset(Path(spec["data"]) / "tokens"))
-        if run == "loader-no-offload":
+        if kind == "loader-no-offload":
             table["model"]["offload_activations"] = False
+        if kind == "loader-nomask":  # packed rows with plain causal attention across documents
+            table["run"]["document_masking"] = False
         backend = "transformers" if spec["tiny"] else spec["backend"]
         try:
             summary = train(TrainConfig.from_table(table), backend=backend, dataset=dataset, progress=False)
@@ -259,7 +262,7 @@ def run_all(args: argparse.Namespace) -> None:
         make_model(shape, model, Path(args.data) / "tok")
         entry: dict = {"make_model_s": round(time.perf_counter() - t0, 1), "batch_size": BATCH[shape]}
         short = ["sft", "dpo"] if shape in ("1.5b", "tiny") and not args.no_short else []
-        plans = [("unsloth", ["loader", "in-memory", "loader-no-offload"] + short), ("transformers", ["loader"])]
+        plans = [("unsloth", args.unsloth_runs.split(",") + short), ("transformers", args.plain_runs.split(","))]
         for backend, runs in plans:
             if time.perf_counter() - t_start > args.budget_s:
                 entry[backend] = {"skipped": "time budget spent"}
@@ -331,6 +334,12 @@ def ratios(entry: dict) -> dict:
         out["ratio_unsloth_vs_plain"] = round(loader / plain, 3)
     if no_offload and plain:
         out["ratio_unsloth_no_offload_vs_plain"] = round(no_offload / plain, 3)
+    loader2, mem2 = tps("unsloth", "loader#2"), tps("unsloth", "in-memory#2")
+    if loader2 and mem2:
+        out["ratio_loader_overhead_pct_second_pair"] = round(100 * (1 - loader2 / mem2), 2)
+    nomask, plain_nomask = tps("unsloth", "loader-nomask"), tps("transformers", "loader-nomask")
+    if nomask and plain_nomask:
+        out["ratio_unsloth_vs_plain_nomask"] = round(nomask / plain_nomask, 3)
     return out
 
 
@@ -355,6 +364,10 @@ def main() -> None:
     r.add_argument("--hard-limit-s", type=float, default=560.0, help="kill a child still running after this")
     r.add_argument("--no-short", action="store_true", help="skip the short SFT and DPO runs")
     r.add_argument("--tiny", action="store_true")
+    r.add_argument("--unsloth-runs", default="loader,in-memory,loader-no-offload",
+                   help="unsloth runs in order, in one process: loader, in-memory, loader-no-offload, "
+                        "loader-nomask; '#N' repeats one (e.g. in-memory,loader,in-memory#2,loader#2)")
+    r.add_argument("--plain-runs", default="loader", help="transformers+peft runs, same names")
     c = sub.add_parser("child")
     c.add_argument("spec")
     args = parser.parse_args()

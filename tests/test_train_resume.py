@@ -74,6 +74,11 @@ def test_resume_reproduces_uninterrupted_run(tiny, tmp_path):
     resumed = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if "event" in x]
     assert resumed == [{"event": "resume", "from_step": 4}]
 
+    # a rerun of the finished run does no work and changes nothing
+    log_before = (out / "metrics.jsonl").read_bytes()
+    again = train(_config(tiny, out, save_every=4), progress=False)
+    assert again.completed and again.steps == 12 and (out / "metrics.jsonl").read_bytes() == log_before
+
 
 def test_resume_refuses_a_changed_config(tiny, tmp_path):
     out = tmp_path / "run"

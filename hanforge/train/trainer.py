@@ -390,8 +390,10 @@ def train(
     torch.manual_seed(config.seed)
     be = choose_backend(backend, dtype=config.model.dtype)
     log(be.reason)
-    if config.stage == "dpo":
-        os.environ.setdefault("UNSLOTH_RETURN_LOGITS", "1")  # unsloth returns no logits in training otherwise
+    # unsloth returns no logits in training unless asked (read at each forward): DPO needs them
+    own_logits_flag = config.stage == "dpo" and "UNSLOTH_RETURN_LOGITS" not in os.environ
+    if own_logits_flag:
+        os.environ["UNSLOTH_RETURN_LOGITS"] = "1"
     model, tokenizer, model_info = load_model(config, be)
     ds, collate, data_info = _build_dataset(config, tokenizer, out, dataset, log)
     model_info["data"] = data_info
@@ -406,6 +408,8 @@ def train(
     done = _finished_summary(out, fingerprint, total_steps)
     if done is not None:
         log(f"{out}: this run is already complete ({total_steps} steps); nothing to do")
+        if own_logits_flag:
+            os.environ.pop("UNSLOTH_RETURN_LOGITS", None)
         return done
     start_step = 0
     num_tokens_before = 0
@@ -528,6 +532,8 @@ def train(
         exported=exported,
     )
     atomic_write_json(out / "summary.json", {**summary.to_dict(), "config_fingerprint": fingerprint})
+    if own_logits_flag:
+        os.environ.pop("UNSLOTH_RETURN_LOGITS", None)
     return summary
 
 
