@@ -273,3 +273,25 @@ def test_eeve_init_of_added_tokens(tiny, tmp_path):
     assert all(g["lr"] == 1e-3 for name, g in groups.items() if not name.startswith("embeddings"))
     names = {n for n, p in model.named_parameters() if p.requires_grad}
     assert any("embed_tokens" in n for n in names) and any("lora_A" in n for n in names)
+
+
+def test_eeve_init_from_hanforge_tokenizer_extend(tiny, tmp_path):
+    """The real hand-off: ``hanforge tokenizer extend`` output → EEVE init of the new rows."""
+    from hanforge.tokenizer.extend import extend_tokenizer
+
+    extend_tokenizer(base=tiny["tok"], inputs=[tiny["root"] / "text"], output=tmp_path / "ext", num_new_tokens=24)
+    new_tokens = json.loads((tmp_path / "ext" / "new_tokens.json").read_text(encoding="utf-8"))
+    assert new_tokens and all(isinstance(t["token"], str) for t in new_tokens)
+    config = tiny_config(
+        output=tmp_path / "o",
+        model_dir=tiny["model"],
+        tokenizer=tmp_path / "ext",
+        stage="cpt",
+        data={"token_shards": str(tiny["shards"])},
+        vocab={"added_tokens": str(tmp_path / "ext" / "new_tokens.json"), "old_tokenizer": str(tiny["tok"])},
+    )
+    torch.manual_seed(0)
+    model, tok, info = load_model(config, choose_backend("transformers", dtype="float32"))
+    assert info["vocab_extension"]["num_added"] == len(new_tokens)
+    assert info["vocab_extension"]["num_initialised"] >= 1
+    assert model.get_input_embeddings().weight.shape[0] == len(tok)

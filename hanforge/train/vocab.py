@@ -20,7 +20,11 @@ from hanforge.train.config import VocabConfig
 
 
 def read_added_tokens(path: str | Path) -> list[str]:
-    """The JSON list of added token strings at ``path``."""
+    """The added token strings listed at ``path``.
+
+    Accepts ``hanforge tokenizer extend``'s ``new_tokens.json`` (a list of objects with a
+    ``token`` key) or a plain JSON list of token strings.
+    """
     path = Path(path)
     try:
         tokens = json.loads(path.read_text(encoding="utf-8"))
@@ -28,8 +32,11 @@ def read_added_tokens(path: str | Path) -> list[str]:
         raise ConfigError(f"vocab.added_tokens: {path} not found") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"vocab.added_tokens: {path} is not JSON ({exc})") from None
+    if isinstance(tokens, list) and all(isinstance(t, dict) and isinstance(t.get("token"), str) for t in tokens):
+        tokens = [t["token"] for t in tokens]
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-        raise ConfigError(f"vocab.added_tokens: {path} must hold a JSON list of strings")
+        raise ConfigError(f"vocab.added_tokens: {path} must hold a JSON list of token strings "
+                          "or hanforge tokenizer extend's new_tokens.json")
     return tokens
 
 
