@@ -215,6 +215,10 @@ def child(spec: dict) -> None:
             steps=steps,
             tiny=spec["tiny"],
         )
+        if stage == "cpt" and spec.get("batch"):
+            table["run"]["batch_size"] = spec["batch"]
+        if spec.get("lora_rank"):
+            table["lora"] = {"rank": spec["lora_rank"], "alpha": float(spec["lora_rank"])}
         if stage == "sft":
             table["optim"]["learning_rate"] = 1e-4
             table["run"]["batch_size"] = 4
@@ -260,7 +264,8 @@ def run_all(args: argparse.Namespace) -> None:
         model = work / f"model-{shape}"
         t0 = time.perf_counter()
         make_model(shape, model, Path(args.data) / "tok")
-        entry: dict = {"make_model_s": round(time.perf_counter() - t0, 1), "batch_size": BATCH[shape]}
+        entry: dict = {"make_model_s": round(time.perf_counter() - t0, 1), "batch_size": args.batch or BATCH[shape],
+                       "lora_rank": args.lora_rank or 16}
         short = ["sft", "dpo"] if shape in ("1.5b", "tiny") and not args.no_short else []
         plans = [("unsloth", args.unsloth_runs.split(",") + short), ("transformers", args.plain_runs.split(","))]
         for backend, runs in plans:
@@ -278,6 +283,8 @@ def run_all(args: argparse.Namespace) -> None:
                 "short_steps": args.short_steps,
                 "warmup": args.warmup,
                 "tiny": args.tiny,
+                "batch": args.batch,
+                "lora_rank": args.lora_rank,
                 "result": str(work / f"result-{shape}-{backend}.json"),
             }
             log_path = out / f"log-{shape}-{backend}.txt"
@@ -340,6 +347,9 @@ def ratios(entry: dict) -> dict:
     nomask, plain_nomask = tps("unsloth", "loader-nomask"), tps("transformers", "loader-nomask")
     if nomask and plain_nomask:
         out["ratio_unsloth_vs_plain_nomask"] = round(nomask / plain_nomask, 3)
+    nomask2 = tps("unsloth", "loader-nomask#2")
+    if nomask2 and plain_nomask:
+        out["ratio_unsloth_vs_plain_nomask_second"] = round(nomask2 / plain_nomask, 3)
     return out
 
 
@@ -367,6 +377,8 @@ def main() -> None:
     r.add_argument("--unsloth-runs", default="loader,in-memory,loader-no-offload",
                    help="unsloth runs in order, in one process: loader, in-memory, loader-no-offload, "
                         "loader-nomask; '#N' repeats one (e.g. in-memory,loader,in-memory#2,loader#2)")
+    r.add_argument("--batch", type=int, default=0, help="CPT rows per step (default: 4 at 1.5B, 2 at 7B)")
+    r.add_argument("--lora-rank", type=int, default=0, help="LoRA rank and alpha (default 16)")
     r.add_argument("--plain-runs", default="loader", help="transformers+peft runs, same names")
     c = sub.add_parser("child")
     c.add_argument("spec")
