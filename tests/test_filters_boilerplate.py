@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from datatrove.data import Document
 from resiliparse.extract.html2text import extract_plain_text
+
+from filter_helpers import run_step
 
 from hanforge.config import parse_step
 from hanforge.corpus.filters.boilerplate import BoilerplateConfig
@@ -32,10 +33,7 @@ NEWS_ARTICLE = """한국은행이 기준금리를 연 3.50%로 동결했다.
 한편 이날 회의에 참석한 김영희 기자는 질문을 하지 못했다."""
 
 
-def run(step, text: str, **metadata) -> Document:
-    doc = Document(text=text, id="doc", metadata=dict(metadata))
-    (out,) = list(step.run(iter([doc])))
-    return out
+run = run_step
 
 
 @pytest.fixture(scope="module")

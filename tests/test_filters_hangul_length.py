@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from datatrove.data import Document
 from resiliparse.extract.html2text import extract_plain_text
+
+from filter_helpers import run_step
 
 from hanforge.config import parse_step
 from hanforge.corpus.filters.hangul import HangulRatioConfig, is_nonkorean_line
@@ -15,10 +16,7 @@ from hanforge.corpus.filters.length import LengthConfig
 from hanforge.errors import ConfigError
 
 
-def run(step, text: str) -> Document:
-    doc = Document(text=text, id="doc", metadata={})
-    (out,) = list(step.run(iter([doc])))
-    return out
+run = run_step
 
 
 def page(sample_dir: Path, rel: str) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from datatrove.data import Document
 from resiliparse.extract.html2text import extract_plain_text
+
+from filter_helpers import run_step
 
 from hanforge.config import parse_step
 from hanforge.corpus.filters.spam import JAMO_RUN_TERM, SpamConfig
@@ -29,10 +30,7 @@ NEWS_ON_GAMBLING = (
 )
 
 
-def run(step, text: str, **metadata) -> Document:
-    doc = Document(text=text, id="doc", metadata=dict(metadata))
-    (out,) = list(step.run(iter([doc])))
-    return out
+run = run_step
 
 
 @pytest.fixture(scope="module")
