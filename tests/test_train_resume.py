@@ -8,19 +8,12 @@ import shutil
 
 import pytest
 import torch
+from train_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
 from train_helpers import build_tiny_model, build_tokenizer_and_shards, tiny_config
 
 from hanforge.errors import TrainingError
 from hanforge.train.backend import load_tokenizer_for_training
 from hanforge.train.trainer import train
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import json
 
 import pytest
 import torch
+from train_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
 from train_helpers import SAMPLE_INSTRUCT, build_tiny_model, build_tokenizer_and_shards, tiny_config
 
 from hanforge.cli import main
@@ -16,14 +17,6 @@ from hanforge.shards import TokenShardDataset
 from hanforge.train.backend import choose_backend, load_model, load_tokenizer_for_training
 from hanforge.train.data import ALPACA_KO_RESPONSE, build_sft_shards, read_records
 from hanforge.train.trainer import lm_inputs, param_groups, train
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the CI box is small and shared; 1 thread is many times faster here
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from token_helpers import sample_texts, train_tiny_tokenizer, write_text_shards
 
 from hanforge.train.config import TrainConfig
 
 SAMPLE_INSTRUCT = Path(__file__).resolve().parents[1] / "hanforge" / "sample" / "instruct"
 SEQ_LEN = 64
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Torch on one thread for a test module: the CI box is small and shared; 1 thread is many
+    times faster there. Import it into a test module to use it (autouse)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def build_tokenizer_and_shards(root: Path, html_files: list[Path], *, seq_len: int = SEQ_LEN) -> tuple[Path, Path]:
