@@ -264,3 +264,12 @@ def test_throughput_is_logged(sample_html_files, capsys):
     seconds = time.perf_counter() - start
     with capsys.disabled():
         print(f"\nscrub_pii: {len(text) / seconds / 1e6:.1f} M chars/s on {len(text):,} chars of markup")
+
+
+def test_replacement_that_exposes_a_new_match_is_scrubbed_too():
+    # found by the property test: replacing the e-mail leaves "2001:4860::" as a valid IPv6
+    text = "2001:4860::10010-1234-5678a@b.co"
+    scrubbed, matches = scrub_pii(text)
+    assert scrubbed == "<IP><EMAIL>"
+    assert [(m.type, m.start, m.end) for m in matches] == [("IP", 0, 11), ("EMAIL", 11, 32)]
+    assert scrub_pii(scrubbed) == (scrubbed, [])

@@ -109,7 +109,32 @@ class PiiScrubber:
         return None
 
     def scrub(self, text: str) -> tuple[str, list[PiiMatch]]:
-        """Return ``(scrubbed_text, matches)``; offsets index ``text``."""
+        """Return ``(scrubbed_text, matches)``; offsets index ``text``.
+
+        A replacement can expose a new match beside its placeholder (``2001:4860::10010-1234-5678a@b.co``:
+        once the e-mail is replaced, ``2001:4860::`` is a valid IPv6 address), so the scrubbed text
+        is scanned again until nothing changes; later matches are mapped back to ``text``'s
+        offsets. That makes scrubbing idempotent.
+        """
+        scrubbed, matches = self._scrub_once(text)
+        while matches:
+            again, more = self._scrub_once(scrubbed)
+            if not more:
+                break
+            matches = sorted([*matches, *(self._to_original(m, matches) for m in more)], key=lambda m: m.start)
+            scrubbed = again
+        return scrubbed, matches
+
+    def _to_original(self, match: PiiMatch, earlier: list[PiiMatch]) -> PiiMatch:
+        """``match`` (offsets in the text scrubbed of ``earlier``) with offsets in the original."""
+        shift = 0  # scrubbed offset - original offset, before the current position
+        for m in sorted(earlier, key=lambda m: m.start):
+            if m.start + shift >= match.start:
+                break
+            shift += len(self.placeholders[m.type]) - (m.end - m.start)
+        return PiiMatch(match.type, match.start - shift, match.end - shift)
+
+    def _scrub_once(self, text: str) -> tuple[str, list[PiiMatch]]:
         parts: list[str] = []
         matches: list[PiiMatch] = []
         copied = 0  # text[:copied] is already in parts
