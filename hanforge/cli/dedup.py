@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from pathlib import Path
 
@@ -81,22 +80,11 @@ def dedup_progress(*, quiet_logs: bool, log_path: Path):
             bars[stage] = progress.add_task(f"dedup · {stage}", total=total)
         progress.update(bars[stage], completed=done)
 
-    saved = None
-    if quiet_logs:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        sys.stderr.flush()
-        saved = os.dup(2)
-        log = open(log_path, "ab")  # noqa: SIM115 - closed in finally
-        os.dup2(log.fileno(), 2)
-    try:
-        with progress:
-            yield on_progress
-    finally:
-        if saved is not None:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            log.close()
+    from hanforge.corpus.report import stderr_to_file
+
+    redirect = stderr_to_file(log_path) if quiet_logs else contextlib.nullcontext()
+    with progress, redirect:
+        yield on_progress
 
 
 def print_dedup_summary(stats: dict, *, output: Path) -> None:

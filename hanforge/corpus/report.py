@@ -15,7 +15,7 @@ from rich.table import Table
 
 
 @contextlib.contextmanager
-def _stderr_to_file(path: Path) -> Iterator[None]:
+def stderr_to_file(path: Path) -> Iterator[None]:
     """Send file descriptor 2 (datatrove's task logs, also of worker processes) to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr.flush()
@@ -48,7 +48,7 @@ def task_progress(title: str, *, quiet_logs: bool, log_path: Path) -> Iterator:
             task_id = progress.add_task(title, total=total)
         progress.update(task_id, completed=done)
 
-    redirect = _stderr_to_file(log_path) if quiet_logs else contextlib.nullcontext()
+    redirect = stderr_to_file(log_path) if quiet_logs else contextlib.nullcontext()
     try:
         with progress, redirect:
             yield on_progress
