@@ -41,7 +41,7 @@ def peak_rss_mib() -> float:
 
 
 def _child(job: str, kwargs: dict, queue) -> None:
-    from hanforge.corpus.dedup.components import LargeStarStage, SmallStarStage
+    from hanforge.corpus.dedup.components import run_components, run_tasks_in_process
     from hanforge.corpus.dedup.config import DedupConfig
     from hanforge.corpus.dedup.stages import CandidateStage, SignatureStage
 
@@ -57,20 +57,7 @@ def _child(job: str, kwargs: dict, queue) -> None:
         for rank in range(cfg.num_bucket_partitions):
             list(stage.run(rank=rank))
     elif job == "components":
-        from hanforge.corpus.dedup.layout import StateLayout
-
-        layout, parts, previous = StateLayout(kwargs["output"]), kwargs["parts"], None
-        for r in range(64):
-            for k in range(parts):
-                list(LargeStarStage(output=kwargs["output"], parts=parts, round_=r).run(rank=k))
-            stats = layout.read_task_stats(f"ls{r:03d}")
-            current = (sum(s["hash"] for s in stats) % (1 << 64), sum(s["edges"] for s in stats))
-            if current == previous:
-                break
-            previous = current
-            for k in range(parts):
-                list(SmallStarStage(output=kwargs["output"], parts=parts, round_=r).run(rank=k))
-        extra["rounds"] = r
+        extra["rounds"] = run_components(run_tasks_in_process, output=kwargs["output"], parts=kwargs["parts"])
     queue.put({"peak_mib": peak_rss_mib(),
                "seconds": time.perf_counter() - start, **extra})
 

@@ -235,7 +235,7 @@ def test_normalization_is_korean_correct():
 
 def test_components_match_union_find(tmp_path):
     """Large-star/small-star over partitioned edge files gives the true connected components."""
-    from hanforge.corpus.dedup.components import LargeStarStage, SmallStarStage, unique_rows
+    from hanforge.corpus.dedup.components import run_components, run_tasks_in_process, unique_rows
     from hanforge.corpus.dedup.layout import StateLayout, load_pairs, make_keys, node_partition, save_npy
 
     rng = np.random.default_rng(3)
@@ -248,17 +248,7 @@ def test_components_match_union_find(tmp_path):
     layout = StateLayout(tmp_path)
     for k in range(parts):
         save_npy(layout.cc_dir("ls", 0, k) / "c00000.npy", directed[node_partition(directed[:, 0], parts) == k])
-    previous = None
-    for r in range(64):
-        for k in range(parts):
-            list(LargeStarStage(output=str(tmp_path), parts=parts, round_=r).run(rank=k))
-        stats = layout.read_task_stats(f"ls{r:03d}")
-        current = (sum(s["hash"] for s in stats) % (1 << 64), sum(s["edges"] for s in stats))
-        if current == previous:
-            break
-        previous = current
-        for k in range(parts):
-            list(SmallStarStage(output=str(tmp_path), parts=parts, round_=r).run(rank=k))
+    r = run_components(run_tasks_in_process, output=str(tmp_path), parts=parts)
     final = unique_rows(load_pairs(sorted((tmp_path / "work" / "cc" / f"ls{r:03d}").rglob("*.npy"))))
     root = {int(k): int(k) for k in keys}
     for src, dst in final[final[:, 0] < final[:, 1]].tolist():

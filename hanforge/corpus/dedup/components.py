@@ -27,6 +27,8 @@ its ``dup_cluster_id``, and ``dup_cluster_size`` is the star's size.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
@@ -36,6 +38,7 @@ from hanforge.corpus.dedup.layout import (
     ASSIGN_DTYPE, REF_BASE, StateLayout, key_row, key_shard, load_pairs, node_partition, save_npy,
 )
 from hanforge.corpus.dedup.stages import DocFiles
+from hanforge.errors import HanforgeError
 
 MAX_ROUNDS = 64
 #: Components larger than this skip the greedy split (they stay one cluster around the best member).
@@ -152,6 +155,30 @@ class SmallStarStage(_RoundStage):
         self._write("ls", self.round_ + 1, rank, out, out[:, 0])
         return
         yield
+
+
+def run_components(run_stage: Callable[[str, PipelineStep, int], None], *, output: str, parts: int) -> int:
+    """Alternate large-star and small-star rounds until a large-star round leaves the edge set
+    unchanged (same order-independent hash and edge count in every partition); return that
+    round. ``run_stage(name, step, tasks)`` runs one stage's tasks, on an executor or in
+    process (:func:`run_tasks_in_process`)."""
+    layout = StateLayout(output)
+    previous = None
+    for round_ in range(MAX_ROUNDS + 1):
+        run_stage(f"components-ls{round_:03d}", LargeStarStage(output=output, parts=parts, round_=round_), parts)
+        stats = layout.read_task_stats(f"ls{round_:03d}")
+        current = (sum(s["hash"] for s in stats) % (1 << 64), sum(s["edges"] for s in stats))
+        if current == previous:
+            return round_
+        previous = current
+        run_stage(f"components-ss{round_:03d}", SmallStarStage(output=output, parts=parts, round_=round_), parts)
+    raise HanforgeError(f"connected components did not converge in {MAX_ROUNDS} rounds")
+
+
+def run_tasks_in_process(name: str, step: PipelineStep, tasks: int) -> None:
+    """A ``run_stage`` for :func:`run_components` that runs every task here, one after another."""
+    for rank in range(tasks):
+        list(step.run(rank=rank))
 
 
 class ElectStage(PipelineStep):

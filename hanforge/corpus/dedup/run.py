@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from hanforge.atomic import atomic_write_json, remove_stale_temporaries
-from hanforge.corpus.dedup.components import MAX_ROUNDS, ElectStage, LargeStarStage, SmallStarStage
+from hanforge.corpus.dedup.components import ElectStage, run_components
 from hanforge.corpus.dedup.config import DedupConfig
 from hanforge.corpus.dedup.layout import StateLayout, discover_shards
 from hanforge.corpus.dedup.removal import RemovalStage
@@ -164,18 +164,7 @@ def _run_stages(stage, *, layout: StateLayout, output: Path, out: str, shard_pat
     candidate_tasks = (config.num_bucket_partitions if config.near else 0) + (parts if config.exact else 0)
     stage("candidates", CandidateStage(output=out, config=config, num_shards=len(shards), reference=reference,
                                        num_ref_shards=num_ref), candidate_tasks)
-    final_round, previous_hash = None, None
-    for round_ in range(MAX_ROUNDS + 1):
-        stage(f"components-ls{round_:03d}", LargeStarStage(output=out, parts=parts, round_=round_), parts)
-        ls_stats = layout.read_task_stats(f"ls{round_:03d}")
-        round_hash = (sum(s["hash"] for s in ls_stats) % (1 << 64), sum(s["edges"] for s in ls_stats))
-        if round_hash == previous_hash:
-            final_round = round_
-            break
-        previous_hash = round_hash
-        stage(f"components-ss{round_:03d}", SmallStarStage(output=out, parts=parts, round_=round_), parts)
-    if final_round is None:
-        raise HanforgeError(f"connected components did not converge in {MAX_ROUNDS} rounds")
+    final_round = run_components(stage, output=out, parts=parts)
     stage("elect", ElectStage(output=out, config=config, final_round=final_round, reference=reference), parts)
     stage("removal", RemovalStage(shard_paths, output=out, reference=reference, max_bytes=max_shard_bytes),
           len(shards))
