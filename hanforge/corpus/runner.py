@@ -13,7 +13,6 @@ or N give byte-identical shards.
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from collections import Counter
@@ -23,11 +22,11 @@ from typing import Any, Literal
 
 import pyarrow.parquet as pq
 
-from hanforge.atomic import atomic_write_json, remove_stale_temporaries
+from hanforge.atomic import atomic_write_json
 from hanforge.corpus.ingest import DocumentReader, InputFile, discover_inputs
 from hanforge.corpus.pipeline import PipelineConfig, RayConfig, SlurmConfig
 from hanforge.errors import ConfigError, InputError
-from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
+from hanforge.fingerprint import claim_output, config_fingerprint, file_fingerprint, write_manifest
 from hanforge.shards.text_writer import ShardWriterStep
 
 MAX_DEFAULT_TASKS = 64
@@ -153,22 +152,7 @@ def _completed_ranks(logs: Path) -> set[int]:
 
 def _prepare_output(output: Path, fingerprint: dict[str, Any], *, overwrite: bool, tasks: int) -> None:
     """Make ``output`` ready: fresh, or a resumable earlier run of the very same job."""
-    marker = output / "run.json"
-    if output.exists() and any(p.name != LOGS for p in output.iterdir()):
-        if overwrite:
-            shutil.rmtree(output)
-        elif not marker.exists():
-            raise ConfigError(f"output folder {output} exists and is not a hanforge run; pick another --output "
-                              "or pass --overwrite")
-        else:
-            previous = json.loads(marker.read_text(encoding="utf-8"))
-            if previous.get("config_fingerprint") != fingerprint["config_fingerprint"] or \
-                    previous.get("inputs") != fingerprint["inputs"]:
-                raise ConfigError(f"output folder {output} holds a run with a different config or inputs; "
-                                  "pass --overwrite to replace it or pick another --output")
-    output.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(marker, fingerprint)
-    remove_stale_temporaries(output)
+    claim_output(output, fingerprint, overwrite=overwrite, what="run")
     done = _completed_ranks(output / LOGS)
     for sub in ("shards", "excluded"):
         for shard in (output / sub).glob("*.parquet") if (output / sub).is_dir() else []:
@@ -197,23 +181,25 @@ def run_pipeline(cfg: PipelineConfig, *, overwrite: bool = False, on_progress=No
     execute_steps(steps, tasks=tasks, workers=cfg.workers, logging_dir=output / LOGS,
                   job_name=f"hanforge-{cfg.name or 'run'}", executor=cfg.executor,
                   executor_options=cfg.ray if cfg.executor == "ray" else cfg.slurm, on_progress=on_progress)
-    if cfg.executor == "slurm" and len(_completed_ranks(output / LOGS)) < tasks:
+    done = len(_completed_ranks(output / LOGS))
+    if cfg.executor == "slurm" and done < tasks:
         return RunSummary(output=output, tasks=tasks, submitted_only=True)
-    if len(_completed_ranks(output / LOGS)) < tasks:
-        raise InputError(f"only {len(_completed_ranks(output / LOGS))} of {tasks} tasks completed; see "
-                         f"{output / LOGS / 'logs'} and rerun to resume")
-    stats = collect_stats(output, seconds=time.perf_counter() - started,
-                          input_bytes=sum(Path(f.path).stat().st_size for f in files if Path(f.path).exists()))
-    atomic_write_json(output / "stats.json", stats)
+    if done < tasks:
+        raise InputError(f"only {done} of {tasks} tasks completed; see {output / LOGS / 'logs'} and rerun to resume")
     shard_rows = {str(p.relative_to(output)): pq.read_metadata(p).num_rows
                   for sub in ("shards", "excluded") for p in sorted((output / sub).glob("*.parquet"))}
+    stats = collect_stats(output, seconds=time.perf_counter() - started,
+                          input_bytes=sum(Path(f.path).stat().st_size for f in files if Path(f.path).exists()),
+                          num_kept=sum(n for name, n in shard_rows.items() if name.startswith("shards/")))
+    atomic_write_json(output / "stats.json", stats)
     write_manifest(output, kind="text-shards", config=fingerprint["config"], inputs=fingerprint["inputs"],
                    tasks=tasks, shards=shard_rows)
     return RunSummary(output=output, tasks=tasks, stats=stats)
 
 
-def collect_stats(output: Path, *, seconds: float, input_bytes: int) -> dict[str, Any]:
-    """Merge datatrove's per-task stats into hanforge's ``stats.json`` layout."""
+def collect_stats(output: Path, *, seconds: float, input_bytes: int, num_kept: int) -> dict[str, Any]:
+    """Merge datatrove's per-task stats into hanforge's ``stats.json`` layout (``num_kept``: rows
+    in the kept shards, read from their footers by the caller)."""
     per_step: dict[str, Counter] = {}
     step_seconds: Counter = Counter()
     order: list[str] = []
@@ -243,7 +229,7 @@ def collect_stats(output: Path, *, seconds: float, input_bytes: int) -> dict[str
             "seconds": round(step_seconds[name], 3),
             "counters": {k: int(v) for k, v in sorted(counts.items()) if "/" not in k},
         })
-    kept = sum(pq.read_metadata(p).num_rows for p in (output / "shards").glob("*.parquet"))
+    kept = num_kept
     excluded_reasons: Counter = Counter()
     for p in (output / "excluded").glob("*.parquet"):
         column = pq.read_table(p, columns=["drop_reason"]).column("drop_reason").to_pylist()

@@ -17,7 +17,6 @@ the old corpus without recomputing it.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from hanforge.atomic import atomic_write_json, remove_stale_temporaries
+from hanforge.atomic import atomic_write_json
 from hanforge.corpus.dedup.components import ElectStage, run_components
 from hanforge.corpus.dedup.config import DedupConfig
 from hanforge.corpus.dedup.layout import StateLayout, discover_shards
@@ -33,7 +32,7 @@ from hanforge.corpus.dedup.removal import RemovalStage
 from hanforge.corpus.dedup.shingles import minhash_engine
 from hanforge.corpus.dedup.stages import CandidateStage, SignatureStage
 from hanforge.errors import ConfigError, HanforgeError
-from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
+from hanforge.fingerprint import claim_output, config_fingerprint, file_fingerprint, write_manifest
 from hanforge.shards.text_writer import DEFAULT_MAX_SHARD_BYTES
 
 #: Config keys an index must share with the run that uses it.
@@ -91,22 +90,6 @@ def _reference(index: str | Path | None, config: DedupConfig) -> tuple[str | Non
     return str(Path(index).resolve()), int(manifest["num_input_shards"])
 
 
-def _prepare_output(output: Path, fingerprint: dict[str, Any], *, overwrite: bool) -> None:
-    marker = output / "run.json"
-    if output.exists() and any(p.name != "logs" for p in output.iterdir()):  # logs/: the console log
-        if overwrite:
-            shutil.rmtree(output)
-        elif not marker.is_file():
-            raise ConfigError(f"output folder {output} exists and is not a hanforge dedup run; pick another "
-                              "--output or pass --overwrite")
-        elif json.loads(marker.read_text(encoding="utf-8")) != fingerprint:
-            raise ConfigError(f"output folder {output} holds a dedup run with other inputs or config; pass "
-                              "--overwrite to replace it or pick another --output")
-    output.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(marker, fingerprint)
-    remove_stale_temporaries(output)
-
-
 def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConfig | None = None,
               workers: int = 1, executor: str = "local", executor_options: Any = None,
               index: str | Path | None = None, overwrite: bool = False,
@@ -128,7 +111,7 @@ def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConf
     fingerprint = {"config": config.to_dict(), "config_fingerprint": config_fingerprint(config),
                    "inputs": inputs_fp, "max_shard_bytes": max_shard_bytes, "minhash_engine": minhash_engine(),
                    "index": file_fingerprint(Path(reference) / "manifest.json") if reference else None}
-    _prepare_output(output, fingerprint, overwrite=overwrite)
+    claim_output(output, fingerprint, overwrite=overwrite, what="dedup run")
     layout = StateLayout(output)
     out, shard_paths = str(output.resolve()), [str(p.resolve()) for p in shards]
     seconds: dict[str, float] = {}
