@@ -7,6 +7,7 @@ so identical inputs and config give identical manifests (no timestamps inside).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -54,8 +55,8 @@ def inputs_fingerprint(paths: list[str | Path], *, root: str | Path | None = Non
     return out
 
 
-def package_versions(names: tuple[str, ...] = ("hanforge", "datatrove", "pyarrow", "polars")) -> dict[str, str]:
-    """Installed versions of the packages that shape an artifact."""
+@functools.cache
+def _package_versions(names: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for name in names:
         try:
@@ -63,6 +64,11 @@ def package_versions(names: tuple[str, ...] = ("hanforge", "datatrove", "pyarrow
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+def package_versions(names: tuple[str, ...] = ("hanforge", "datatrove", "pyarrow", "polars")) -> dict[str, str]:
+    """Installed versions of the packages that shape an artifact (looked up once per process)."""
+    return dict(_package_versions(names))
 
 
 def write_manifest(folder: str | Path, *, kind: str, config: Any, inputs: dict[str, str], **extra: Any) -> dict:

@@ -283,7 +283,8 @@ def test_tokenize_reruns_only_the_inputs_whose_work_is_missing(corpus, tmp_path,
     for p in (tmp_path / "t").glob("tokens-*.arrow"):
         p.unlink()
     original, calls = tokenize_module._tokenize_one, []
-    monkeypatch.setattr(tokenize_module, "_tokenize_one", lambda job: calls.append(job["key"]) or original(job))
+    monkeypatch.setattr(tokenize_module, "_tokenize_one",
+                        lambda job, *rest: calls.append(job["key"]) or original(job, *rest))
     tokenize_shards(**kwargs)
     assert calls == ["text/shards/part-1.parquet"]
     assert {p.name: p.read_bytes() for p in (tmp_path / "t").glob("tokens-*.arrow")} == first

@@ -9,7 +9,8 @@ import argparse
 
 DESCRIPTION = """Tokenize Parquet text shards and pack them into Arrow IPC token shards.
 
-Documents are tokenized with the fast Hugging Face tokenizer (encode_batch_fast, multi-threaded),
+Documents are tokenized with the fast Hugging Face tokenizer (multi-threaded; for SentencePiece-
+layout BPEs each distinct word of a batch is encoded once, same ids as encode_batch_fast),
 shuffled globally with --seed (or kept in order with --no-shuffle), joined with EOS and cut into
 rows of --seq-len tokens. Writes DIR/tokens-NNNNN.arrow and DIR/manifest.json (docs/token-shards.md).
 Reruns resume: tokenized inputs and finished shards are reused.
@@ -44,7 +45,7 @@ def register(subparsers) -> None:
     p.add_argument("--rows-per-shard", type=int, default=8192)
     p.add_argument("--seed", type=int, default=0, help="seed of the global document shuffle")
     p.add_argument("--no-shuffle", action="store_true", help="keep documents in input order")
-    p.add_argument("--workers", type=int, default=1, help="processes over input shards")
+    p.add_argument("--workers", type=int, default=1, help="processes over input shards (default 1: one process, one thread per core over input shards)")
     p.add_argument("--batch-size", type=int, default=1024, help="documents per encode_batch call")
     p.add_argument("--eos-token", default=None, help="EOS token if tokenizer_config.json names none")
     p.add_argument("--text-column", default="text")

@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hanforge.atomic import atomic_path
@@ -127,11 +128,6 @@ def _count_units(files: list[tuple[str, Path]], *, unit: str, tokenizer) -> tupl
     """Per-document size (tokens incl. EOS, or chars) and dup_cluster_size (1 when null)."""
     sizes, clusters = [], []
     eos_id = tokenizer.eos_id if unit == "tokens" else None
-
-    def with_eos(ids: list[int]) -> int:  # as TokenShardWriter: EOS appended unless already there
-        if not ids:
-            return 0
-        return len(ids) + (eos_id is not None and ids[-1] != eos_id)
     for _, path in files:
         parquet = pq.ParquetFile(path)
         names = parquet.schema_arrow.names
@@ -139,17 +135,19 @@ def _count_units(files: list[tuple[str, Path]], *, unit: str, tokenizer) -> tupl
             raise ShardError(f"{path}: no column 'text' (columns: {', '.join(names)})")
         cols = ["text"] + (["dup_cluster_size"] if "dup_cluster_size" in names else [])
         for batch in parquet.iter_batches(columns=cols, batch_size=2048):
-            texts = [t or "" for t in batch.column("text").to_pylist()]
             if unit == "tokens":
-                enc = tokenizer.tokenizer.encode_batch_fast(texts, add_special_tokens=True)
-                sizes.append(np.fromiter((with_eos(e.ids) for e in enc), np.int64, len(enc)))
+                values, lengths = tokenizer.encoder.encode(batch.column("text"))
+                if eos_id is not None:  # as TokenShardWriter: EOS after a non-empty document unless already last
+                    last = values[np.maximum(np.cumsum(lengths) - 1, 0)] if len(values) else lengths
+                    lengths = lengths + ((lengths > 0) & (last != eos_id))
+                sizes.append(lengths)
             else:
-                sizes.append(np.fromiter((len(t) for t in texts), np.int64, len(texts)))
+                sizes.append(pc.utf8_length(pc.fill_null(batch.column("text"), "")).to_numpy().astype(np.int64))
             if "dup_cluster_size" in cols:
                 c = batch.column("dup_cluster_size").to_numpy(zero_copy_only=False)
                 clusters.append(np.where(np.isnan(c.astype(float)), 1, c).astype(np.int64))
             else:
-                clusters.append(np.ones(len(texts), np.int64))
+                clusters.append(np.ones(batch.num_rows, np.int64))
     if not sizes:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(sizes), np.concatenate(clusters)

@@ -203,6 +203,58 @@ class TokenShardWriter:
             stats["num_tokens"] += len(arr)
             self._add_whole(arr, mask)
 
+    def add_documents(self, ids: np.ndarray, lengths: np.ndarray, *, sources: np.ndarray,
+                      source_names: Sequence[str]) -> None:
+        """Append many documents at once: ``ids`` flat, ``lengths`` per document, ``sources`` as
+        indexes into ``source_names``. Split mode without loss masks only; the shards and the
+        manifest are the same as from :meth:`add` called per document."""
+        if self._closed:
+            raise ShardError("TokenShardWriter.add_documents after close()")
+        if not self.split_documents or self.with_loss_mask:
+            raise ShardError("add_documents packs split documents without a loss mask; use add()")
+        self.with_loss_mask = False
+        ids, lengths = np.asarray(ids), np.asarray(lengths, np.int64)
+        if ids.ndim != 1 or lengths.ndim != 1 or len(ids) != int(lengths.sum()) or len(sources) != len(lengths):
+            raise ShardError(f"add_documents: {len(ids)} ids, {len(lengths)} lengths summing to "
+                             f"{int(lengths.sum())}, {len(sources)} sources do not line up")
+        first = self.num_docs + self.num_skipped_empty_docs
+        if len(ids):
+            if ids.dtype.kind not in "iu":
+                raise ShardError(f"documents {first}…: ids must be integers, got dtype {ids.dtype}")
+            bad = np.flatnonzero((ids < 0) | (ids >= self.vocab_size)) if ids.dtype.kind == "i" else \
+                np.flatnonzero(ids >= self.vocab_size)
+            if len(bad):
+                doc = first + int(np.searchsorted(np.cumsum(lengths), bad[0], side="right"))
+                raise ShardError(f"document {doc}: token id outside [0, {self.vocab_size})")
+        kept = lengths > 0
+        self.num_skipped_empty_docs += int((~kept).sum())
+        lens, codes = lengths[kept], np.asarray(sources)[kept]
+        if not len(lens):
+            return
+        if self.eos_id is not None:
+            with_eos = ids[np.cumsum(lens) - 1] != self.eos_id
+            lens = lens + with_eos
+            out = np.empty(int(lens.sum()), self.id_dtype)
+            is_eos = np.zeros(len(out), bool)
+            is_eos[(np.cumsum(lens) - 1)[with_eos]] = True
+            out[is_eos] = self.eos_id
+            out[~is_eos] = ids
+        else:
+            out = ids.astype(self.id_dtype, copy=False)
+        self.num_docs += len(lens)
+        docs = np.bincount(codes, minlength=len(source_names))
+        tokens = np.bincount(codes, weights=lens, minlength=len(source_names))
+        for code in np.flatnonzero(docs):
+            stats = self.sources.setdefault(source_names[code], {"num_docs": 0, "num_tokens": 0})
+            stats["num_docs"] += int(docs[code])
+            stats["num_tokens"] += int(tokens[code])
+        self._ids.append(out)
+        self._lens.extend(lens.tolist())
+        self._pending += len(out)
+        shard_tokens = self.rows_per_shard * self.seq_len
+        while self._pending >= shard_tokens:
+            self._flush_split(shard_tokens)
+
     def _add_split(self, arr: np.ndarray, mask: np.ndarray | None) -> None:
         self._ids.append(arr)
         if mask is not None:

@@ -2,8 +2,10 @@
 
 Two resumable phases, both deterministic whatever the number of workers:
 
-1. **Tokenize** each input shard with the fast Hugging Face tokenizer (``encode_batch_fast``,
-   multi-threaded in Rust; ``num_workers`` > 1 also spreads input shards over processes) into
+1. **Tokenize** each input shard with the fast Hugging Face tokenizer through
+   :class:`~hanforge.tokenizer.batch_encode.BatchEncoder` (each distinct word of a batch encoded
+   once for SentencePiece-layout BPEs, ``encode_batch_fast`` otherwise; multi-threaded in Rust;
+   ``num_workers`` > 1 also spreads input shards over processes) into
    ``<output>/_work/in-NNNNN.arrow`` (token ids per document) plus a ``.json`` marker holding the
    input and tokenizer fingerprints. A rerun skips inputs whose marker matches.
 2. **Pack**: all documents, in input order (inputs sorted by path) or in a seeded global
@@ -19,11 +21,10 @@ Example::
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,15 @@ import pyarrow.parquet as pq
 from hanforge.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
 from hanforge.errors import InputError, ShardError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint
-from hanforge.shards.token_format import DEFAULT_ROWS_PER_SHARD, TokenShardWriter, read_manifest
+from hanforge.shards.token_format import (
+    DEFAULT_ROWS_PER_SHARD,
+    TokenShardWriter,
+    read_manifest,
+)
 from hanforge.tokenizer.load import load_tokenizer
 
 WORK_DIR = "_work"
+_PACK_BLOCK = 8192  # documents gathered per TokenShardWriter.add_documents call
 _WORK_SCHEMA = pa.schema([pa.field("ids", pa.large_list(pa.uint32())), pa.field("source", pa.string())])
 
 
@@ -79,9 +85,9 @@ def _cached_tokenizer(path: str, eos_token: str | None):
     return _LOADED[key]
 
 
-def _tokenize_one(job: dict[str, Any]) -> dict[str, Any]:
-    """Phase 1 for one input shard (runs in a worker process); returns its marker."""
-    loaded = _cached_tokenizer(job["tokenizer"], job["eos_token"])
+def _tokenize_one(job: dict[str, Any], loaded=None) -> dict[str, Any]:
+    """Phase 1 for one input shard (in a thread of this process, or in a worker process); returns its marker."""
+    loaded = loaded or _cached_tokenizer(job["tokenizer"], job["eos_token"])
     if loaded.fingerprint != job["tokenizer_fingerprint"]:
         raise ShardError(f"{job['tokenizer']}: tokenizer changed while the job was running")
     path = Path(job["input"])
@@ -97,16 +103,15 @@ def _tokenize_one(job: dict[str, Any]) -> dict[str, Any]:
     num_docs = 0
     with atomic_path(job["work"]) as tmp:
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, _WORK_SCHEMA) as writer:
-            for batch in parquet.iter_batches(batch_size=job["batch_size"], columns=columns):
-                texts = [t or "" for t in batch.column(job["text_column"]).to_pylist()]
-                ids_lists = [e.ids for e in loaded.tokenizer.encode_batch_fast(texts, add_special_tokens=True)]
-                offsets = np.zeros(len(ids_lists) + 1, np.int64)
-                np.cumsum(np.fromiter(map(len, ids_lists), np.int64, len(ids_lists)), out=offsets[1:])
-                values = np.fromiter(itertools.chain.from_iterable(ids_lists), np.uint32, int(offsets[-1]))
+            # use_threads=False: input shards already run in parallel (threads or processes)
+            for batch in parquet.iter_batches(batch_size=job["batch_size"], columns=columns, use_threads=False):
+                values, lengths = loaded.encoder.encode(batch.column(job["text_column"]))
+                offsets = np.zeros(len(lengths) + 1, np.int64)
+                np.cumsum(lengths, out=offsets[1:])
                 ids = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
-                sources = batch.column("source") if "source" in columns else pa.array([default_source] * len(texts))
+                sources = batch.column("source") if "source" in columns else pa.array([default_source] * batch.num_rows)
                 writer.write_batch(pa.record_batch([ids, sources.cast(pa.string())], schema=_WORK_SCHEMA))
-                num_docs += len(texts)
+                num_docs += batch.num_rows
     marker = {"input": job["key"], "fingerprint": job["fingerprint"], "tokenizer": loaded.fingerprint,
               "num_docs": num_docs}
     atomic_write_json(job["marker"], marker)
@@ -136,8 +141,6 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
 
     output = Path(output)
     loaded = load_tokenizer(tokenizer, eos_token=eos_token)
-    _LOADED.clear()
-    _LOADED[(str(loaded.path), loaded.eos_token)] = loaded  # phase 1 in this process reuses it
     if loaded.eos_id is None:
         raise InputError(f"{tokenizer}: no EOS token found; pass eos_token (--eos-token)")
     if num_workers < 1:
@@ -191,12 +194,17 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
                      "tokenizer_fingerprint": loaded.fingerprint,
                      "batch_size": batch_size, "text_column": text_column})
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+    if jobs:
+        loaded.encoder  # noqa: B018 - built once here, not by the first thread to need it
     bar = tqdm(total=len(files), initial=len(files) - len(jobs), desc="tokenize", unit="shard",
                disable=not progress)
     if num_workers == 1 or len(jobs) <= 1:
-        for job in jobs:
-            _tokenize_one(job)
-            bar.update()
+        # threads: the Rust encoder and pyarrow release the GIL, and the threads share one
+        # tokenizer and its word cache; each input still gets its own work file
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), cores))) as pool:
+            for _ in pool.map(lambda job: _tokenize_one(job, loaded), jobs):
+                bar.update()
     else:
         with ProcessPoolExecutor(max_workers=num_workers, mp_context=get_context("spawn")) as pool:
             for _ in pool.map(_tokenize_one, jobs):
@@ -228,10 +236,16 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
     order = np.arange(num_docs) if shuffle_seed is None else np.random.default_rng(shuffle_seed).permutation(num_docs)
     writer = TokenShardWriter(output, seq_len=seq_len, vocab_size=loaded.vocab_size, eos_id=loaded.eos_id,
                               rows_per_shard=rows_per_shard, split_documents=True, skip_existing=True)
-    for g in tqdm(order, desc="pack", unit="doc", disable=not progress, mininterval=1.0):
-        c, r = chunk_of[g], row_of[g]
-        off = offsets[c]
-        writer.add(values[c][off[r]:off[r + 1]], source=names[source_codes[c][r]])
+    all_codes = np.concatenate(source_codes) if source_codes else np.zeros(0, np.int32)
+    with tqdm(total=num_docs, desc="pack", unit="doc", disable=not progress, mininterval=1.0) as bar:
+        for block in range(0, num_docs, _PACK_BLOCK):
+            docs = order[block:block + _PACK_BLOCK]
+            pieces = [values[c][offsets[c][r]:offsets[c][r + 1]] for c, r in zip(chunk_of[docs].tolist(),
+                                                                              row_of[docs].tolist())]
+            lengths = np.fromiter(map(len, pieces), np.int64, len(pieces))
+            writer.add_documents(np.concatenate(pieces) if pieces else np.zeros(0, np.uint32), lengths,
+                                 sources=all_codes[docs], source_names=names)
+            bar.update(len(docs))
     del offsets, values
     manifest = writer.close(
         config=config,

@@ -11,6 +11,7 @@ cannot fake a document boundary.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tokenizers import Tokenizer
 
 from hanforge.errors import InputError
 from hanforge.fingerprint import file_fingerprint
+from hanforge.tokenizer.batch_encode import BatchEncoder
 
 #: EOS spellings tried, in order, when tokenizer_config.json names none.
 EOS_CANDIDATES = ("</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>", "<|im_end|>", "[SEP]")
@@ -36,6 +38,11 @@ class LoadedTokenizer:
     vocab_size: int
     eos_id: int | None
     eos_token: str | None
+
+    @functools.cached_property
+    def encoder(self) -> BatchEncoder:
+        """Batch encoding to flat ids + per-document lengths (same ids as ``encode_batch_fast``)."""
+        return BatchEncoder(self.tokenizer)
 
 
 def tokenizer_json_path(path: str | Path) -> Path:

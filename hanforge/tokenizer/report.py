@@ -62,7 +62,7 @@ def tokenizer_report(*, inputs: list[str | Path], tokenizers: list[str | Path],
         row: dict[str, Any] = {"tokenizer": str(path), "name": loaded.name, "vocab_size": loaded.vocab_size}
         for kind in ("ko", "en"):
             chars = sum(len(x) for x in lines[kind])
-            tokens = sum(len(e.ids) for e in loaded.tokenizer.encode_batch_fast(lines[kind], add_special_tokens=False))
+            tokens = int(loaded.encoder.encode(lines[kind], add_special_tokens=False)[1].sum())
             row[f"{kind}_lines"] = len(lines[kind])
             row[f"{kind}_chars"] = chars
             row[f"{kind}_tokens"] = tokens
