@@ -58,6 +58,28 @@ def ragged_take(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
     return values[np.repeat(np.asarray(starts, np.int64) - out_starts, lengths) + np.arange(total)]
 
 
+def _ids_and_lengths(tokenizer: Tokenizer, texts: list[str], *,
+                     add_special_tokens: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(flat ids as uint32, ids per text) of ``tokenizer.encode_batch_fast(texts)``."""
+    encodings = tokenizer.encode_batch_fast(texts, add_special_tokens=add_special_tokens) if texts else []
+    lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
+    values = np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), np.uint32, int(lengths.sum()))
+    return values, lengths
+
+
+def _merge_by_mask(mask: np.ndarray, inside: tuple[np.ndarray, np.ndarray],
+                   outside: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(flat ids, lengths) of all items, in order, from those of the items where ``mask`` is true
+    (``inside``) and where it is false (``outside``), each as (flat ids, lengths)."""
+    (in_ids, in_lens), (out_ids, out_lens) = inside, outside
+    lengths = np.zeros(len(mask), np.int64)
+    starts = np.zeros(len(mask), np.int64)
+    lengths[mask], lengths[~mask] = in_lens, out_lens
+    starts[mask] = np.cumsum(in_lens) - in_lens
+    starts[~mask] = len(in_ids) + np.cumsum(out_lens) - out_lens
+    return ragged_take(np.concatenate([in_ids, out_ids]), starts, lengths), lengths
+
+
 def _string_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(offsets starting at 0, UTF-8 bytes) of a large_string array, zero-copy (slices and all)."""
     raw = np.frombuffer(strings.buffers()[1], np.int64)[strings.offset:strings.offset + len(strings) + 1]
@@ -169,31 +191,18 @@ class BatchEncoder:
             texts = texts.combine_chunks()
         texts = pc.fill_null(texts.cast(pa.large_string()), "")
         if not self.word_path:
-            return self._encode_generic(texts.to_pylist(), add_special_tokens)
+            return _ids_and_lengths(self.tokenizer, texts.to_pylist(), add_special_tokens=add_special_tokens)
         norm = pc.replace_substring(texts, " ", SPACE)
         norm = pc.if_else(pc.greater(pc.binary_length(norm), 0),
                           pc.binary_join_element_wise(pa.scalar(SPACE, pa.large_string()), norm,
                                                       pa.scalar("", pa.large_string())), norm)
         slow = pc.match_substring_regex(norm, self._added) if self._added else None
         if slow is not None and pc.any(slow).as_py():
-            slow_idx = np.flatnonzero(slow.to_numpy(zero_copy_only=False))
-            fast_idx = np.flatnonzero(~slow.to_numpy(zero_copy_only=False))
-            fv, fl = self._encode_words(pc.filter(norm, pc.invert(slow)), add_special_tokens)
-            sv, sl = self._encode_generic(texts.take(pa.array(slow_idx)).to_pylist(), add_special_tokens)
-            lengths = np.zeros(len(texts), np.int64)
-            starts = np.zeros(len(texts), np.int64)
-            lengths[fast_idx], lengths[slow_idx] = fl, sl
-            starts[fast_idx] = np.cumsum(fl) - fl
-            starts[slow_idx] = len(fv) + np.cumsum(sl) - sl
-            return ragged_take(np.concatenate([fv, sv]), starts, lengths), lengths
+            return _merge_by_mask(slow.to_numpy(zero_copy_only=False),
+                                  _ids_and_lengths(self.tokenizer, pc.filter(texts, slow).to_pylist(),
+                                                   add_special_tokens=add_special_tokens),
+                                  self._encode_words(pc.filter(norm, pc.invert(slow)), add_special_tokens))
         return self._encode_words(norm, add_special_tokens)
-
-    def _encode_generic(self, texts: list[str], add_special_tokens: bool) -> tuple[np.ndarray, np.ndarray]:
-        encodings = self.tokenizer.encode_batch_fast(texts, add_special_tokens=add_special_tokens)
-        lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
-        values = np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), np.uint32,
-                             int(lengths.sum()))
-        return values, lengths
 
     def _encode_words(self, norm: pa.Array, add_special_tokens: bool) -> tuple[np.ndarray, np.ndarray]:
         """The word path on normalized documents (large_string)."""
@@ -267,7 +276,6 @@ class BatchEncoder:
         # words made of one ▁ and other characters are joined and cut apart again by Metaspace;
         # the rest (several ▁ in front, or only ▁) are encoded one by one
         lone = pc.or_(pc.starts_with(words, SPACE * 2), pc.match_substring_regex(words, f"^{SPACE}+$"))
-        lone_mask = lone.to_numpy(zero_copy_only=False)
         joinable = pc.filter(words, pc.invert(lone))
         j_offsets, j_data = _string_buffers(joinable)
         strings = [j_data[j_offsets[i]:j_offsets[min(i + _JOINED_WORDS, len(joinable))]].tobytes().decode("utf-8")
@@ -278,13 +286,5 @@ class BatchEncoder:
         if len(j_first) != len(joinable):
             raise AssertionError(f"word path: {len(j_first)} word starts for {len(joinable)} words")
         j_lens = np.diff(np.append(j_first, len(j_ids)))
-        lone_words = pc.filter(words, lone).to_pylist()
-        l_encodings = self._word.encode_batch_fast(lone_words, add_special_tokens=False) if lone_words else []
-        l_lens = np.fromiter((len(e.ids) for e in l_encodings), np.int64, len(l_encodings))
-        l_ids = np.fromiter(itertools.chain.from_iterable(e.ids for e in l_encodings), np.uint32, int(l_lens.sum()))
-        lens = np.zeros(len(words), np.int64)
-        starts = np.zeros(len(words), np.int64)
-        lens[~lone_mask], lens[lone_mask] = j_lens, l_lens
-        starts[~lone_mask] = j_first
-        starts[lone_mask] = len(j_ids) + np.cumsum(l_lens) - l_lens
-        return ragged_take(np.concatenate([j_ids, l_ids]), starts, lens), lens
+        lone_ids = _ids_and_lengths(self._word, pc.filter(words, lone).to_pylist(), add_special_tokens=False)
+        return _merge_by_mask(lone.to_numpy(zero_copy_only=False), lone_ids, (j_ids, j_lens))
