@@ -41,11 +41,10 @@ from datatrove.data import Document
 
 from hanforge.config import StepConfig, register_step, require
 from hanforge.corpus.steps import DocumentStep
+from hanforge.shards import document_keys as keys
 
 T = TypeVar("T")
 
-FORMAT_KEY = "_format"
-RAW_KEY = "_raw"
 
 
 class ExtractTimeout(Exception):
@@ -179,13 +178,13 @@ class ExtractStep(DocumentStep):
         self._extract: Callable[[str], str] | None = None  # built lazily: picklable for executors
 
     def process(self, doc: Document) -> str | None:
-        fmt = doc.metadata.get(FORMAT_KEY, "text")
-        if fmt == "text":
+        fmt = doc.metadata.get(keys.FORMAT, keys.FORMAT_TEXT)
+        if fmt == keys.FORMAT_TEXT:
             self.stat_update("extract/passthrough")
             return None
-        if fmt != "html":
+        if fmt != keys.FORMAT_HTML:
             return f"extract_unknown_format:{fmt}"
-        doc.metadata.pop(RAW_KEY, None)
+        doc.metadata.pop(keys.RAW, None)
         markup = doc.text
         if _utf8_size_exceeds(markup, self.config.max_html_bytes):
             return "too_large"
@@ -202,5 +201,5 @@ class ExtractStep(DocumentStep):
         if not text or not text.strip():
             return "extract_empty"
         doc.text = text
-        doc.metadata[FORMAT_KEY] = "text"
+        doc.metadata[keys.FORMAT] = keys.FORMAT_TEXT
         return None

@@ -19,8 +19,8 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from loguru import logger
 
-DROP_REASON = "drop_reason"
-DROP_STEP = "drop_step"
+from hanforge.shards.document_keys import DROP_REASON, DROP_STEP
+
 
 
 def is_dropped(doc: Document) -> bool:
