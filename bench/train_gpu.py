@@ -238,7 +238,7 @@ def child(spec: dict) -> None:
         try:
             summary = train(TrainConfig.from_table(table), backend=backend, dataset=dataset, progress=False)
             results[run] = summarize_run(summary, out, spec["warmup"])
-        except Exception as exc:  # a failed run is reported, the others still run
+        except Exception as exc:  # noqa: BLE001 - a failed run is reported, the others still run
             results[run] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
         results[run]["wall_s"] = round(time.perf_counter() - t0, 1)
         print(json.dumps({run: results[run]}), flush=True)

@@ -50,9 +50,8 @@ def pinned_chain(work: Path) -> dict[str, str]:
     from hanforge.corpus.dedup.run import run_dedup
     from hanforge.corpus.pipeline import load_pipelines
     from hanforge.corpus.runner import run_pipeline
-    from hanforge.tokenizer.train import TokenizerTrainConfig, train_tokenizer
-
     from hanforge.tokenizer.tokenize_job import tokenize_shards
+    from hanforge.tokenizer.train import TokenizerTrainConfig, train_tokenizer
 
     cfg = load_pipelines(REPO / "pipelines.toml").pipeline(None)
     cfg = cfg.replace(inputs=[str(REPO / "hanforge" / "sample" / "debian-faq-ko")], output=str(work / "run"), tasks=2)

@@ -15,8 +15,8 @@ from token_helpers import sample_texts, train_tiny_tokenizer, write_text_shards
 from hanforge.errors import InputError, ShardError
 from hanforge.shards import token_format
 from hanforge.shards.token_format import open_token_shard, read_manifest, write_token_shards
-from hanforge.tokenizer.tokenize_job import tokenize_shards
 from hanforge.tokenizer.load import load_tokenizer
+from hanforge.tokenizer.tokenize_job import tokenize_shards
 
 SEQ_LEN = 96
 

@@ -51,7 +51,7 @@ class ExtractTimeout(Exception):
     """Raised inside an extraction call when its time limit expires."""
 
 
-def _raise_timeout(signum, frame):  # noqa: ARG001 - signal handler signature
+def _raise_timeout(signum, frame):
     raise ExtractTimeout
 
 
@@ -195,7 +195,7 @@ class ExtractStep(DocumentStep):
             text = call_with_time_limit(lambda: extract(markup), self.config.timeout_s)
         except ExtractTimeout:
             return "extract_timeout"
-        except Exception as exc:  # a parser failure on one page is a counted drop
+        except Exception as exc:  # noqa: BLE001 - a parser failure on one page is a counted drop
             return f"extract_error:{type(exc).__name__}"
         self.stat_update("extract/html")
         if not text or not text.strip():

@@ -22,7 +22,6 @@ from loguru import logger
 from hanforge.shards.document_keys import DROP_REASON, DROP_STEP
 
 
-
 def is_dropped(doc: Document) -> bool:
     """Whether an earlier step already dropped ``doc``."""
     return doc.metadata.get(DROP_REASON) is not None
@@ -59,7 +58,7 @@ class DocumentStep(PipelineStep):
             with self.track_time():
                 try:
                     reason = self.process(doc)
-                except Exception as exc:  # one bad document never ends the run
+                except Exception as exc:  # noqa: BLE001 - one bad document never ends the run
                     logger.warning(f"{self.name}: {type(exc).__name__} on document {doc.id}: {exc}")
                     reason = f"error:{type(exc).__name__}"
             if reason is None:

@@ -68,19 +68,18 @@ def _tokenize_one(job: dict[str, Any], loaded=None) -> dict[str, Any]:
         raise ShardError(f"{job['tokenizer']}: tokenizer changed while the job was running")
     default_source = job["key"].split("/", 1)[0]
     num_docs = 0
-    with atomic_path(job["work"]) as tmp:
-        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, _WORK_SCHEMA) as writer:
-            # use_threads=False: input shards already run in parallel (threads or processes)
-            for batch in iter_text_batches(job["input"], text_column=job["text_column"], optional=["source"],
-                                           batch_size=job["batch_size"], use_threads=False):
-                values, lengths = loaded.encoder.encode(batch.column(job["text_column"]))
-                offsets = np.zeros(len(lengths) + 1, np.int64)
-                np.cumsum(lengths, out=offsets[1:])
-                ids = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
-                has_source = "source" in batch.schema.names
-                sources = batch.column("source") if has_source else pa.array([default_source] * batch.num_rows)
-                writer.write_batch(pa.record_batch([ids, sources.cast(pa.string())], schema=_WORK_SCHEMA))
-                num_docs += batch.num_rows
+    with atomic_path(job["work"]) as tmp, pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, _WORK_SCHEMA) as writer:
+        # use_threads=False: input shards already run in parallel (threads or processes)
+        for batch in iter_text_batches(job["input"], text_column=job["text_column"], optional=["source"],
+                                       batch_size=job["batch_size"], use_threads=False):
+            values, lengths = loaded.encoder.encode(batch.column(job["text_column"]))
+            offsets = np.zeros(len(lengths) + 1, np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            ids = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
+            has_source = "source" in batch.schema.names
+            sources = batch.column("source") if has_source else pa.array([default_source] * batch.num_rows)
+            writer.write_batch(pa.record_batch([ids, sources.cast(pa.string())], schema=_WORK_SCHEMA))
+            num_docs += batch.num_rows
     marker = {"input": job["key"], "fingerprint": job["fingerprint"], "tokenizer": loaded.fingerprint,
               "num_docs": num_docs}
     atomic_write_json(job["marker"], marker)

@@ -122,7 +122,7 @@ def load_model(config: TrainConfig, backend: Backend):
             "set load_in_4bit = false here or " + INSTALL_HINT
         )
     if backend.name == "unsloth":
-        from unsloth import FastLanguageModel  # noqa: I001  (unsloth must be imported before transformers patches)
+        from unsloth import FastLanguageModel
 
         try:
             model, _ = FastLanguageModel.from_pretrained(

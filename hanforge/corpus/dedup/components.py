@@ -35,7 +35,15 @@ from datatrove.pipeline.base import PipelineStep
 
 from hanforge.corpus.dedup.config import DedupConfig
 from hanforge.corpus.dedup.layout import (
-    ASSIGN_DTYPE, REF_BASE, DocFiles, StateLayout, key_row, key_shard, load_pairs, node_partition, save_npy,
+    ASSIGN_DTYPE,
+    REF_BASE,
+    DocFiles,
+    StateLayout,
+    key_row,
+    key_shard,
+    load_pairs,
+    node_partition,
+    save_npy,
 )
 from hanforge.corpus.dedup.shingles import estimated_jaccard
 from hanforge.errors import HanforgeError

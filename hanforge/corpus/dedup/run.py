@@ -37,7 +37,7 @@ from hanforge.fingerprint import claim_output, config_fingerprint, file_fingerpr
 from hanforge.shards.text_writer import DEFAULT_MAX_SHARD_BYTES
 
 #: Config keys an index must share with the run that uses it.
-SCHEME_KEYS = ("shingle", "ngram", "bands", "rows", "seed", "band_partitions", "graph_partitions", "exact", "near")  # noqa: E501
+SCHEME_KEYS = ("shingle", "ngram", "bands", "rows", "seed", "band_partitions", "graph_partitions", "exact", "near")
 
 
 @dataclass

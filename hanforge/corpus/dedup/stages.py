@@ -71,7 +71,7 @@ class SignatureStage(PipelineStep):
             names = pq.read_schema(self.shards[rank]).names
             wanted = ["id", "text", "drop_reason", cfg.keep.removeprefix("quality:")]
             table = pq.read_table(self.shards[rank], columns=[c for c in dict.fromkeys(wanted) if c in names])
-        except Exception as exc:  # noqa: BLE001 - a broken shard is named, not a traceback
+        except Exception as exc:
             raise InputError(f"{self.shards[rank]}: cannot read Parquet shard: {exc}") from exc
         for column in ("id", "text"):
             if column not in table.column_names:
