@@ -19,11 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 #: units of one layer (corpus and train, say) may not import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("hanforge", "hanforge.errors"),  # the package docstring/version, the error hierarchy
-    ("hanforge.atomic", "hanforge.config"),  # crash-safe files; typed config base + registry
-    ("hanforge.fingerprint",),  # content fingerprints and manifests
+    ("hanforge.atomic", "hanforge.config", "hanforge.extras"),  # crash-safe files; typed config; optional deps
+    ("hanforge.fingerprint", "hanforge.output"),  # content fingerprints and manifests; output folders
     ("hanforge.shards",),  # text and token shard formats, their readers and writers
     ("hanforge.tokenizer",),  # tokenizer training/loading/encoding and the tokenize job
-    ("hanforge.corpus", "hanforge.train"),  # corpus engine (run, dedup, mix); training
+    ("hanforge.corpus", "hanforge.train", "hanforge.export"),  # corpus engine; training; model export
+    ("hanforge.eval", "hanforge.plan", "hanforge.serve", "hanforge.report"),  # built on the layer below
     ("hanforge.cli",),  # the command line: one module per verb
     ("hanforge.__main__",),  # `python -m hanforge`
 )

@@ -42,6 +42,7 @@ from hanforge.errors import BudgetError, ConfigError, ShardError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
 from hanforge.shards.text_reader import iter_text_batches, text_shard_files
 from hanforge.shards.text_schema import TEXT_SHARD_SCHEMA
+from hanforge.shards.token_format import appends_eos
 
 RATIO_TOLERANCE = 1e-6
 ROWS_PER_OUTPUT_SHARD = 50_000
@@ -133,9 +134,7 @@ def _count_units(files: list[tuple[str, Path]], *, unit: str, tokenizer) -> tupl
         for batch in iter_text_batches(path, optional=["dup_cluster_size"]):
             if unit == "tokens":
                 values, lengths = tokenizer.encoder.encode(batch.column("text"))
-                if eos_id is not None:  # as TokenShardWriter: EOS after a non-empty document unless already last
-                    last = values[np.maximum(np.cumsum(lengths) - 1, 0)] if len(values) else lengths
-                    lengths = lengths + ((lengths > 0) & (last != eos_id))
+                lengths = lengths + appends_eos(values, lengths, eos_id)  # as TokenShardWriter packs
                 sizes.append(lengths)
             else:
                 sizes.append(pc.utf8_length(pc.fill_null(batch.column("text"), "")).to_numpy().astype(np.int64))

@@ -19,9 +19,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from hanforge.errors import ShardError
-from hanforge.shards.token_format import open_token_shard, read_manifest
-
-IGNORE_INDEX = -100
+from hanforge.shards.token_format import IGNORE_INDEX, open_token_shard, read_manifest
 
 
 class _MappedShard:
