@@ -65,6 +65,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         key_tp, val_tp = get_args(tp) or (Any, Any)
         return {_coerce(k, key_tp, where): _coerce(v, val_tp, f"{where}.{k}") for k, v in value.items()}
     if isinstance(tp, type) and issubclass(tp, ConfigBase):
+        if isinstance(value, tp):  # an already built (and validated) config, e.g. in merge()
+            return value
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table, got {value!r}")
         return tp.from_table(value, where=where)
@@ -121,6 +123,30 @@ class ConfigBase:
     def validate(self) -> None:
         """Check cross-field rules; raise ConfigError naming the key. Default: nothing."""
 
+    def merge(self: T, overrides: dict[str, Any]) -> T:
+        """A new config with ``overrides`` applied, checked like keys of the file, validated again.
+
+        The one route for command-line options and programmatic changes: unknown keys and wrong
+        types raise :class:`ConfigError` naming the key; ``self`` is never modified. A value for
+        a nested config field may be a table or an instance of that config class.
+        """
+        where = getattr(self, "_where", "")
+        hints = typing.get_type_hints(type(self))
+        names = {f.name for f in dataclasses.fields(self) if f.init}
+        changes = {}
+        for name, value in overrides.items():
+            key = f"{where + '.' if where else ''}{name}"
+            if name not in names:
+                raise ConfigError(f"{key}: unknown key (known keys: {', '.join(sorted(names))})")
+            changes[name] = _coerce(value, hints[name], key)
+        new = dataclasses.replace(self, **changes)
+        new._where = where  # type: ignore[attr-defined]
+        try:
+            new.validate()
+        except ConfigError as exc:
+            raise ConfigError(f"{where + ': ' if where else ''}{exc}") from None
+        return new
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (used for fingerprints and manifests)."""
         out: dict[str, Any] = {}
@@ -165,6 +191,7 @@ REGISTERING_MODULES: tuple[str, ...] = (
     "hanforge.corpus.pii",
     "hanforge.corpus.dedup",
     "hanforge.corpus.mix",
+    "hanforge.tokenizer.tokenize_config",
 )
 
 

@@ -117,12 +117,11 @@ def load_mix_config(path: str | Path) -> MixConfig:
     def resolve(p: str) -> str:
         return str(p if Path(p).is_absolute() else base / p)
 
-    cfg.output = resolve(cfg.output)
-    if cfg.tokenizer:
-        cfg.tokenizer = resolve(cfg.tokenizer)
-    for source in cfg.sources.values():
-        source.path = resolve(source.path)
-    return cfg
+    return cfg.merge({
+        "output": resolve(cfg.output),
+        "tokenizer": resolve(cfg.tokenizer) if cfg.tokenizer else cfg.tokenizer,
+        "sources": {name: source.merge({"path": resolve(source.path)}) for name, source in cfg.sources.items()},
+    })
 
 
 # -- counting ---------------------------------------------------------------------------------

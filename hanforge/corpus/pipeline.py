@@ -7,7 +7,6 @@ message naming it, e.g. ``pipelines.korean-web.steps[3].min_chars: expected an i
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -113,11 +112,10 @@ class PipelineConfig(ConfigBase):
         return out
 
     def replace(self, **changes: Any) -> PipelineConfig:
-        """A copy with ``changes`` applied and validated again."""
-        new = dataclasses.replace(self, **changes)
-        new._where = getattr(self, "_where", "pipeline")
-        new.validate()
-        return new
+        """A copy with ``changes`` applied and validated again (:meth:`ConfigBase.merge`)."""
+        if not hasattr(self, "_where"):
+            self._where = "pipeline"
+        return self.merge(changes)
 
 
 @dataclass

@@ -43,6 +43,7 @@ from hanforge.shards.token_format import (
     read_manifest,
 )
 from hanforge.tokenizer.load import load_tokenizer
+from hanforge.tokenizer.tokenize_config import TokenizeConfig
 
 WORK_DIR = "_work"
 _PACK_BLOCK = 8192  # documents gathered per TokenShardWriter.add_documents call
@@ -100,6 +101,9 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
                     progress: bool = True) -> dict[str, Any]:
     """Tokenize Parquet text shards and pack them into an Arrow token-shard set at ``output``.
 
+    The settings are those of :class:`~hanforge.tokenizer.tokenize_config.TokenizeConfig`
+    (``[tokenize]``; pass ``**config.job_kwargs()``), checked before any work starts.
+
     ``shuffle_seed`` None keeps documents in input order; an int shuffles all documents with a
     seeded global permutation. Returns the manifest (see docs/token-shards.md). Reruns resume;
     a finished set with the same inputs and config is returned as is. ``overwrite`` replaces a
@@ -107,12 +111,13 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
     """
     from tqdm import tqdm
 
+    TokenizeConfig(seq_len=seq_len, rows_per_shard=rows_per_shard, shuffle_seed=shuffle_seed,
+                   num_workers=num_workers, batch_size=batch_size, eos_token=eos_token,
+                   text_column=text_column).validate()
     output = Path(output)
     loaded = load_tokenizer(tokenizer, eos_token=eos_token)
     if loaded.eos_id is None:
         raise InputError(f"{tokenizer}: no EOS token found; pass eos_token (--eos-token)")
-    if num_workers < 1:
-        raise InputError(f"num_workers must be at least 1, got {num_workers}")
     files = text_shard_files(inputs)
     input_fps = {key: file_fingerprint(path) for key, path in files}
     config = {
