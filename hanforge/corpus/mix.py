@@ -27,6 +27,7 @@ streaming over Parquet and explainable in a report; it is a few dozen lines of n
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 from typing import Any, Literal
@@ -191,6 +192,30 @@ def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]
         from hanforge.tokenizer.load import load_tokenizer
 
         tokenizer = load_tokenizer(config.tokenizer)
+    plan, inputs = _count_sources(config, tokenizer=tokenizer)
+    fingerprint_config = {**config.to_dict(), "output": None,
+                          "tokenizer": tokenizer.fingerprint if tokenizer else None,
+                          "sources": {k: {**s.to_dict(), "path": None} for k, s in config.sources.items()}}
+    done = _finished_mix(output, fingerprint=config_fingerprint(fingerprint_config), inputs=inputs,
+                         overwrite=overwrite)
+    if done is not None:
+        return done
+    report = _plan_sources(config, plan)
+    achieved_total = sum(r["achieved"] for r in report.values())
+    for r in report.values():
+        r["ratio_achieved"] = r["achieved"] / achieved_total
+
+    shard_files = _write_mix_shards(output, config=config, plan=plan)
+    return write_manifest(
+        output, kind="mix", config=fingerprint_config, inputs=inputs, unit=config.unit,
+        total_planned=config.total, total_achieved=achieved_total,
+        tokenizer={"fingerprint": tokenizer.fingerprint, "name": tokenizer.name} if tokenizer else None,
+        sources=report, shards=shard_files,
+    )
+
+
+def _count_sources(config: MixConfig, *, tokenizer) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Per source: its shard files and per-document sizes/cluster sizes; and the input fingerprints."""
     plan: dict[str, dict[str, Any]] = {}
     inputs: dict[str, str] = {}
     for name, source in config.sources.items():
@@ -199,21 +224,28 @@ def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]
             inputs[f"{name}/{key}"] = file_fingerprint(path)
         sizes, clusters = _count_units(files, unit=config.unit, tokenizer=tokenizer)
         plan[name] = {"files": files, "sizes": sizes, "clusters": clusters}
-    fingerprint_config = {**config.to_dict(), "output": None,
-                          "tokenizer": tokenizer.fingerprint if tokenizer else None,
-                          "sources": {k: {**s.to_dict(), "path": None} for k, s in config.sources.items()}}
+    return plan, inputs
+
+
+def _finished_mix(output: Path, *, fingerprint: str, inputs: dict[str, str], overwrite: bool) -> dict[str, Any] | None:
+    """The manifest if ``output`` holds this very mix; a mix of other inputs/config needs ``overwrite``."""
     manifest_path = output / "manifest.json"
     if manifest_path.is_file():
-        import json
-
         done = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if done.get("config_fingerprint") == config_fingerprint(fingerprint_config) and done.get("inputs") == inputs:
+        if done.get("config_fingerprint") == fingerprint and done.get("inputs") == inputs:
             return done
         if not overwrite:
             raise ShardError(f"{output}: holds a mix of other inputs or config; choose another output "
                              "or pass --overwrite")
     manifest_path.unlink(missing_ok=True)
+    return None
 
+
+def _plan_sources(config: MixConfig, plan: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Copies per document of every source (into ``plan``) and the per-source report.
+
+    Every source that cannot reach its target under its caps is named in one BudgetError.
+    """
     report: dict[str, dict[str, Any]] = {}
     errors = []
     for index, (name, source) in enumerate(sorted(config.sources.items())):
@@ -254,17 +286,7 @@ def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]
         }
     if errors:
         raise BudgetError("the mix budget cannot be met under the caps:\n  " + "\n  ".join(errors))
-    achieved_total = sum(r["achieved"] for r in report.values())
-    for r in report.values():
-        r["ratio_achieved"] = r["achieved"] / achieved_total
-
-    shard_files = _write_mix_shards(output, config=config, plan=plan)
-    return write_manifest(
-        output, kind="mix", config=fingerprint_config, inputs=inputs, unit=config.unit,
-        total_planned=config.total, total_achieved=achieved_total,
-        tokenizer={"fingerprint": tokenizer.fingerprint, "name": tokenizer.name} if tokenizer else None,
-        sources=report, shards=shard_files,
-    )
+    return report
 
 
 def _write_mix_shards(output: Path, *, config: MixConfig, plan: dict[str, dict[str, Any]]) -> list[str]:

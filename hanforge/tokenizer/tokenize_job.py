@@ -109,8 +109,6 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
     a finished set with the same inputs and config is returned as is. ``overwrite`` replaces a
     set made from other inputs or config (otherwise that is a ShardError).
     """
-    from tqdm import tqdm
-
     TokenizeConfig(seq_len=seq_len, rows_per_shard=rows_per_shard, shuffle_seed=shuffle_seed,
                    num_workers=num_workers, batch_size=batch_size, eos_token=eos_token,
                    text_column=text_column).validate()
@@ -129,12 +127,38 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
         "tokenizer_fingerprint": loaded.fingerprint,
     }
     state = {"config_fingerprint": config_fingerprint(config), "inputs": input_fps}
+    done = _claim_output(output, state, overwrite=overwrite)
+    if done is not None:
+        return done
+    work = output / WORK_DIR
+    jobs = _pending_jobs(files, work=work, input_fps=input_fps, loaded=loaded, batch_size=batch_size,
+                         text_column=text_column)
+    _run_jobs(jobs, loaded=loaded, num_workers=num_workers, num_files=len(files), progress=progress)
+    writer = TokenShardWriter(output, seq_len=seq_len, vocab_size=loaded.vocab_size, eos_id=loaded.eos_id,
+                              rows_per_shard=rows_per_shard, split_documents=True, skip_existing=True)
+    _pack(writer, work=work, num_files=len(files), shuffle_seed=shuffle_seed, progress=progress)
+    manifest = writer.close(
+        config=config,
+        inputs=input_fps,
+        tokenizer={"fingerprint": loaded.fingerprint, "name": loaded.name},
+        shuffle_seed=shuffle_seed,
+    )
+    if not keep_work:
+        shutil.rmtree(work)
+    return manifest
+
+
+def _claim_output(output: Path, state: dict[str, Any], *, overwrite: bool) -> dict[str, Any] | None:
+    """The finished manifest if ``output`` already holds this very set; else prepare ``output``.
+
+    A set or an unfinished run of other inputs/config is a ShardError unless ``overwrite``; a
+    fresh run clears what it cannot reuse and records ``state`` in ``_work/state.json``.
+    """
     work = output / WORK_DIR
     state_path = work / "state.json"
-
     if (output / "manifest.json").is_file():
         done = read_manifest(output)
-        if done.get("config_fingerprint") == state["config_fingerprint"] and done.get("inputs") == input_fps:
+        if done.get("config_fingerprint") == state["config_fingerprint"] and done.get("inputs") == state["inputs"]:
             return done
         if not overwrite:
             raise ShardError(f"{output}: holds token shards of other inputs or config; "
@@ -152,8 +176,12 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
     work.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(output)
     atomic_write_json(state_path, state)
+    return None
 
-    # -- phase 1: tokenize each input shard (skip the ones already done) -----------------------
+
+def _pending_jobs(files: list[tuple[str, Path]], *, work: Path, input_fps: dict[str, str], loaded,
+                  batch_size: int, text_column: str) -> list[dict[str, Any]]:
+    """Phase 1 jobs of the input shards whose cached token ids are missing or stale."""
     jobs = []
     for index, (key, path) in enumerate(files):
         marker_path = work / f"in-{index:05d}.json"
@@ -166,10 +194,17 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
                      "marker": str(marker_path), "tokenizer": str(loaded.path), "eos_token": loaded.eos_token,
                      "tokenizer_fingerprint": loaded.fingerprint,
                      "batch_size": batch_size, "text_column": text_column})
+    return jobs
+
+
+def _run_jobs(jobs: list[dict[str, Any]], *, loaded, num_workers: int, num_files: int, progress: bool) -> None:
+    """Phase 1: tokenize each pending input shard (threads of this process, or worker processes)."""
+    from tqdm import tqdm
+
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     if jobs:
         loaded.encoder  # noqa: B018 - built once here, not by the first thread to need it
-    bar = tqdm(total=len(files), initial=len(files) - len(jobs), desc="tokenize", unit="shard",
+    bar = tqdm(total=num_files, initial=num_files - len(jobs), desc="tokenize", unit="shard",
                disable=not progress)
     if num_workers == 1 or len(jobs) <= 1:
         # threads: the Rust encoder and pyarrow release the GIL, and the threads share one
@@ -184,11 +219,18 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
                 bar.update()
     bar.close()
 
-    # -- phase 2: pack all documents (shuffled globally) into token shards ---------------------
-    # Work files stay memory-mapped: record batches are zero-copy numpy views, so only the
-    # per-document index (a few bytes per document) lives in RAM, whatever the corpus size.
+
+def _pack(writer: TokenShardWriter, *, work: Path, num_files: int, shuffle_seed: int | None,
+          progress: bool) -> None:
+    """Phase 2: all documents (shuffled globally unless ``shuffle_seed`` is None) into ``writer``.
+
+    Work files stay memory-mapped: record batches are zero-copy numpy views, so only the
+    per-document index (a few bytes per document) lives in RAM, whatever the corpus size.
+    """
+    from tqdm import tqdm
+
     offsets, values, source_codes, source_names = [], [], [], {}
-    for i in range(len(files)):
+    for i in range(num_files):
         reader = pa.ipc.open_file(pa.memory_map(str(work / f"in-{i:05d}.arrow")))
         for b in range(reader.num_record_batches):
             batch = reader.get_batch(b)
@@ -207,8 +249,6 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
     row_of = (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)).astype(np.int64)
     num_docs = len(chunk_of)
     order = np.arange(num_docs) if shuffle_seed is None else np.random.default_rng(shuffle_seed).permutation(num_docs)
-    writer = TokenShardWriter(output, seq_len=seq_len, vocab_size=loaded.vocab_size, eos_id=loaded.eos_id,
-                              rows_per_shard=rows_per_shard, split_documents=True, skip_existing=True)
     all_codes = np.concatenate(source_codes) if source_codes else np.zeros(0, np.int32)
     with tqdm(total=num_docs, desc="pack", unit="doc", disable=not progress, mininterval=1.0) as bar:
         for block in range(0, num_docs, _PACK_BLOCK):
@@ -219,16 +259,6 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
             writer.add_documents(np.concatenate(pieces) if pieces else np.zeros(0, np.uint32), lengths,
                                  sources=all_codes[docs], source_names=names)
             bar.update(len(docs))
-    del offsets, values
-    manifest = writer.close(
-        config=config,
-        inputs=input_fps,
-        tokenizer={"fingerprint": loaded.fingerprint, "name": loaded.name},
-        shuffle_seed=shuffle_seed,
-    )
-    if not keep_work:
-        shutil.rmtree(work)
-    return manifest
 
 
 def summarize(manifest: dict[str, Any]) -> str:
