@@ -100,25 +100,7 @@ class ConfigBase:
         """Build from a TOML table; unknown keys and wrong types raise ConfigError."""
         if not isinstance(table, dict):
             raise ConfigError(f"{where or cls.__name__}: expected a table, got {table!r}")
-        hints = typing.get_type_hints(cls)
-        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-        unknown = sorted(set(table) - set(fields))
-        if unknown:
-            raise ConfigError(
-                f"{where + '.' if where else ''}{unknown[0]}: unknown key "
-                f"(known keys: {', '.join(sorted(fields))})"
-            )
-        kwargs = {
-            name: _coerce(value, hints[name], f"{where + '.' if where else ''}{name}")
-            for name, value in table.items()
-        }
-        obj = cls(**kwargs)
-        obj._where = where  # type: ignore[attr-defined]
-        try:
-            obj.validate()
-        except ConfigError as exc:
-            raise ConfigError(f"{where + ': ' if where else ''}{exc}") from None
-        return obj
+        return _validated(cls(**_checked_values(cls, table, where)), where)
 
     def validate(self) -> None:
         """Check cross-field rules; raise ConfigError naming the key. Default: nothing."""
@@ -131,21 +113,7 @@ class ConfigBase:
         a nested config field may be a table or an instance of that config class.
         """
         where = getattr(self, "_where", "")
-        hints = typing.get_type_hints(type(self))
-        names = {f.name for f in dataclasses.fields(self) if f.init}
-        changes = {}
-        for name, value in overrides.items():
-            key = f"{where + '.' if where else ''}{name}"
-            if name not in names:
-                raise ConfigError(f"{key}: unknown key (known keys: {', '.join(sorted(names))})")
-            changes[name] = _coerce(value, hints[name], key)
-        new = dataclasses.replace(self, **changes)
-        new._where = where  # type: ignore[attr-defined]
-        try:
-            new.validate()
-        except ConfigError as exc:
-            raise ConfigError(f"{where + ': ' if where else ''}{exc}") from None
-        return new
+        return _validated(dataclasses.replace(self, **_checked_values(type(self), overrides, where)), where)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (used for fingerprints and manifests)."""
@@ -160,6 +128,29 @@ class ConfigBase:
         if isinstance(self, StepConfig):
             out = {"type": self.step_type, **out}
         return out
+
+
+def _checked_values(cls: type[ConfigBase], table: dict[str, Any], where: str) -> dict[str, Any]:
+    """``table`` with every key known to ``cls`` and every value coerced to its field's type."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(table) - fields)
+    if unknown:
+        raise ConfigError(
+            f"{where + '.' if where else ''}{unknown[0]}: unknown key "
+            f"(known keys: {', '.join(sorted(fields))})"
+        )
+    return {name: _coerce(value, hints[name], f"{where + '.' if where else ''}{name}") for name, value in table.items()}
+
+
+def _validated(obj: T, where: str) -> T:
+    """``obj`` after its ``validate()``, remembering ``where`` it was configured."""
+    obj._where = where  # type: ignore[attr-defined]
+    try:
+        obj.validate()
+    except ConfigError as exc:
+        raise ConfigError(f"{where + ': ' if where else ''}{exc}") from None
+    return obj
 
 
 def require(condition: bool, key: str, message: str) -> None:
