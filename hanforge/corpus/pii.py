@@ -27,12 +27,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 from typing import ClassVar
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit, urlunsplit
 
-from datatrove.data import Document
+from datatrove.data import Document, DocumentsPipeline
+from loguru import logger
 
 from hanforge.config import StepConfig, register_step, require
 from hanforge.corpus import pii_patterns as pp
-from hanforge.corpus.steps import DocumentStep
+from hanforge.corpus.steps import DocumentStep, is_dropped
 
 #: Every PII type, in the order the docs list them.
 PII_TYPES: tuple[str, ...] = ("RRN", "FRN", "PHONE", "EMAIL", "BRN", "CARD", "ACCOUNT", "IP")
@@ -47,8 +49,8 @@ class PiiMatch:
     end: int
 
 
-def _left_context(parts: list[str], n: int) -> str:
-    """The last ``n`` characters of ``"".join(parts)`` without joining everything."""
+def _tail(parts: list[str], n: int) -> str:
+    """The last ``n`` characters of ``"".join(parts)``, reading only the last few parts."""
     tail: list[str] = []
     size = 0
     for part in reversed(parts):
@@ -56,13 +58,13 @@ def _left_context(parts: list[str], n: int) -> str:
         size += len(part)
         if size >= n:
             break
-    return "".join(reversed(tail))[-n:]
+    return "".join(reversed(tail))[-n:] if n > 0 else ""
 
 
 def _classify(kind: str, candidate: str, left: str, right_char: str) -> str | None:
     """The PII type of a regex candidate of ``kind``, or None if its validator rejects it."""
     if kind == "rrn":
-        return pp.registration_kind(candidate)
+        return pp.registration_kind(candidate, left)
     if kind == "card":
         return "CARD" if pp.card_valid(candidate) else None
     if kind == "brn":
@@ -74,6 +76,11 @@ def _classify(kind: str, candidate: str, left: str, right_char: str) -> str | No
         return "ACCOUNT" if ok else None
     if kind == "service":
         return "PHONE" if pp.PHONE_KEYWORDS.search(left[-pp.PHONE_CONTEXT_CHARS :]) else None
+    if kind == "card_bare":
+        ok = pp.card_valid(candidate) and pp.CARD_KEYWORDS.search(left[-pp.BARE_CONTEXT_CHARS :])
+        return "CARD" if ok else None
+    if kind == "account_bare":
+        return "ACCOUNT" if pp.ACCOUNT_KEYWORDS.search(left[-pp.BARE_CONTEXT_CHARS :]) else None
     if kind == "ipv4":
         return "IP" if pp.ipv4_valid(candidate, left[-pp.VERSION_CONTEXT_CHARS :], right_char) else None
     if kind == "ipv6":
@@ -81,7 +88,8 @@ def _classify(kind: str, candidate: str, left: str, right_char: str) -> str | No
     raise AssertionError(f"unknown pattern kind {kind}")
 
 
-_CONTEXT_CHARS = max(pp.PHONE_CONTEXT_CHARS, pp.ACCOUNT_CONTEXT_CHARS, pp.VERSION_CONTEXT_CHARS)
+_CONTEXT_CHARS = max(pp.PHONE_CONTEXT_CHARS, pp.ACCOUNT_CONTEXT_CHARS, pp.VERSION_CONTEXT_CHARS,
+                     pp.BARE_CONTEXT_CHARS)
 
 
 class PiiScrubber:
@@ -95,7 +103,7 @@ class PiiScrubber:
 
     def _match_at(self, text: str, m, left: str) -> tuple[str, int] | None:
         """(type, end) of the first kind that validates at ``m.start()``, else None."""
-        kind = next(k for k in pp.KINDS if m.group(k) is not None)
+        kind = m.lastgroup if m.lastgroup in pp.PATTERN_BODIES else next(k for k in pp.KINDS if m.group(k) is not None)
         found = _classify(kind, m.group(kind), left, text[m.end() : m.end() + 1])
         if found is not None:
             return found, m.end(kind)
@@ -112,27 +120,35 @@ class PiiScrubber:
         """Return ``(scrubbed_text, matches)``; offsets index ``text``.
 
         A replacement can expose a new match beside its placeholder (``2001:4860::10010-1234-5678a@b.co``:
-        once the e-mail is replaced, ``2001:4860::`` is a valid IPv6 address), so the scrubbed text
-        is scanned again until nothing changes; later matches are mapped back to ``text``'s
-        offsets. That makes scrubbing idempotent.
+        once the e-mail is replaced, ``2001:4860::`` is a valid IPv6 address), so a text that had
+        matches is scanned once more, and again while that finds new ones (in practice never a
+        third time); later matches are mapped back to ``text``'s offsets in one merge. That
+        makes scrubbing idempotent, and each pass is linear in the text and its matches.
         """
         scrubbed, matches = self._scrub_once(text)
         while matches:
             again, more = self._scrub_once(scrubbed)
             if not more:
                 break
-            matches = sorted([*matches, *(self._to_original(m, matches) for m in more)], key=lambda m: m.start)
+            matches = self._merge(matches, more)
             scrubbed = again
         return scrubbed, matches
 
-    def _to_original(self, match: PiiMatch, earlier: list[PiiMatch]) -> PiiMatch:
-        """``match`` (offsets in the text scrubbed of ``earlier``) with offsets in the original."""
+    def _merge(self, earlier: list[PiiMatch], later: list[PiiMatch]) -> list[PiiMatch]:
+        """``earlier`` (offsets in the original) and ``later`` (offsets in the text scrubbed of
+        ``earlier``) as one sorted list with original offsets; one pass over both."""
+        merged: list[PiiMatch] = []
+        i = 0
         shift = 0  # scrubbed offset - original offset, before the current position
-        for m in sorted(earlier, key=lambda m: m.start):
-            if m.start + shift >= match.start:
-                break
-            shift += len(self.placeholders[m.type]) - (m.end - m.start)
-        return PiiMatch(match.type, match.start - shift, match.end - shift)
+        for match in later:
+            while i < len(earlier) and earlier[i].start + shift < match.start:
+                m = earlier[i]
+                merged.append(m)
+                shift += len(self.placeholders[m.type]) - (m.end - m.start)
+                i += 1
+            merged.append(PiiMatch(match.type, match.start - shift, match.end - shift))
+        merged.extend(earlier[i:])
+        return merged
 
     def _scrub_once(self, text: str) -> tuple[str, list[PiiMatch]]:
         parts: list[str] = []
@@ -151,7 +167,9 @@ class PiiScrubber:
                 next_email += 1
             elif m is not None:
                 start = m.start()
-                left = _left_context([*parts, text[max(copied, start - _CONTEXT_CHARS) : start]], _CONTEXT_CHARS)
+                # the left context as scrubbed so far: the unreplaced gap plus the tail of parts
+                gap = text[max(copied, start - _CONTEXT_CHARS) : start]
+                left = _tail(parts, _CONTEXT_CHARS - len(gap)) + gap if len(gap) < _CONTEXT_CHARS else gap
                 hit = self._match_at(text, m, left)
                 if hit is None:
                     pos = start + 1
@@ -169,6 +187,37 @@ class PiiScrubber:
             return text, matches
         parts.append(text[copied:])
         return "".join(parts), matches
+
+    def scrub_url(self, url: str) -> tuple[str, list[PiiMatch]]:
+        """Scrub a URL and keep it a URL: path segments, query parameters and the fragment are
+        percent-decoded and scrubbed one by one (the name gives context: ``account=...``), and
+        only a piece that held PII is re-encoded, placeholder included (``%3CEMAIL%3E``).
+        The scheme and host stay (a server's name or address is not a person's), user info is
+        scrubbed like a path segment. Matches carry no offsets into ``url`` (start = end = 0)."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # not a URL (bad IPv6 brackets, ...): scrub it as text
+            return self.scrub(url)
+        found: list[PiiMatch] = []
+
+        def piece(raw: str, *, plus: bool, safe: str) -> str:
+            decoded = unquote_plus(raw) if plus else unquote(raw)
+            scrubbed, matches = self.scrub(decoded)
+            if not matches:
+                return raw
+            found.extend(PiiMatch(m.type, 0, 0) for m in matches)
+            return quote_plus(scrubbed, safe=safe) if plus else quote(scrubbed, safe=safe)
+
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, host = netloc.rsplit("@", 1)
+            netloc = piece(userinfo, plus=False, safe=":") + "@" + host
+        path = "/".join(piece(seg, plus=False, safe=":@!$&'()*+,;=") for seg in parts.path.split("/"))
+        query = "&".join(piece(p, plus=True, safe="=:@!$'()*,;/?") for p in parts.query.split("&"))
+        fragment = piece(parts.fragment, plus=False, safe="=:@!$&'()*+,;/?")
+        if not found:
+            return url, []
+        return urlunsplit((parts.scheme, netloc, path, query, fragment)), found
 
 
 @functools.lru_cache(maxsize=1)
@@ -214,7 +263,15 @@ class PiiConfig(StepConfig):
 
 
 class PiiStep(DocumentStep):
-    """Scrub PII from every live document; sets ``num_pii`` and ``pii_types``."""
+    """Scrub PII from every document that passes, kept or already dropped: ``text`` and ``url``.
+
+    Dropped documents are data too (they are written to the excluded shards), so an earlier
+    drop never lets raw PII through: wherever this step sits, every row the writer receives
+    after it has been scrubbed. Sets ``num_pii`` and ``pii_types`` (text and URL together);
+    stats count ``pii/<TYPE>`` for every replacement, ``pii/docs_with_pii`` and
+    ``pii/urls_scrubbed``. If scrubbing a document fails, its text and URL are blanked rather
+    than written raw (counted as ``pii/scrub_error``; a live document is dropped too).
+    """
 
     name: ClassVar[str] = "pii"
 
@@ -223,8 +280,46 @@ class PiiStep(DocumentStep):
         self.config = config or PiiConfig()
         self.scrubber = PiiScrubber(types=tuple(self.config.types), placeholders=self.config.placeholders)
 
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        return super().run(self._scrub_dropped(data), rank, world_size)
+
+    def _scrub_dropped(self, data: DocumentsPipeline) -> DocumentsPipeline:
+        """Scrub the documents earlier steps dropped (the base class passes them on untouched)."""
+        for doc in data:
+            if is_dropped(doc):
+                self.stat_update("dropped_docs_scrubbed")
+                with self.track_time():
+                    try:
+                        self.scrub_document(doc)
+                    except Exception as exc:  # never write what could not be scrubbed
+                        logger.warning(f"pii: {type(exc).__name__} on dropped document {doc.id}: {exc}")
+                        self._blank(doc)
+            yield doc
+
     def process(self, doc: Document) -> str | None:
-        doc.text, matches = self.scrubber.scrub(doc.text)
+        try:
+            self.scrub_document(doc)
+        except Exception as exc:
+            logger.warning(f"pii: {type(exc).__name__} on document {doc.id}: {exc}")
+            self._blank(doc)
+            return f"error:{type(exc).__name__}"
+        return None
+
+    def _blank(self, doc: Document) -> None:
+        doc.text = ""
+        if doc.metadata.get("url"):
+            doc.metadata["url"] = ""
+        self.stat_update("pii/scrub_error")
+
+    def scrub_document(self, doc: Document) -> None:
+        """Scrub ``doc.text`` and ``doc.metadata["url"]`` in place and record what was replaced."""
+        doc.text, matches = self.scrubber.scrub(doc.text or "")
+        url = doc.metadata.get("url")
+        if isinstance(url, str) and url:
+            doc.metadata["url"], url_matches = self.scrubber.scrub_url(url)
+            if url_matches:
+                matches = [*matches, *url_matches]
+                self.stat_update("pii/urls_scrubbed")
         counts: dict[str, int] = {}
         for match in matches:
             counts[match.type] = counts.get(match.type, 0) + 1
@@ -234,4 +329,3 @@ class PiiStep(DocumentStep):
             self.stat_update(f"pii/{pii_type}", value=count)
         if matches:
             self.stat_update("pii/docs_with_pii")
-        return None

@@ -59,37 +59,58 @@ import calendar
 import ipaddress
 import re
 
+# Every dash people type between digit groups: hyphen-minus, U+2010-U+2015 (hyphen, non-breaking
+# hyphen, figure dash, en dash, em dash, horizontal bar), minus sign, small and fullwidth
+# hyphen-minus. Excluded rows are not normalized, so fullwidth forms reach the scrubber too.
+DASH = "[-\u2010-\u2015\u2212\ufe58\ufe63\uff0d]"
+_DASH_CHARS = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
+# A group separator: a dash (spaces around it allowed) or one space.
+_SEP = rf"(?: ?{DASH} ?| )"
+
 # Boundaries shared by the numeric kinds.
 # Not glued to ASCII letters/digits; not the middle of a longer number (12-, 3.) or of a
 # hyphenated code (AB-...-9); "Tel.02-..." is still allowed.
-_B = r"(?<![0-9A-Za-z_])(?<![0-9][./])(?<![0-9A-Za-z]-)"
-_E = r"(?![0-9A-Za-z_])(?![./][0-9])(?!-[0-9A-Za-z])"
+_B = rf"(?<![0-9A-Za-z_])(?<![0-9][./])(?<![0-9A-Za-z]{DASH})"
+_E = rf"(?![0-9A-Za-z_])(?![./][0-9])(?!{DASH}[0-9A-Za-z])"
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 
-#: E-mail candidates: scanned on their own, and only when the text has an "@".
+# E-mail domains: ASCII or Hangul labels (IDN), an alphabetic TLD, a punycode TLD or one of the
+# Hangul TLDs (.한국, .삼성). A Hangul TLD may be followed by a particle (회사.한국으로).
+_LABEL = r"(?:[A-Za-z0-9가-힣](?:[A-Za-z0-9가-힣-]{0,61}[A-Za-z0-9가-힣])?)"
+_TLD = r"(?:[A-Za-z]{2,24}(?![A-Za-z0-9가-힣-])|xn--[A-Za-z0-9-]{2,59}(?![A-Za-z0-9-])|(?:한국|삼성)(?![A-Za-z0-9-]))"
+#: E-mail candidates: scanned on their own, and only when the text has an "@". An ASCII local
+#: part may follow Hangul directly (메일은hong@...); a local part with Hangul (EAI) is taken
+#: only before an internationalised domain and only after a non-word character.
 EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])"
+    rf"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{{0,63}}@(?:{_LABEL}\.)+{_TLD}"
+    rf"|(?<![\w.%+-])[\w.%+-]{{1,64}}@(?=[^\s@]*(?:[가-힣]|xn--))(?:{_LABEL}\.)+{_TLD}"
 )
+
+_MOBILE = r"1[016789]"
+_AREA = r"(?:2|[3-6][1-5]|70)"
+# "+82 ", "+82-", "+82 (0)", "+82-(0)": the country code, then the number without its 0.
+_PLUS82 = rf"\+82 ?(?:{DASH} ?)?(?:\(0\) ?)?"
 
 #: kind -> regex body (boundaries included); order = priority at the same start position.
 #: Every body starts with a digit, "+" or "(", which the combined regex checks first: that
 #: leading lookahead makes the scan ~20x faster on Korean text than a bare alternation.
 PATTERN_BODIES: dict[str, str] = {
-    "rrn": _B + r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?: ?- ?)?[0-9]{7}" + _E,
+    "rrn": _B + rf"[0-9]{{2}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?: ?{DASH} ?| )?[0-9]{{7}}" + _E,
     "card": _B + (
-        r"(?:[2-69][0-9]{3}(?P<card_sep>[- ])[0-9]{4}(?P=card_sep)[0-9]{4}(?P=card_sep)[0-9]{4}"
-        r"(?:(?P=card_sep)[0-9]{3})?|3[0-9]{3}-[0-9]{6}-[0-9]{4,5})"
+        rf"(?:[2-69][0-9]{{3}}{_SEP}[0-9]{{4}}{_SEP}[0-9]{{4}}{_SEP}[0-9]{{4}}(?:{_SEP}[0-9]{{3}})?"
+        rf"|3[0-9]{{3}}{_SEP}[0-9]{{6}}{_SEP}[0-9]{{4,5}})"
     ) + _E,
-    "brn": _B + r"[0-9]{3}-[0-9]{2}-[0-9]{5}" + _E,
+    "brn": _B + rf"[0-9]{{3}}{DASH}[0-9]{{2}}{DASH}[0-9]{{5}}" + _E,
     "phone": _B + (
-        r"(?:(?:\+82[ -]?|0)1[016789](?P<m_sep>[-. ]?)[0-9]{3,4}(?P=m_sep)[0-9]{4}"
-        r"|(?:\+82[ -]?|0)(?:2|[3-6][1-5]|70)(?P<l_sep>[-. ])[0-9]{3,4}(?P=l_sep)[0-9]{4}"
-        r"|\(0(?:2|[3-6][1-5]|70)\) ?[0-9]{3,4}-[0-9]{4})"
+        rf"(?:(?:{_PLUS82}|0){_MOBILE}(?P<m_sep> ?{DASH} ?|[. ]|)[0-9]{{3,4}}(?P=m_sep)[0-9]{{4}}"
+        rf"|(?:{_PLUS82}|0){_AREA}(?P<l_sep> ?{DASH} ?|[. ])[0-9]{{3,4}}(?P=l_sep)[0-9]{{4}}"
+        rf"|\(0(?:{_MOBILE}|{_AREA})\)(?: ?{DASH} ?| )?[0-9]{{3,4}}(?: ?{DASH} ?|[. ])[0-9]{{4}})"
     ) + _E,
-    "account": _B + r"[0-9]{2,6}-[0-9]{2,7}-[0-9]{1,7}(?:-[0-9]{1,3})?" + _E,
-    "service": _B + r"1[568][0-9]{2}-[0-9]{4}" + _E + r"(?! ?(?:년|세기))",
+    "account": _B + rf"[0-9]{{2,6}}(?P<a_sep> ?{DASH} ?| )[0-9]{{2,7}}(?P=a_sep)[0-9]{{1,7}}(?:(?P=a_sep)[0-9]{{1,3}})?" + _E,
+    "service": _B + rf"1[568][0-9]{{2}}{DASH}[0-9]{{4}}" + _E + r"(?! ?(?:년|세기))",
+    "card_bare": _B + r"[2-69][0-9]{12,18}" + _E,
+    "account_bare": _B + r"[0-9]{10,14}" + _E,
     "ipv4": _B + _OCTET + r"(?:\." + _OCTET + r"){3}" + _E,
     # 2000::/3 only (see the module docstring), so the first hextet starts with 2 or 3
     "ipv6": r"(?<![0-9A-Za-z_:.])[23][0-9A-Fa-f]{3}:(?:[0-9A-Fa-f]{0,4}:){1,6}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z_:])",
@@ -105,23 +126,45 @@ SINGLE = {kind: re.compile(body) for kind, body in PATTERN_BODIES.items()}
 PHONE_KEYWORDS = re.compile(
     r"(?i)(?:전화|연락|문의|상담|고객\s?센터|콜\s?센터|대표\s?번호|번호|안내|예약|tel|phone|call|fax|팩스|☎|☏|📞|ars)"
 )
+RRN_KEYWORDS = re.compile(r"(?i)(?:주민|등록\s?번호|외국인\s?번호|resident)")
+CARD_KEYWORDS = re.compile(r"(?i)(?:카드|결제|card)")
 # Bank names that are also everyday words (국민 "citizens", 우리 "we", 하나 "one", 기업
-# "company") only count through 은행/뱅크, which are keywords themselves.
+# "company", 부산/대구/광주 cities) only count through 은행/뱅크, which are keywords themselves.
 ACCOUNT_KEYWORDS = re.compile(
-    r"(?i)(?:계좌|은행|입금|예금주|송금|이체|뱅크|농협|신한|우체국|새마을|신협|수협|"
-    r"씨티|sc제일|토스|account|bank)"
+    r"(?i)(?:계좌|은행|입금|예금주|송금|이체|통장|뱅크|뱅킹|농협|신한|우체국|새마을|신협|수협|"
+    r"씨티|sc제일|토스|저축|금고|account|bank|(?<![a-z])(?:kb|nh|ibk)(?![a-z]))"
 )
 VERSION_WORDS = re.compile(r"(?i)(?:version|ver\.?|버전|릴리스|릴리즈|release|build|빌드)\s*:?\s*$")
 # A capitalised product name right before a dotted quad: "LibreOffice 7.4.1.2", "Windows 10.0.1.2".
 PRODUCT_NAME = re.compile(r"(?:^|[^A-Za-z])[A-Z][a-z][A-Za-z]* $")
 # RFC 2606 / 6761 reserved names used in examples: not anybody's address.
 RESERVED_EMAIL_DOMAINS = re.compile(r"(?:^|\.)(?:example\.(?:com|net|org)|example|test|invalid|localhost)$")
-ACCOUNT_SHAPES = frozenset(
-    {(3, 2, 6), (3, 3, 6), (4, 3, 6), (6, 2, 6), (3, 6, 5), (3, 4, 4, 2), (3, 2, 4, 1), (4, 2, 7), (3, 3, 5)}
-)
+#: Digit-group shapes of Korean bank accounts, by bank (as the banks print them; older
+#: numbering kept because old accounts stay open).
+ACCOUNT_SHAPES_BY_BANK: dict[str, tuple[tuple[int, ...], ...]] = {
+    "KB국민": ((6, 2, 6), (3, 2, 4, 3), (4, 2, 4, 1), (2, 3, 6, 3)),
+    "신한": ((3, 3, 6), (3, 2, 6)),
+    "우리": ((4, 3, 6), (3, 6, 2, 3), (3, 2, 6)),
+    "하나": ((3, 6, 5), (3, 6, 3), (3, 2, 6)),
+    "NH농협": ((3, 4, 4, 2), (6, 2, 6), (3, 2, 6), (3, 2, 4, 1)),
+    "IBK기업": ((3, 6, 2, 3), (3, 6, 3)),
+    "SC제일": ((3, 2, 6), (3, 3, 5)),
+    "카카오뱅크": ((4, 2, 7),),
+    "토스뱅크": ((4, 4, 4),),
+    "케이뱅크": ((3, 3, 6),),
+    "우체국": ((6, 2, 6),),
+    "새마을금고": ((4, 2, 6, 1), (4, 4, 4, 1)),
+    "수협": ((4, 4, 4), (3, 2, 6, 1)),
+    "씨티": ((3, 6, 3), (3, 5, 3), (2, 6, 3)),
+    "신협": ((5, 2, 6), (3, 3, 6)),
+    "지방은행": ((3, 4, 4, 2), (3, 2, 6, 1), (3, 2, 7), (3, 3, 6)),
+}
+ACCOUNT_SHAPES = frozenset(shape for shapes in ACCOUNT_SHAPES_BY_BANK.values() for shape in shapes)
 FILE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "js", "css", "html", "htm"})
 PHONE_CONTEXT_CHARS = 20
 ACCOUNT_CONTEXT_CHARS = 30
+#: bare digit runs (RRN without a check digit, cards, accounts) need their keyword this close.
+BARE_CONTEXT_CHARS = 20
 VERSION_CONTEXT_CHARS = 20
 
 _RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
@@ -134,7 +177,11 @@ def digits_of(s: str) -> str:
     return "".join(c for c in s if "0" <= c <= "9")
 
 
-def registration_kind(candidate: str) -> str | None:
+def has_dash(candidate: str) -> bool:
+    return any(c in _DASH_CHARS for c in candidate)
+
+
+def registration_kind(candidate: str, left_context: str = "") -> str | None:
     """``"RRN"``, ``"FRN"`` or None for a YYMMDD-GHIJKLX candidate (rules: module docstring)."""
     d = digits_of(candidate)
     gender = d[6]
@@ -145,7 +192,8 @@ def registration_kind(candidate: str) -> str | None:
     if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]):
         return None
     kind = "FRN" if gender in "5678" else "RRN"
-    if "-" not in candidate:  # bare 13 digits: the check digit is required
+    if not has_dash(candidate) and not RRN_KEYWORDS.search(left_context[-BARE_CONTEXT_CHARS:]):
+        # bare or space-separated without a keyword: the check digit is required
         s = sum(int(c) * w for c, w in zip(d[:12], _RRN_WEIGHTS, strict=True))
         check = (13 - s % 11) % 10 if kind == "FRN" else (11 - s % 11) % 10
         if check != int(d[12]) or (d.startswith("880") and ean13_valid(d)):
@@ -181,8 +229,11 @@ def card_valid(candidate: str) -> bool:
     return 13 <= len(d) <= 19 and luhn_valid(d)
 
 
+_GROUPS = re.compile(r"[0-9]+")
+
+
 def account_shape_valid(candidate: str) -> bool:
-    return tuple(len(g) for g in candidate.split("-")) in ACCOUNT_SHAPES
+    return tuple(len(g) for g in _GROUPS.findall(candidate)) in ACCOUNT_SHAPES
 
 
 def email_valid(candidate: str) -> bool:
