@@ -88,6 +88,17 @@ def _classify(kind: str, candidate: str, left: str, right_char: str) -> str | No
     raise AssertionError(f"unknown pattern kind {kind}")
 
 
+def _active_kinds(text: str) -> tuple[str, ...]:
+    """The pattern kinds worth scanning ``text`` for: keyword-gated kinds only where their
+    keyword occurs somewhere in it (the per-match context check still decides)."""
+    lowered = text.lower()
+    off: list[str] = []
+    for gate, literals in pp.GATE_LITERALS.items():
+        if not any(word in lowered for word in literals):
+            off += pp.GATED_KINDS[gate]
+    return tuple(k for k in pp.KINDS if k not in off) if off else pp.KINDS
+
+
 _CONTEXT_CHARS = max(pp.PHONE_CONTEXT_CHARS, pp.ACCOUNT_CONTEXT_CHARS, pp.VERSION_CONTEXT_CHARS,
                      pp.BARE_CONTEXT_CHARS)
 
@@ -101,14 +112,15 @@ class PiiScrubber:
         self.types = frozenset(types)
         self.placeholders = {t: f"<{t}>" for t in PII_TYPES} | dict(placeholders or {})
 
-    def _match_at(self, text: str, m, left: str) -> tuple[str, int] | None:
+    @staticmethod
+    def _match_at(text: str, m, left: str, kinds: tuple[str, ...]) -> tuple[str, int] | None:
         """(type, end) of the first kind that validates at ``m.start()``, else None."""
-        kind = m.lastgroup if m.lastgroup in pp.PATTERN_BODIES else next(k for k in pp.KINDS if m.group(k) is not None)
+        kind = m.lastgroup  # the kind's group encloses its inner groups, so it closes last
         found = _classify(kind, m.group(kind), left, text[m.end() : m.end() + 1])
         if found is not None:
             return found, m.end(kind)
         start = m.start()
-        for other in pp.KINDS[pp.KINDS.index(kind) + 1 :]:
+        for other in kinds[kinds.index(kind) + 1 :]:
             om = pp.SINGLE[other].match(text, start)
             if om is not None:
                 found = _classify(other, om.group(), left, text[om.end() : om.end() + 1])
@@ -155,22 +167,24 @@ class PiiScrubber:
         matches: list[PiiMatch] = []
         copied = 0  # text[:copied] is already in parts
         pos = 0
-        emails = [m for m in pp.EMAIL.finditer(text) if pp.email_valid(m.group())] if "@" in text else []
+        emails = pp.email_spans(text) if "@" in text else []
+        kinds = _active_kinds(text)
+        combined = pp.combined(kinds)
         next_email = 0
         while True:
-            m = pp.COMBINED.search(text, pos)
-            while next_email < len(emails) and emails[next_email].start() < pos:
+            m = combined.search(text, pos)
+            while next_email < len(emails) and emails[next_email][0] < pos:
                 next_email += 1  # inside a span already taken
             email = emails[next_email] if next_email < len(emails) else None
-            if email is not None and (m is None or email.start() <= m.start()):
-                start, end, pii_type = email.start(), email.end(), "EMAIL"
+            if email is not None and (m is None or email[0] <= m.start()):
+                (start, end), pii_type = email, "EMAIL"
                 next_email += 1
             elif m is not None:
                 start = m.start()
                 # the left context as scrubbed so far: the unreplaced gap plus the tail of parts
                 gap = text[max(copied, start - _CONTEXT_CHARS) : start]
                 left = _tail(parts, _CONTEXT_CHARS - len(gap)) + gap if len(gap) < _CONTEXT_CHARS else gap
-                hit = self._match_at(text, m, left)
+                hit = self._match_at(text, m, left, kinds)
                 if hit is None:
                     pos = start + 1
                     continue
