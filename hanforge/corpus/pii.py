@@ -61,8 +61,9 @@ def _tail(parts: list[str], n: int) -> str:
     return "".join(reversed(tail))[-n:] if n > 0 else ""
 
 
-def _classify(kind: str, candidate: str, left: str, right_char: str) -> str | None:
-    """The PII type of a regex candidate of ``kind``, or None if its validator rejects it."""
+def _classify(kind: str, candidate: str, left: str, right: str) -> str | None:
+    """The PII type of a regex candidate of ``kind``, or None if its validator rejects it
+    (``left``: the scrubbed text before it; ``right``: the text after it)."""
     if kind == "rrn":
         return pp.registration_kind(candidate, left)
     if kind == "card":
@@ -72,7 +73,10 @@ def _classify(kind: str, candidate: str, left: str, right_char: str) -> str | No
     if kind == "phone":
         return "PHONE"
     if kind == "account":
-        ok = pp.account_shape_valid(candidate) and pp.ACCOUNT_KEYWORDS.search(left[-pp.ACCOUNT_CONTEXT_CHARS :])
+        ok = pp.account_shape_valid(candidate) and (
+            pp.ACCOUNT_KEYWORDS.search(left[-pp.ACCOUNT_CONTEXT_CHARS :])
+            or pp.ACCOUNT_KEYWORDS.search(right[: pp.ACCOUNT_RIGHT_CONTEXT_CHARS])
+        )
         return "ACCOUNT" if ok else None
     if kind == "service":
         return "PHONE" if pp.PHONE_KEYWORDS.search(left[-pp.PHONE_CONTEXT_CHARS :]) else None
@@ -80,9 +84,9 @@ def _classify(kind: str, candidate: str, left: str, right_char: str) -> str | No
         ok = pp.card_valid(candidate) and pp.CARD_KEYWORDS.search(left[-pp.BARE_CONTEXT_CHARS :])
         return "CARD" if ok else None
     if kind == "account_bare":
-        return "ACCOUNT" if pp.ACCOUNT_KEYWORDS.search(left[-pp.BARE_CONTEXT_CHARS :]) else None
+        return "ACCOUNT" if pp.bare_account_valid(candidate, left) else None
     if kind == "ipv4":
-        return "IP" if pp.ipv4_valid(candidate, left[-pp.VERSION_CONTEXT_CHARS :], right_char) else None
+        return "IP" if pp.ipv4_valid(candidate, left[-pp.VERSION_CONTEXT_CHARS :], right[:1]) else None
     if kind == "ipv6":
         return "IP" if pp.ipv6_valid(candidate) else None
     raise AssertionError(f"unknown pattern kind {kind}")
@@ -116,14 +120,14 @@ class PiiScrubber:
     def _match_at(text: str, m, left: str, kinds: tuple[str, ...]) -> tuple[str, int] | None:
         """(type, end) of the first kind that validates at ``m.start()``, else None."""
         kind = m.lastgroup  # the kind's group encloses its inner groups, so it closes last
-        found = _classify(kind, m.group(kind), left, text[m.end() : m.end() + 1])
+        found = _classify(kind, m.group(kind), left, text[m.end() : m.end() + pp.ACCOUNT_RIGHT_CONTEXT_CHARS])
         if found is not None:
             return found, m.end(kind)
         start = m.start()
         for other in kinds[kinds.index(kind) + 1 :]:
             om = pp.SINGLE[other].match(text, start)
             if om is not None:
-                found = _classify(other, om.group(), left, text[om.end() : om.end() + 1])
+                found = _classify(other, om.group(), left, text[om.end() : om.end() + pp.ACCOUNT_RIGHT_CONTEXT_CHARS])
                 if found is not None:
                     return found, om.end()
         return None

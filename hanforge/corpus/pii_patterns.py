@@ -137,7 +137,7 @@ PHONE_KEYWORDS = re.compile(
     r"(?i)(?:전화|연락|문의|상담|고객\s?센터|콜\s?센터|대표\s?번호|번호|안내|예약|tel|phone|call|fax|팩스|☎|☏|📞|ars)"
 )
 RRN_KEYWORDS = re.compile(r"(?i)(?:주민|등록\s?번호|외국인\s?번호|resident)")
-CARD_KEYWORDS = re.compile(r"(?i)(?:카드|결제|card)")
+CARD_KEYWORDS = re.compile(r"(?i)(?:카드|card)")
 # Bank names that are also everyday words (국민 "citizens", 우리 "we", 하나 "one", 기업
 # "company", 부산/대구/광주 cities) only count through 은행/뱅크, which are keywords themselves.
 ACCOUNT_KEYWORDS = re.compile(
@@ -149,8 +149,11 @@ ACCOUNT_KEYWORDS = re.compile(
 GATE_LITERALS: dict[str, tuple[str, ...]] = {
     "account": ("계좌", "은행", "입금", "예금주", "송금", "이체", "통장", "뱅크", "뱅킹", "농협", "신한", "우체국",
                 "새마을", "신협", "수협", "씨티", "sc제일", "토스", "저축", "금고", "account", "bank", "kb", "nh", "ibk"),
-    "card": ("카드", "결제", "card"),
+    "card": ("카드", "card"),
 }
+# For bare digit runs only the words that name an account itself (우체국 is also the parcel
+# service, 카드/결제 numbers are not accounts).
+BARE_ACCOUNT_KEYWORDS = re.compile(r"(?i)(?:계좌|입금|예금주|통장|은행|뱅크|account)")
 VERSION_WORDS = re.compile(r"(?i)(?:version|ver\.?|버전|릴리스|릴리즈|release|build|빌드)\s*:?\s*$")
 # A capitalised product name right before a dotted quad: "LibreOffice 7.4.1.2", "Windows 10.0.1.2".
 PRODUCT_NAME = re.compile(r"(?:^|[^A-Za-z])[A-Z][a-z][A-Za-z]* $")
@@ -180,6 +183,8 @@ ACCOUNT_SHAPES = frozenset(shape for shapes in ACCOUNT_SHAPES_BY_BANK.values() f
 FILE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "js", "css", "html", "htm"})
 PHONE_CONTEXT_CHARS = 20
 ACCOUNT_CONTEXT_CHARS = 30
+#: a hyphenated account shape also counts with its bank named right after it ("... (신한)").
+ACCOUNT_RIGHT_CONTEXT_CHARS = 12
 #: bare digit runs (RRN without a check digit, cards, accounts) need their keyword this close.
 BARE_CONTEXT_CHARS = 20
 VERSION_CONTEXT_CHARS = 20
@@ -279,6 +284,15 @@ def email_spans(text: str) -> list[tuple[int, int]]:
                 kept.append(span)
         spans = kept
     return [span for span in spans if email_valid(text[span[0] : span[1]])]
+
+
+_TIMESTAMP = re.compile(r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?:[01][0-9]|2[0-3])[0-5][0-9](?:[0-5][0-9])?")
+
+
+def bare_account_valid(candidate: str, left_context: str) -> bool:
+    """A bare 10-14 digit run is an account only right after an account word, and never when it
+    reads as a timestamp (YYYYMMDDhhmm[ss]: transaction times beside 입금/은행)."""
+    return bool(BARE_ACCOUNT_KEYWORDS.search(left_context[-BARE_CONTEXT_CHARS:])) and not _TIMESTAMP.fullmatch(candidate)
 
 
 def email_valid(candidate: str) -> bool:
