@@ -85,7 +85,8 @@ EMAIL = re.compile(rf"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{{0,63}}@(
 #: "@" + an internationalised domain (a Hangul label or an xn-- label), for local parts with
 #: Hangul (EAI). Found from the "@" and extended leftwards (:func:`email_spans`): a regex
 #: that starts at every word character would be 3x slower on all text.
-IDN_AT = re.compile(rf"@(?=[A-Za-z0-9가-힣.-]{{0,253}}?(?:[가-힣]|xn--))(?:{_LABEL}\.)+{_TLD}")
+IDN_AT = re.compile(rf"@(?:{_LABEL}\.)+{_TLD}")
+_IDN_LABEL = re.compile(r"[가-힣]|(?<![A-Za-z0-9-])xn--")
 
 _MOBILE = r"1[016789]"
 _AREA = r"(?:2|[3-6][1-5]|70)"
@@ -154,7 +155,7 @@ GATE_LITERALS: dict[str, tuple[str, ...]] = {
 # For bare digit runs only the words that name an account itself (우체국 is also the parcel
 # service, 카드/결제 numbers are not accounts).
 BARE_ACCOUNT_KEYWORDS = re.compile(r"(?i)(?:계좌|입금|예금주|통장|은행|뱅크|account)")
-VERSION_WORDS = re.compile(r"(?i)(?:version|ver\.?|버전|릴리스|릴리즈|release|build|빌드)\s*:?\s*$")
+VERSION_WORDS = re.compile(r"(?i)(?:(?<![a-z])v|version|ver\.?|버전|릴리스|릴리즈|release|build|빌드)\s*[:=]?\s*$")
 # A capitalised product name right before a dotted quad: "LibreOffice 7.4.1.2", "Windows 10.0.1.2".
 PRODUCT_NAME = re.compile(r"(?:^|[^A-Za-z])[A-Z][a-z][A-Za-z]* $")
 # RFC 2606 / 6761 reserved names used in examples: not anybody's address.
@@ -270,6 +271,8 @@ def email_spans(text: str) -> list[tuple[int, int]]:
     characters before the "@" is the local part)."""
     spans = [(m.start(), m.end()) for m in EMAIL.finditer(text)]
     for m in IDN_AT.finditer(text):
+        if not _IDN_LABEL.search(m.group(), 1):
+            continue
         at = m.start()
         start = at
         while start > 0 and at - start < 64 and _local_char(text[start - 1]):
