@@ -1,54 +1,73 @@
 """Korean PII patterns and their validators (used by :mod:`hanforge.corpus.pii`).
 
-Each numeric PII kind is one named group of a single combined regex (``COMBINED``), scanned
-once per text; e-mails have their own regex (``EMAIL``), run only on texts containing ``@``.
-Each kind has a validator that decides whether a candidate really is that kind. Patterns use
-``[0-9]`` (never ``\\d``, which also matches other scripts' digits) and share one boundary
-rule: a candidate may not touch an ASCII letter, digit or ``_``, nor continue as a number
-(``.3``, ``-7``) or a hyphenated code (``AB-``, ``-X``) on either side. So a 13-digit RRN
-inside a 20-digit number, a phone number glued to a product code, or the first four parts of
-``1.2.3.4.5`` are never matches.
+Each numeric PII kind is one named group of a single combined regex (:func:`combined`), scanned
+once per text; e-mails have their own scan (:func:`email_spans`), run only on texts containing
+``@``. Each kind has a validator that decides whether a candidate really is that kind. Kinds
+that need a keyword (``GATED_KINDS``) are left out of the scan of a text that has none of their
+keywords at all. Patterns use ``[0-9]`` (never ``\\d``, which also matches other scripts'
+digits) and share one boundary rule: a candidate may not touch an ASCII letter, digit or ``_``,
+nor continue as a number (``.3``, ``-7``) or a hyphenated code (``AB-``, ``-X``) on either side.
+So a 13-digit RRN inside a 20-digit number, a phone number glued to a product code, or the
+first four parts of ``1.2.3.4.5`` are never matches.
+
+"Dash" below is any of ``DASH``: hyphen-minus, hyphen, non-breaking hyphen, figure dash, en
+dash, em dash, horizontal bar, minus sign, small and fullwidth hyphen-minus (what people and
+word processors put between digit groups; excluded rows reach the scrubber unnormalized).
 
 Rules (precision first; what they deliberately leave alone is listed under "not PII"):
 
 * ``RRN`` / ``FRN`` (resident / foreigner registration number, YYMMDD-GHIJKLX): the date part
   must be a real calendar date in the century given by G (9/0: 1800s, 1/2/5/6: 1900s,
-  3/4/7/8: 2000s); G in 1-4, 9, 0 is an RRN, G in 5-8 an FRN. With the hyphen (``-``, or
-  `` - ``) the classic check digit is *not* required (numbers issued since October 2020 have
-  random trailing digits). Written as 13 bare digits the check digit *is* required (RRN:
-  (11 - s mod 11) mod 10, FRN: (13 - s mod 11) mod 10, weights 2..9,2..5), and a number that is
-  also a valid EAN-13 barcode with the Korean 880 prefix is left alone. Corporate registration
-  numbers (법인등록번호) share the 6-7 shape and are replaced as RRN too (harmless).
-* ``PHONE``: mobile ``01[016789]`` + 3-4 + 4 digits, separators ``-``, ``.``, space (the same one
-  twice) or none, optionally as ``+82 10-...``; landlines ``02``, ``0[3-6][1-5]`` and ``070``
-  with a separator (bare 9-10 digit landlines are too ambiguous), or with the area code in
-  parentheses ``(02) 123-4567``; service numbers ``15xx/16xx/18xx-xxxx`` only when a phone
-  keyword (전화, 문의, 상담, 고객센터, 대표번호, Tel, ☎, ...) is in the 20 characters before and
-  no ``년``/``세기`` follows, so year ranges like ``1592-1598년`` stay.
-* ``EMAIL``: RFC-ish local part ``@`` dotted domain with an alphabetic TLD; ``icon@2x.png``-style
-  image names (TLD is a file extension) are not e-mails, nor are addresses at reserved example
-  domains (example.com/.net/.org, .example, .test, .invalid, localhost; RFC 2606/6761):
-  they are documentation, not anybody's address.
-* ``BRN`` (business registration number): ``AAA-BB-CCCCC`` with the check digit required.
-* ``CARD``: 13-19 digits in groups (4-4-4-4, 4-4-4-4-3 with ``-`` or space; 4-6-5 / 4-6-4 with
-  ``-``), first digit 2-6 or 9 (Korean domestic cards), Luhn required. Bare digit runs are not
-  matched (order and tracking numbers).
-* ``ACCOUNT`` (bank account): hyphenated digit-group shapes used by Korean banks (3-2-6, 3-3-6,
-  4-3-6, 6-2-6, 3-6-5, 3-4-4-2, 3-2-4-1, 4-2-7, 3-3-5; ``ACCOUNT_SHAPES``) and only
-  when a bank/account keyword (계좌, 은행, 입금, 예금주, 신한, 농협, bank, ...) is in
-  the 30 characters before it.
+  3/4/7/8: 2000s); G in 1-4, 9, 0 is an RRN, G in 5-8 an FRN. With a dash between the parts
+  (spaces around it allowed) the classic check digit is *not* required: numbers issued since
+  October 2020 have random trailing digits. Written as 13 bare digits or with one space
+  (``901231 1234563``) the check digit *is* required (RRN: (11 - s mod 11) mod 10, FRN:
+  (13 - s mod 11) mod 10, weights 2..9,2..5) unless a registration keyword (주민, 등록번호,
+  외국인번호, resident) is in the 20 characters before, and a bare number that is also a valid
+  EAN-13 barcode with the Korean 880 prefix is left alone. Corporate registration numbers
+  (법인등록번호) share the 6-7 shape and are replaced as RRN too (harmless).
+* ``PHONE``: mobile ``01[016789]`` + 3-4 + 4 digits, separators a dash (spaces around it
+  allowed), ``.``, space (the same one twice) or none; ``+82 10-...``, ``+82-10-...``,
+  ``+82 (0)10-...``; landlines ``02``, ``0[3-6][1-5]`` and ``070`` with a separator (bare 9-10
+  digit landlines are too ambiguous); a mobile or area code in parentheses ``(02) 123-4567``,
+  ``(010)1234-5678``; service numbers ``15xx/16xx/18xx-xxxx`` only when a phone keyword (전화,
+  문의, 상담, 고객센터, 대표번호, Tel, ☎, ...) is in the 20 characters before and no
+  ``년``/``세기`` follows, so year ranges like ``1592-1598년`` stay.
+* ``EMAIL``: RFC-ish local part ``@`` dotted domain with an alphabetic TLD, an ``xn--`` TLD or a
+  Hangul TLD (.한국, .삼성; a particle may follow: ``회사.한국으로``); domain labels may be
+  Hangul (IDN). A local part with Hangul (EAI, ``홍길동@회사.한국``) only before an
+  internationalised domain. ``icon@2x.png``-style image names (TLD is a file extension) are
+  not e-mails, nor are addresses at reserved example domains (example.com/.net/.org, .example,
+  .test, .invalid, localhost; RFC 2606/6761): they are documentation, not anybody's address.
+* ``BRN`` (business registration number): ``AAA-BB-CCCCC`` (any dash) with the check digit
+  required.
+* ``CARD``: 13-19 digits in groups (4-4-4-4, 4-4-4-4-3; 4-6-5 / 4-6-4 for Amex and Diners),
+  each separator a dash or a space (mixed allowed: ``4111-1111 1111-1111``), first digit 2-6
+  or 9 (Korean domestic cards), Luhn required. A bare 13-19 digit run is a card only with a
+  card keyword (카드, card: 카드번호, 신용카드, 결제 카드, ...) in the 20 characters before
+  it, and Luhn (order and tracking numbers stay).
+* ``ACCOUNT`` (bank account): the digit-group shapes Korean banks print (``ACCOUNT_SHAPES_BY_BANK``:
+  KB국민 6-2-6 / 3-2-4-3, 신한 3-3-6, 우리 4-3-6, 하나 3-6-5, NH농협 3-4-4-2, IBK기업 3-6-2-3,
+  카카오뱅크 4-2-7, 토스뱅크 4-4-4, 새마을금고 4-2-6-1, ...), separated by one kind of dash or
+  space, and only when a bank/account keyword (계좌, 은행, 입금, 예금주, 신한, 농협, KB,
+  bank, ...) is in the 30 characters before it or the 12 after it (``110-123-456789 (신한)``).
+  A bare 10-14 digit run is an account only right after an account word (계좌, 입금, 예금주,
+  통장, 은행, 뱅크, account; 20 characters) and never when it reads as a timestamp
+  (YYYYMMDDhhmm[ss]).
 * ``IP``: IPv4 with valid octets (no leading zeros) and IPv6, replaced only when globally
   routable (``ipaddress``: private, loopback, link-local, documentation, multicast and
   reserved ranges are not personal data); IPv6 additionally only in 2000::/3 (all current
-  global unicast). An IPv4-shaped string right after a version word (version, ver., 버전,
+  global unicast). An IPv4-shaped string right after a version word (version, ver., v=, 버전,
   릴리스, release, build, 빌드) or a capitalised product name (``LibreOffice 7.4.1.2``) is a
   version number, and one at the start of a line followed by ``.`` (``8.1.6.1. 제목``) is a
   section number; neither is an address.
 
-Not PII (hard negatives in tests/test_pii.py): dates (2023-01-15, 2023.01.15, bare 20230115:
-a date, and never a valid RRN shape), times, prices (1,234,567원), law articles (제12조 제3항),
-versions (7.4.7), ISBNs (978-89-...), postal codes (5 digits, 3-3), page ranges, product codes.
-Partially masked numbers (900101-1******) are not matched.
+Not PII (hard negatives in tests/test_pii.py and tests/pii_labelled.py): dates (2023-01-15,
+2023–01–15, 2023.01.15, bare 20230115: a date, and never a valid RRN shape), times and
+timestamps, prices (1,234,567원), law articles (제12조 제3항, 법률 제17799호), versions
+(7.4.7), ISBNs (978-89-...), postal codes, page ranges, order and tracking numbers, product
+codes. Partially masked numbers (900101-1******) are not matched. Known ambiguity: an order
+number written exactly like an RRN (valid YYMMDD, a dash, 7 digits) is replaced as one.
 
 Context checks read the *already scrubbed* text to the left, so scrubbing is idempotent.
 """
@@ -108,7 +127,9 @@ PATTERN_BODIES: dict[str, str] = {
         rf"|(?:{_PLUS82}|0){_AREA}(?P<l_sep> ?{DASH} ?|[. ])[0-9]{{3,4}}(?P=l_sep)[0-9]{{4}}"
         rf"|\(0(?:{_MOBILE}|{_AREA})\)(?: ?{DASH} ?| )?[0-9]{{3,4}}(?: ?{DASH} ?|[. ])[0-9]{{4}})"
     ) + _E,
-    "account": _B + rf"[0-9]{{2,6}}(?P<a_sep> ?{DASH} ?| )[0-9]{{2,7}}(?P=a_sep)[0-9]{{1,7}}(?:(?P=a_sep)[0-9]{{1,3}})?" + _E,
+    "account": _B + (
+        rf"[0-9]{{2,6}}(?P<a_sep> ?{DASH} ?| )[0-9]{{2,7}}(?P=a_sep)[0-9]{{1,7}}(?:(?P=a_sep)[0-9]{{1,3}})?"
+    ) + _E,
     "service": _B + rf"1[568][0-9]{{2}}{DASH}[0-9]{{4}}" + _E + r"(?! ?(?:년|세기))",
     "card_bare": _B + r"[2-69][0-9]{12,18}" + _E,
     "account_bare": _B + r"[0-9]{10,14}" + _E,
@@ -289,13 +310,16 @@ def email_spans(text: str) -> list[tuple[int, int]]:
     return [span for span in spans if email_valid(text[span[0] : span[1]])]
 
 
-_TIMESTAMP = re.compile(r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?:[01][0-9]|2[0-3])[0-5][0-9](?:[0-5][0-9])?")
+_TIMESTAMP = re.compile(
+    r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?:[01][0-9]|2[0-3])[0-5][0-9](?:[0-5][0-9])?"
+)
 
 
 def bare_account_valid(candidate: str, left_context: str) -> bool:
     """A bare 10-14 digit run is an account only right after an account word, and never when it
     reads as a timestamp (YYYYMMDDhhmm[ss]: transaction times beside 입금/은행)."""
-    return bool(BARE_ACCOUNT_KEYWORDS.search(left_context[-BARE_CONTEXT_CHARS:])) and not _TIMESTAMP.fullmatch(candidate)
+    keyword = BARE_ACCOUNT_KEYWORDS.search(left_context[-BARE_CONTEXT_CHARS:])
+    return bool(keyword) and not _TIMESTAMP.fullmatch(candidate)
 
 
 def email_valid(candidate: str) -> bool:
