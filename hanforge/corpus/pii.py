@@ -98,17 +98,6 @@ def _classify(kind: str, candidate: str, left: str, right: str) -> str | None:
     raise AssertionError(f"unknown pattern kind {kind}")
 
 
-def _active_kinds(text: str) -> tuple[str, ...]:
-    """The pattern kinds worth scanning ``text`` for: keyword-gated kinds only where their
-    keyword occurs somewhere in it (the per-match context check still decides)."""
-    lowered = text.lower()
-    off: list[str] = []
-    for gate, literals in pp.GATE_LITERALS.items():
-        if not any(word in lowered for word in literals):
-            off += pp.GATED_KINDS[gate]
-    return tuple(k for k in pp.KINDS if k not in off) if off else pp.KINDS
-
-
 _CONTEXT_CHARS = max(pp.PHONE_CONTEXT_CHARS, pp.ACCOUNT_CONTEXT_CHARS, pp.VERSION_CONTEXT_CHARS,
                      pp.BARE_CONTEXT_CHARS)
 
@@ -123,14 +112,14 @@ class PiiScrubber:
         self.placeholders = {t: f"<{t}>" for t in PII_TYPES} | dict(placeholders or {})
 
     @staticmethod
-    def _match_at(text: str, m, left: str, kinds: tuple[str, ...]) -> tuple[str, int] | None:
+    def _match_at(text: str, m, left: str) -> tuple[str, int] | None:
         """(type, end) of the first kind that validates at ``m.start()``, else None."""
         kind = m.lastgroup  # the kind's group encloses its inner groups, so it closes last
         found = _classify(kind, m.group(kind), left, text[m.end() : m.end() + pp.ACCOUNT_RIGHT_CONTEXT_CHARS])
         if found is not None:
             return found, m.end(kind)
         start = m.start()
-        for other in kinds[kinds.index(kind) + 1 :]:
+        for other in pp.KINDS[pp.KINDS.index(kind) + 1 :]:
             om = pp.SINGLE[other].match(text, start)
             if om is not None:
                 found = _classify(other, om.group(), left, text[om.end() : om.end() + pp.ACCOUNT_RIGHT_CONTEXT_CHARS])
@@ -178,11 +167,9 @@ class PiiScrubber:
         copied = 0  # text[:copied] is already in parts
         pos = 0
         emails = pp.email_spans(text) if "@" in text else []
-        kinds = _active_kinds(text)
-        combined = pp.combined(kinds)
         next_email = 0
         while True:
-            m = combined.search(text, pos)
+            m = pp.COMBINED.search(text, pos)
             while next_email < len(emails) and emails[next_email][0] < pos:
                 next_email += 1  # inside a span already taken
             email = emails[next_email] if next_email < len(emails) else None
@@ -194,7 +181,7 @@ class PiiScrubber:
                 # the left context as scrubbed so far: the unreplaced gap plus the tail of parts
                 gap = text[max(copied, start - _CONTEXT_CHARS) : start]
                 left = _tail(parts, _CONTEXT_CHARS - len(gap)) + gap if len(gap) < _CONTEXT_CHARS else gap
-                hit = self._match_at(text, m, left, kinds)
+                hit = self._match_at(text, m, left)
                 if hit is None:
                     pos = start + 1
                     continue

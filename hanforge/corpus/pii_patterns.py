@@ -1,10 +1,8 @@
 """Korean PII patterns and their validators (used by :mod:`hanforge.corpus.pii`).
 
-Each numeric PII kind is one named group of a single combined regex (:func:`combined`), scanned
+Each numeric PII kind is one named group of a single combined regex (``COMBINED``), scanned
 once per text; e-mails have their own scan (:func:`email_spans`), run only on texts containing
-``@``. Each kind has a validator that decides whether a candidate really is that kind. Kinds
-that need a keyword (``GATED_KINDS``) are left out of the scan of a text that has none of their
-keywords at all. Patterns use ``[0-9]`` (never ``\\d``, which also matches other scripts'
+``@``. Each kind has a validator that decides whether a candidate really is that kind. Patterns use ``[0-9]`` (never ``\\d``, which also matches other scripts'
 digits) and share one boundary rule: a candidate may not touch an ASCII letter, digit or ``_``,
 nor continue as a number (``.3``, ``-7``) or a hyphenated code (``AB-``, ``-X``) on either side.
 So a 13-digit RRN inside a 20-digit number, a phone number glued to a product code, or the
@@ -75,7 +73,6 @@ Context checks read the *already scrubbed* text to the left, so scrubbing is ide
 from __future__ import annotations
 
 import calendar
-import functools
 import ipaddress
 import re
 
@@ -138,20 +135,9 @@ PATTERN_BODIES: dict[str, str] = {
     "ipv6": r"(?<![0-9A-Za-z_:.])[23][0-9A-Fa-f]{3}:(?:[0-9A-Fa-f]{0,4}:){1,6}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z_:])",
 }
 KINDS: tuple[str, ...] = tuple(PATTERN_BODIES)
-#: Kinds that only count with a keyword in their context: a text without any such keyword is
-#: scanned without them (most texts; their candidates, dates and number runs, are frequent).
-GATED_KINDS: dict[str, tuple[str, ...]] = {"account": ("account", "account_bare"), "card": ("card_bare",)}
-
-
-@functools.lru_cache(maxsize=8)
-def combined(kinds: tuple[str, ...] = KINDS) -> re.Pattern:
-    """One regex with a named group per kind in ``kinds``, in priority order."""
-    return re.compile(
-        "(?=[0-9+(])(?:" + "|".join(f"(?P<{kind}>{PATTERN_BODIES[kind]})" for kind in kinds) + ")"
-    )
-
-
-COMBINED = combined()
+COMBINED = re.compile(
+    "(?=[0-9+(])(?:" + "|".join(f"(?P<{kind}>{body})" for kind, body in PATTERN_BODIES.items()) + ")"
+)
 #: Each kind alone, to retry lower-priority kinds where a higher one matched but failed validation.
 SINGLE = {kind: re.compile(body) for kind, body in PATTERN_BODIES.items()}
 
@@ -166,13 +152,6 @@ ACCOUNT_KEYWORDS = re.compile(
     r"(?i)(?:계좌|은행|입금|예금주|송금|이체|통장|뱅크|뱅킹|농협|신한|우체국|새마을|신협|수협|"
     r"씨티|sc제일|토스|저축|금고|account|bank|(?<![a-z])(?:kb|nh|ibk)(?![a-z]))"
 )
-#: Literal forms of the keywords above, to decide cheaply whether a text has any at all
-#: (``str.find`` on the lowercased text is ~100x faster than scanning with the regex).
-GATE_LITERALS: dict[str, tuple[str, ...]] = {
-    "account": ("계좌", "은행", "입금", "예금주", "송금", "이체", "통장", "뱅크", "뱅킹", "농협", "신한", "우체국",
-                "새마을", "신협", "수협", "씨티", "sc제일", "토스", "저축", "금고", "account", "bank", "kb", "nh", "ibk"),
-    "card": ("카드", "card"),
-}
 # For bare digit runs only the words that name an account itself (우체국 is also the parcel
 # service, 카드/결제 numbers are not accounts).
 BARE_ACCOUNT_KEYWORDS = re.compile(r"(?i)(?:계좌|입금|예금주|통장|은행|뱅크|account)")
