@@ -362,12 +362,14 @@ def test_step_scrubs_dropped_documents_and_urls_too():
     step = PiiConfig().build()
     dropped = Document(text="<html>tel:010-1234-5678</html>", id="d", metadata={"url": "https://a.kr/u/901231-1234563"})
     mark_dropped(dropped, reason="extract_empty", step="extract")
-    live = Document(text="메일 a.b@korea.kr", id="k", metadata={"url": "https://a.kr/?e=kim%40korea.kr"})
+    live = Document(text="메일 a.b@korea.kr", id="k", metadata={"url": "https://a.kr/?e=kim%40korea.kr",
+                                                                "path": "users/010-1234-5678.html"})
     out = list(step.run(iter([dropped, live])))
     assert out[0].text == "<html>tel:<PHONE></html>" and out[0].metadata["url"] == "https://a.kr/u/%3CRRN%3E"
     assert out[0].metadata["drop_reason"] == "extract_empty" and out[0].metadata["pii_types"] == ["PHONE", "RRN"]
     assert out[1].text == "메일 <EMAIL>" and out[1].metadata["url"] == "https://a.kr/?e=%3CEMAIL%3E"
-    assert step.stats["pii/PHONE"].total == 1 and step.stats["pii/EMAIL"].total == 2
+    assert out[1].metadata["path"] == "users/<PHONE>.html" and out[1].metadata["num_pii"] == 3
+    assert step.stats["pii/PHONE"].total == 2 and step.stats["pii/EMAIL"].total == 2
     assert step.stats["pii/urls_scrubbed"].total == 2 and step.stats["kept"].total == 1
 
 

@@ -21,7 +21,8 @@ placeholders contain no digits.
 
 Where it applies: the step scrubs *every* document that reaches it, kept or already dropped
 by an earlier step (excluded shards are data too: they hold the text as it was when dropped,
-raw markup for pages dropped by ``extract``), and the ``url`` column as well as ``text``.
+raw markup for pages dropped by ``extract``), and the ``url`` column (kept a valid URL) and the
+provenance columns (``PROVENANCE_KEYS``, where a reader sets them) as well as ``text``.
 So with the step anywhere in a pipeline, no row reaches a shard unscrubbed. It sets
 ``num_pii`` and ``pii_types`` (sorted distinct types, text and URL together) and counts
 ``pii/<TYPE>`` (replacements), ``pii/docs_with_pii`` and ``pii/urls_scrubbed`` in the stats
@@ -41,6 +42,10 @@ from loguru import logger
 from hanforge.config import StepConfig, register_step, require
 from hanforge.corpus import pii_patterns as pp
 from hanforge.corpus.steps import DocumentStep, is_dropped
+
+#: Metadata keys naming where a row came from (an input path, the record's own id), scrubbed as
+#: plain text where present: a file named after a phone number must not leak through them.
+PROVENANCE_KEYS: tuple[str, ...] = ("path", "input_id")
 
 #: Every PII type, in the order the docs list them.
 PII_TYPES: tuple[str, ...] = ("RRN", "FRN", "PHONE", "EMAIL", "BRN", "CARD", "ACCOUNT", "IP")
@@ -274,7 +279,8 @@ class PiiConfig(StepConfig):
 
 
 class PiiStep(DocumentStep):
-    """Scrub PII from every document that passes, kept or already dropped: ``text`` and ``url``.
+    """Scrub PII from every document that passes, kept or already dropped: ``text``, ``url`` and
+    the provenance keys.
 
     Dropped documents are data too (they are written to the excluded shards), so an earlier
     drop never lets raw PII through: wherever this step sits, every row the writer receives
@@ -323,7 +329,8 @@ class PiiStep(DocumentStep):
         self.stat_update("pii/scrub_error")
 
     def scrub_document(self, doc: Document) -> None:
-        """Scrub ``doc.text`` and ``doc.metadata["url"]`` in place and record what was replaced."""
+        """Scrub ``doc.text``, ``doc.metadata["url"]`` and the provenance keys in place and record
+        what was replaced."""
         doc.text, matches = self.scrubber.scrub(doc.text or "")
         url = doc.metadata.get("url")
         if isinstance(url, str) and url:
@@ -331,6 +338,11 @@ class PiiStep(DocumentStep):
             if url_matches:
                 matches = [*matches, *url_matches]
                 self.stat_update("pii/urls_scrubbed")
+        for key in PROVENANCE_KEYS:
+            value = doc.metadata.get(key)
+            if isinstance(value, str) and value:
+                doc.metadata[key], found = self.scrubber.scrub(value)
+                matches = [*matches, *found]
         counts: dict[str, int] = {}
         for match in matches:
             counts[match.type] = counts.get(match.type, 0) + 1
