@@ -202,6 +202,7 @@ NEGATIVES = [
     "301234 5678901",  # 6+7 digits with a space, no keyword, no valid date
     "우리 회사 123456789012",  # bare run, no account word
     "010-****-5678",
+    '<h4 class="title"><a id="x"></a>12.2.1.1. 메일링 리스트</h4>',  # section number in markup
 ]
 
 

@@ -57,8 +57,8 @@ Rules (precision first; what they deliberately leave alone is listed under "not 
   reserved ranges are not personal data); IPv6 additionally only in 2000::/3 (all current
   global unicast). An IPv4-shaped string right after a version word (version, ver., v=, 버전,
   릴리스, release, build, 빌드) or a capitalised product name (``LibreOffice 7.4.1.2``) is a
-  version number, and one at the start of a line followed by ``.`` (``8.1.6.1. 제목``) is a
-  section number; neither is an address.
+  version number, and one at the start of a line or right after a tag, followed by ``.``
+  (``8.1.6.1. 제목``, ``<h4>12.2.1.1. 제목``) is a section number; neither is an address.
 
 Not PII (hard negatives in tests/test_pii.py and tests/pii_labelled.py): dates (2023-01-15,
 2023–01–15, 2023.01.15, bare 20230115: a date, and never a valid RRN shape), times and
@@ -313,7 +313,8 @@ def ipv4_valid(candidate: str, left_context: str, right_char: str) -> bool:
     if VERSION_WORDS.search(left_context) or PRODUCT_NAME.search(left_context):
         return False
     at_line_start = left_context.rstrip(" ").endswith("\n") or not left_context.strip(" ")
-    if at_line_start and right_char == ".":  # "8.1.6.1. 다른 패키지 관리 도구"
+    after_tag = left_context.endswith(">")  # markup: <h4 class="title">8.1.6.1. dpkg-deb</h4>
+    if (at_line_start or after_tag) and right_char == ".":  # "8.1.6.1. 다른 패키지 관리 도구"
         return False
     return ipaddress.IPv4Address(candidate).is_global
 
