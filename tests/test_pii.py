@@ -351,6 +351,11 @@ def test_url_is_scrubbed_and_stays_a_url(url, expected, types):
     assert PiiScrubber().scrub_url(scrubbed) == (scrubbed, [])
 
 
+def test_url_with_a_lone_surrogate_is_scrubbed_without_error():
+    scrubbed, matches = PiiScrubber().scrub_url("https://a.kr/u/\udfff010-1234-5678")
+    assert scrubbed == "https://a.kr/u/%3F%3CPHONE%3E" and [m.type for m in matches] == ["PHONE"]
+
+
 @pytest.mark.parametrize("url", ["https://www.example.kr/ko/help/2023-01-15/page.html?v=7.4.7.2", "http://[bad",
                                  "https://211.234.10.5/index.html"])
 def test_urls_without_pii_are_unchanged(url):

@@ -222,7 +222,10 @@ class PiiScrubber:
             if not matches:
                 return raw
             found.extend(PiiMatch(m.type, 0, 0) for m in matches)
-            return quote_plus(scrubbed, safe=safe) if plus else quote(scrubbed, safe=safe)
+            # errors="replace": a lone surrogate (unencodable) must not fail the whole document
+            if plus:
+                return quote_plus(scrubbed, safe=safe, errors="replace")
+            return quote(scrubbed, safe=safe, errors="replace")
 
         netloc = parts.netloc
         if "@" in netloc:
