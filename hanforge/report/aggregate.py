@@ -117,7 +117,8 @@ def aggregate(folder: OutputFolder, *, ranges: dict[str, tuple[float, float]] | 
     tl = folder.scan_tokens()
     if tl is not None:
         _token_aggregates(agg, tl)
-    agg.pii_spans = {k: int(v) for k, v in folder.stats.get("pii", {}).items()}
+    # stats.json "pii" holds replacements per type plus the docs_with_pii total
+    agg.pii_spans = {k: int(v) for k, v in folder.stats.get("pii", {}).items() if k != "docs_with_pii"}
     return agg
 
 

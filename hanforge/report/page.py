@@ -34,7 +34,7 @@ border-bottom:2px solid var(--line);padding-bottom:4px}h3{font-size:14px;margin:
 .cards{display:flex;flex-wrap:wrap;gap:10px}.card{background:var(--card);border-radius:8px;padding:10px 14px;
 min-width:150px}.card b{display:block;font-size:20px}.card span{color:var(--mut);font-size:12px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(430px,1fr));gap:14px}
-.pair{display:grid;grid-template-columns:1fr 1fr;gap:14px;grid-column:1/-1}.plot{margin:0;background:var(--card);border-radius:8px;padding:8px 10px}
+.pair{display:grid;grid-template-columns:repeat(2,minmax(0,600px));gap:14px;grid-column:1/-1}.plot{margin:0;background:var(--card);border-radius:8px;padding:8px 10px}
 .plot figcaption{font-weight:600;font-size:13px;margin-bottom:2px}.plot svg{display:block;width:100%;height:auto}
 .plot text{font-size:11px;fill:var(--fg)}.plot .axis{fill:var(--mut);font-size:10px}.plot .val{fill:var(--mut);font-size:10px}
 .plot .ax{stroke:#98a2b3}.plot .thr{stroke:#111;stroke-width:1.5;stroke-dasharray:4 3}
