@@ -16,7 +16,7 @@ import polars as pl
 
 from hanforge.report.output_folder import OutputFolder
 from hanforge.report.signals import SIGNALS, Limit, Signal, configured_limits
-from hanforge.shards.inspect import count_by, histogram_counts
+from hanforge.shards.inspect import bin_index, count_by, histogram_counts
 
 NUM_BINS = 40
 # steps in pipeline order, for outputs without stats.json (a plain shard folder)
@@ -138,12 +138,11 @@ def _text_aggregates(agg: Aggregates, lf: pl.LazyFrame, ranges: dict[str, tuple[
         queries["pii"] = (lf.filter(kept).select(pl.col("pii_types").explode().alias("type")).drop_nulls()
                           .group_by("type").len().sort("type"))
     if "dup_cluster_size" in schema:
-        clusters = lf.filter(kept & pl.col("dup_cluster_size").is_not_null())
+        clusters = lf.with_row_index("_row").filter(kept & pl.col("dup_cluster_size").is_not_null())
         queries["clusters"] = (clusters.group_by("dup_cluster_size").agg(num_clusters=pl.len())
                                .sort("dup_cluster_size"))
         queries["largest"] = (clusters.filter(pl.col("dup_cluster_size") > 1)
-                              .select("id", "source", "url", "dup_cluster_size", "num_chars",
-                                      excerpt=pl.col("text").str.slice(0, 300))
+                              .select("_row", "id", "source", "url", "dup_cluster_size", "num_chars")
                               .top_k(8, by=["dup_cluster_size", "id"], reverse=[False, True]))
     names = list(queries)
     results = dict(zip(names, pl.collect_all([queries[n] for n in names])))
@@ -156,7 +155,10 @@ def _text_aggregates(agg: Aggregates, lf: pl.LazyFrame, ranges: dict[str, tuple[
         agg.pii_docs = dict(results["pii"].iter_rows())
     if "clusters" in results and results["clusters"].height:
         agg.cluster_sizes = results["clusters"]
-        agg.largest_clusters = results["largest"]
+        largest = results["largest"]
+        texts = agg.folder.text_excerpts(set(largest["_row"].to_list()), chars=300)
+        agg.largest_clusters = largest.with_columns(
+            excerpt=pl.Series([texts.get(r, "") for r in largest["_row"].to_list()], dtype=pl.String))
     agg.funnel = _funnel(agg)
     _signal_histograms(agg, lf, schema, ranges)
 
@@ -183,20 +185,26 @@ def _signal_histograms(agg: Aggregates, lf: pl.LazyFrame, schema: pl.Schema,
                        ranges: dict[str, tuple[float, float]] | None) -> None:
     ranges = ranges if ranges is not None else signal_ranges(lf, schema)
     steps = agg.folder.step_configs()
-    plans, queries = [], []
+    plans = []
     for signal in SIGNALS:
         if signal.column not in ranges or signal.column not in schema:
             continue
         limits = configured_limits(signal, steps)
-        edges = bin_edges(signal, *ranges[signal.column], limits)
-        reasons = [r.reason for r in signal.rules]
-        cls = (pl.when(pl.col("drop_reason").is_null()).then(0)
-               .when(pl.col("drop_reason").is_in(reasons)).then(1).otherwise(2))
-        plans.append((signal, edges, limits))
-        queries.append(histogram_counts(lf.with_columns(cls=cls), signal.column, edges=edges, by=["cls"]))
-    for (signal, edges, limits), df in zip(plans, pl.collect_all(queries)):
+        plans.append((signal, bin_edges(signal, *ranges[signal.column], limits), limits))
+    if not plans:
+        return
+    reasons = {s.column: [r.reason for r in s.rules] for s, _, _ in plans}
+    # one scan: the class of each row per signal and its bin in every signal, as small integers;
+    # the per-signal counts are then group_bys over that frame
+    bins = lf.select(
+        *[pl.when(pl.col("drop_reason").is_null()).then(0).when(pl.col("drop_reason").is_in(reasons[s.column]))
+          .then(1).otherwise(2).cast(pl.Int8).alias(f"{s.column}:cls") for s, _, _ in plans],
+        *[bin_index(pl.col(s.column), edges, log=s.log_x).cast(pl.Int16).alias(s.column) for s, edges, _ in plans],
+    ).collect()
+    for signal, edges, limits in plans:
         counts = {name: [0] * NUM_BINS for name in CLASSES}
-        for c, b, n in df.iter_rows():
+        df = bins.lazy().select(c=pl.col(f"{signal.column}:cls"), b=pl.col(signal.column)).drop_nulls().group_by("c", "b").len()
+        for c, b, n in df.collect().iter_rows():
             counts[CLASSES[c]][b] = int(n)
         agg.signals[signal.column] = SignalHistogram(signal, edges, counts, limits)
 
@@ -213,6 +221,6 @@ def _token_aggregates(agg: Aggregates, tl: pl.LazyFrame) -> None:
     hi = max(int(row["max_seg"] or 1), 2)
     edges = [10 ** (math.log10(hi + 1) * i / NUM_BINS) - 1 for i in range(NUM_BINS + 1)]
     counts = [0] * NUM_BINS
-    for b, n in histogram_counts(tl.select(pl.col("doc_lens").explode().alias("len")), "len", edges=edges).collect().iter_rows():
+    for b, n in histogram_counts(tl.select(pl.col("doc_lens").explode().alias("len")), "len", edges=edges, log=True).collect().iter_rows():
         counts[b] = int(n)
     agg.doc_len_hist = (edges, counts)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from hanforge.errors import InputError, ShardError
 from hanforge.shards.inspect import find_parquet
@@ -48,6 +49,33 @@ class OutputFolder:
         if not self.token_files:
             return None
         return pl.scan_ipc(self.token_files).select("doc_lens", "num_pad", "continues")
+
+    def text_excerpts(self, rows: set[int], *, chars: int) -> dict[int, str]:
+        """First ``chars`` characters of the text of rows ``rows`` (numbered as in :meth:`scan_text`).
+
+        Reads only the row groups that hold those rows (found from the Parquet footers).
+        """
+        out: dict[int, str] = {}
+        wanted = sorted(rows)
+        start = 0
+        for path in self.text_files:
+            if not wanted:
+                break
+            meta = pq.read_metadata(path)
+            if wanted[0] >= start + meta.num_rows:
+                start += meta.num_rows
+                continue
+            parquet = pq.ParquetFile(path)
+            for g in range(meta.num_row_groups):
+                n = meta.row_group(g).num_rows
+                local = [r - start for r in wanted if start <= r < start + n]
+                if local:
+                    texts = parquet.read_row_group(g, columns=["text"]).column("text")
+                    for i in local:
+                        out[start + i] = (texts[i].as_py() or "")[:chars]
+                start += n
+            wanted = [r for r in wanted if r >= start]
+        return out
 
     def step_configs(self) -> dict[str, dict[str, Any]]:
         """Config of each corpus step by its ``type`` (the run's thresholds); empty for others."""

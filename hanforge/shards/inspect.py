@@ -2,11 +2,12 @@
 
 Shows rows, schema, kept/excluded split, the drop-reason table, and Hangul-ratio and length
 histograms. Reads lazily with ``polars.scan_parquet`` so it works on large folders;
-``hanforge report`` reuses the same aggregations (:func:`count_by`, :func:`histogram_counts`).
+``hanforge report`` reuses the same aggregations (:func:`count_by`, :func:`bin_index`, :func:`histogram_counts`).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import polars as pl
@@ -40,18 +41,35 @@ def count_by(lf: pl.LazyFrame, *columns: str) -> pl.LazyFrame:
             .sort(["num_docs", *columns], descending=[True] + [False] * len(columns), nulls_last=True))
 
 
-def histogram_counts(lf: pl.LazyFrame, column: str, *, edges: list[float], by: list[str] | None = None) -> pl.LazyFrame:
-    """Rows per bin ``[edges[i], edges[i+1])`` of ``column`` (and of ``by``), computed by Polars.
+def bin_index(expr: pl.Expr, edges: list[float], *, log: bool = False) -> pl.Expr:
+    """0-based bin of ``expr`` over ``edges``: bin i is ``[edges[i], edges[i+1])``.
 
-    Values below the first edge count in the first bin, values at or above the last edge in the
-    last bin; nulls are left out. Columns: ``by``..., ``bin`` (0-based), ``len``.
+    Values below the first edge fall in the first bin, values at or above the last edge in the
+    last bin; nulls and NaNs stay null. Edges evenly spaced (in ``log10(x + 1)`` when ``log``)
+    are binned by arithmetic, other edges by a binary search; both are vectorized.
+    """
+    x = expr.cast(pl.Float64)
+    t = (x + 1).log10() if log else x
+    points = [math.log10(e + 1) if log else float(e) for e in edges]
+    steps = [b - a for a, b in zip(points, points[1:])]
+    span = points[-1] - points[0]
+    if len(steps) > 1 and math.isfinite(span) and max(steps) - min(steps) <= 1e-9 * abs(span):
+        index = ((t - points[0]) / steps[0]).floor()
+    elif len(steps) > 1:
+        index = pl.lit(pl.Series(points[1:-1], dtype=pl.Float64)).search_sorted(t, side="right")
+    else:
+        index = pl.lit(0)
+    return pl.when(x.is_not_null() & x.is_not_nan()).then(index.clip(0, len(steps) - 1).cast(pl.Int32))
+
+
+def histogram_counts(lf: pl.LazyFrame, column: str, *, edges: list[float], by: list[str] | None = None,
+                     log: bool = False) -> pl.LazyFrame:
+    """Rows per bin of ``column`` over ``edges`` (see :func:`bin_index`), computed by Polars.
+
+    Nulls are left out. Columns: ``by``..., ``bin`` (0-based), ``len``.
     """
     by = by or []
-    labels = [str(i) for i in range(len(edges) - 1)]
-    x = pl.col(column).cast(pl.Float64)
-    binned = x.cut(edges[1:-1], labels=labels, left_closed=True).cast(pl.String).cast(pl.Int32) if len(labels) > 1 \
-        else pl.lit(0, pl.Int32)
-    return (lf.filter(x.is_not_null() & x.is_not_nan()).select(*by, bin=binned)
+    return (lf.select(*by, bin=bin_index(pl.col(column), edges, log=log)).drop_nulls("bin")
             .group_by(*by, "bin").len().sort(*by, "bin"))
 
 
