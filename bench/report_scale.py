@@ -22,6 +22,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,9 +48,11 @@ def replicate(source: Path, work: Path, *, copies: int, copies_per_file: int, te
         id_idx = table.schema.get_field_index("id")
         field = table.schema.field(id_idx)
 
-        def copy(k: int) -> pa.Table:
-            ids = pc.binary_join_element_wise(table["id"], pa.scalar(f"{k:06d}"), "-")
-            return table.set_column(id_idx, field, ids.cast(field.type))
+        def copies_of(first: int, stop: int) -> pa.Table:
+            reps = pa.concat_tables([table] * (stop - first))
+            suffix = pc.utf8_lpad(pc.cast(pa.array(np.repeat(np.arange(first, stop), table.num_rows)), pa.string()), 6, "0")
+            ids = pc.binary_join_element_wise(reps["id"], suffix, "-")
+            return reps.set_column(id_idx, field, ids.cast(field.type))
 
         # row groups of about 4 MB of text, as TextShardWriter writes them; small data pages and
         # no dictionary for the text so repeated copies are not compressed against each other
@@ -61,7 +64,7 @@ def replicate(source: Path, work: Path, *, copies: int, copies_per_file: int, te
             with pq.ParquetWriter(path, table.schema, compression="zstd", use_dictionary=dictionary,
                                   data_page_size=64 << 10) as writer:
                 for g in range(start, stop, per_group):
-                    writer.write_table(pa.concat_tables([copy(k) for k in range(g, min(g + per_group, stop))]))
+                    writer.write_table(copies_of(g, min(g + per_group, stop)))
             num_rows += table.num_rows * (stop - start)
             num_bytes += path.stat().st_size
     shutil.copy2(source / "manifest.json", work / "manifest.json")

@@ -158,7 +158,7 @@ def _histogram(chart: Histogram, width: int) -> str:
                        f'height="{max(h, 0.8):.1f}" fill="{s.color}"><title>{escape(tip)}</title></rect>')
     for k in range(5):
         v = _tick(chart, k / 4)
-        out.append(_text(xpos(v), top + plot_h + 14, fmt(v), anchor="middle", cls="axis"))
+        out.append(_text(xpos(v), top + plot_h + 14, fmt(v), anchor="end" if k == 4 else "middle", cls="axis"))
     for j, t in enumerate(chart.thresholds):
         x = xpos(t.value)
         out.append(f'<line class="thr" x1="{x:.1f}" y1="{10 + 11 * j}" x2="{x:.1f}" y2="{top + plot_h}">'

@@ -46,7 +46,7 @@ th{background:var(--card)}td:first-child,th:first-child{text-align:left}td.diff{
 .cols{display:grid;grid-template-columns:repeat(var(--n),minmax(0,1fr));gap:16px}
 .sample{border:1px solid var(--line);border-radius:6px;padding:6px 10px;margin:6px 0;background:#fff}
 .sample .m{font-size:11px;color:var(--mut);word-break:break-all}.sample pre{white-space:pre-wrap;word-break:break-word;
-margin:4px 0 0;font:13px/1.5 inherit;max-height:9em;overflow:auto}.run-a{color:#2b7bb9}.run-b{color:#c46f00}
+margin:4px 0 0;font-family:inherit;font-size:13px;line-height:1.5;max-height:9em;overflow:auto}.run-a{color:#2b7bb9}.run-b{color:#c46f00}
 .note{color:var(--mut);font-size:12px}input[type=search]{padding:4px 8px;width:320px;font:inherit}
 """
 
