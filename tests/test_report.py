@@ -196,5 +196,10 @@ def test_cli_errors_are_one_line(tmp_path, capsys, outputs):
     (tmp_path / "empty").mkdir()
     assert cli_main(["report", str(tmp_path / "empty")]) == 2
     assert "no text shards" in capsys.readouterr().err
+    (tmp_path / "broken" / "shards").mkdir(parents=True)
+    (tmp_path / "broken" / "shards" / "00000-00000.parquet").write_bytes(b"PAR1 not parquet")
+    assert cli_main(["report", str(tmp_path / "broken")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "broken: a shard cannot be read" in err
     assert cli_main(["report", str(outputs["run"]), "--out", str(tmp_path / "r.html")]) == 0
     assert "report written to" in capsys.readouterr().out and (tmp_path / "r.html").is_file()

@@ -78,7 +78,9 @@ def fmt(value: float) -> str:
 
 
 def render(chart: Chart, *, width: int = 460) -> str:
-    """The chart as a ``<figure class="plot">`` holding inline SVG and a legend."""
+    """The chart as a ``<figure class="plot">`` holding inline SVG and a legend (a note if it has no data)."""
+    if not num_points(chart):
+        return f'<p class="note">{escape(chart.title)}: nothing to draw (all zero)</p>'
     svg = _bars(chart, width) if isinstance(chart, BarChart) else _histogram(chart, width)
     legend = "".join(f'<span><i style="background:{s.color}"></i>{escape(s.name)}</span>'
                      for s in chart.series if len(chart.series) > 1 or isinstance(chart, Histogram))

@@ -12,8 +12,12 @@ import time
 from html import escape
 from pathlib import Path
 
+import polars as pl
+import pyarrow as pa
+
 from hanforge import __version__
 from hanforge.atomic import atomic_write_bytes
+from hanforge.errors import ShardError
 from hanforge.report.aggregate import CLASSES, Aggregates, aggregate, shared_ranges
 from hanforge.report.charts import DROPPED_ELSEWHERE, DROPPED_HERE, KEPT, RUN_COLORS, BarChart, Histogram, Series, \
     Threshold, fmt, render
@@ -64,10 +68,15 @@ def build_report(output: str | Path, *, compare: str | Path | None = None, out: 
     """Write the HTML report of ``output`` (and ``compare`` beside it) to ``out``; return its path."""
     started = time.perf_counter()
     folders = [open_output(output)] + ([open_output(compare)] if compare is not None else [])
-    scans = [(lf, lf.collect_schema()) for f in folders if (lf := f.scan_text()) is not None]
-    ranges = shared_ranges(scans) if len(folders) > 1 else None
-    aggs = [aggregate(f, ranges=ranges) for f in folders]
-    samples = [collect_samples(a) for a in aggs]
+    try:
+        scans = [(lf, lf.collect_schema()) for f in folders if (lf := f.scan_text()) is not None]
+        ranges = shared_ranges(scans) if len(folders) > 1 else None
+        aggs = [aggregate(f, ranges=ranges) for f in folders]
+        samples = [collect_samples(a) for a in aggs]
+    except (pl.exceptions.PolarsError, pa.ArrowException, OSError) as exc:
+        names = " or ".join(str(f.path) for f in folders)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ShardError(f"{names}: a shard cannot be read ({reason}); rerun the command that wrote it") from None
     html = render_page(aggs, samples, seconds=time.perf_counter() - started)
     path = Path(out) if out is not None else Path(output) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
