@@ -52,7 +52,7 @@ def replicate(source: Path, work: Path, *, copies: int, copies_per_file: int, te
             reps = pa.concat_tables([table] * (stop - first))
             suffix = pc.utf8_lpad(pc.cast(pa.array(np.repeat(np.arange(first, stop), table.num_rows)), pa.string()), 6, "0")
             ids = pc.binary_join_element_wise(reps["id"], suffix, "-")
-            return reps.set_column(id_idx, field, ids.cast(field.type))
+            return reps.set_column(id_idx, field, ids.cast(field.type)).combine_chunks()
 
         # row groups of about 4 MB of text, as TextShardWriter writes them; small data pages and
         # no dictionary for the text so repeated copies are not compressed against each other

@@ -76,13 +76,22 @@ class Aggregates:
     schema: pl.Schema | None = None
 
 
+QUANTILE_SAMPLE = 200_000
+
+
 def signal_ranges(lf: pl.LazyFrame, schema: pl.Schema) -> dict[str, tuple[float, float]]:
-    """(min, 99.5th percentile) of each signal column that has values."""
+    """(min, 99.5th percentile) of each signal column that has values.
+
+    The percentile (it only sets the histogram's range) is taken over every k-th row so that at
+    most ``QUANTILE_SAMPLE`` values are sorted per column; deterministic, and exact on small runs.
+    """
     cols = [s.column for s in SIGNALS if s.column in schema]
     if not cols:
         return {}
+    step = max(1, lf.select(pl.len()).collect().item() // QUANTILE_SAMPLE)
     row = lf.select([e for c in cols for e in (pl.col(c).min().alias(f"{c}:lo"),
-                                               pl.col(c).quantile(0.995).alias(f"{c}:hi"))]).collect().row(0, named=True)
+                                               pl.col(c).gather_every(step).quantile(0.995).alias(f"{c}:hi"))]
+                    ).collect().row(0, named=True)
     return {c: (float(row[f"{c}:lo"]), float(row[f"{c}:hi"])) for c in cols if row[f"{c}:lo"] is not None}
 
 
@@ -111,7 +120,7 @@ def shared_ranges(folders: list[tuple[pl.LazyFrame, pl.Schema]]) -> dict[str, tu
 def aggregate(folder: OutputFolder, *, ranges: dict[str, tuple[float, float]] | None = None) -> Aggregates:
     """All numbers of ``folder``; ``ranges`` (from :func:`shared_ranges`) fixes histogram ranges."""
     agg = Aggregates(folder=folder)
-    lf = folder.scan_text()
+    lf = folder.scan_text(with_file=True)
     if lf is not None:
         _text_aggregates(agg, lf, ranges)
     tl = folder.scan_tokens()
@@ -138,11 +147,11 @@ def _text_aggregates(agg: Aggregates, lf: pl.LazyFrame, ranges: dict[str, tuple[
         queries["pii"] = (lf.filter(kept).select(pl.col("pii_types").explode().alias("type")).drop_nulls()
                           .group_by("type").len().sort("type"))
     if "dup_cluster_size" in schema:
-        clusters = lf.with_row_index("_row").filter(kept & pl.col("dup_cluster_size").is_not_null())
+        clusters = lf.filter(kept & pl.col("dup_cluster_size").is_not_null())
         queries["clusters"] = (clusters.group_by("dup_cluster_size").agg(num_clusters=pl.len())
                                .sort("dup_cluster_size"))
         queries["largest"] = (clusters.filter(pl.col("dup_cluster_size") > 1)
-                              .select("_row", "id", "source", "url", "dup_cluster_size", "num_chars")
+                              .select("_file", "id", "source", "url", "dup_cluster_size", "num_chars")
                               .top_k(8, by=["dup_cluster_size", "id"], reverse=[False, True]))
     names = list(queries)
     results = dict(zip(names, pl.collect_all([queries[n] for n in names])))
@@ -156,9 +165,9 @@ def _text_aggregates(agg: Aggregates, lf: pl.LazyFrame, ranges: dict[str, tuple[
     if "clusters" in results and results["clusters"].height:
         agg.cluster_sizes = results["clusters"]
         largest = results["largest"]
-        texts = agg.folder.text_excerpts(set(largest["_row"].to_list()), chars=300)
-        agg.largest_clusters = largest.with_columns(
-            excerpt=pl.Series([texts.get(r, "") for r in largest["_row"].to_list()], dtype=pl.String))
+        keys = list(zip(largest["_file"].to_list(), largest["id"].to_list()))
+        texts = agg.folder.text_excerpts(keys, chars=300)
+        agg.largest_clusters = largest.with_columns(excerpt=pl.Series([texts.get(k, "") for k in keys], dtype=pl.String))
     agg.funnel = _funnel(agg)
     _signal_histograms(agg, lf, schema, ranges)
 
@@ -194,18 +203,16 @@ def _signal_histograms(agg: Aggregates, lf: pl.LazyFrame, schema: pl.Schema,
     if not plans:
         return
     reasons = {s.column: [r.reason for r in s.rules] for s, _, _ in plans}
-    # one scan: the class of each row per signal and its bin in every signal, as small integers;
-    # the per-signal counts are then group_bys over that frame
-    bins = lf.select(
-        *[pl.when(pl.col("drop_reason").is_null()).then(0).when(pl.col("drop_reason").is_in(reasons[s.column]))
-          .then(1).otherwise(2).cast(pl.Int8).alias(f"{s.column}:cls") for s, _, _ in plans],
-        *[bin_index(pl.col(s.column), edges, log=s.log_x).cast(pl.Int16).alias(s.column) for s, edges, _ in plans],
-    ).collect()
+    # one scan: per signal, one small integer per row = class * NUM_BINS + bin; the histograms are
+    # then value counts of those columns
+    cls = {s.column: pl.when(pl.col("drop_reason").is_null()).then(0)
+           .when(pl.col("drop_reason").is_in(reasons[s.column])).then(1).otherwise(2) for s, _, _ in plans}
+    keys = lf.select(*[(cls[s.column] * NUM_BINS + bin_index(pl.col(s.column), edges, log=s.log_x)).cast(pl.Int16)
+                       .alias(s.column) for s, edges, _ in plans]).collect()
     for signal, edges, limits in plans:
         counts = {name: [0] * NUM_BINS for name in CLASSES}
-        df = bins.lazy().select(c=pl.col(f"{signal.column}:cls"), b=pl.col(signal.column)).drop_nulls().group_by("c", "b").len()
-        for c, b, n in df.collect().iter_rows():
-            counts[CLASSES[c]][b] = int(n)
+        for key, n in keys.get_column(signal.column).drop_nulls().value_counts().iter_rows():
+            counts[CLASSES[key // NUM_BINS]][key % NUM_BINS] = int(n)
         agg.signals[signal.column] = SignalHistogram(signal, edges, counts, limits)
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from hanforge.errors import InputError, ShardError
 from hanforge.shards.inspect import find_parquet
@@ -35,11 +34,14 @@ class OutputFolder:
     def label(self) -> str:
         return self.path.name or str(self.path)
 
-    def scan_text(self) -> pl.LazyFrame | None:
-        """Kept and excluded text shards as one lazy frame (kept = ``drop_reason`` is null)."""
+    def scan_text(self, *, with_file: bool = False) -> pl.LazyFrame | None:
+        """Kept and excluded text shards as one lazy frame (kept = ``drop_reason`` is null).
+
+        ``with_file`` adds the shard path as ``_file`` (to fetch a row's text later).
+        """
         if not self.text_files:
             return None
-        lf = pl.scan_parquet(self.text_files)
+        lf = pl.scan_parquet(self.text_files, include_file_paths="_file" if with_file else None)
         if "drop_reason" not in lf.collect_schema():
             lf = lf.with_columns(drop_reason=pl.lit(None, pl.String), drop_step=pl.lit(None, pl.String))
         return lf
@@ -50,31 +52,21 @@ class OutputFolder:
             return None
         return pl.scan_ipc(self.token_files).select("doc_lens", "num_pad", "continues")
 
-    def text_excerpts(self, rows: set[int], *, chars: int) -> dict[int, str]:
-        """First ``chars`` characters of the text of rows ``rows`` (numbered as in :meth:`scan_text`).
+    def text_excerpts(self, rows: list[tuple[str, str]], *, chars: int) -> dict[tuple[str, str], str]:
+        """First ``chars`` characters of the text of the given ``(file, id)`` rows.
 
-        Reads only the row groups that hold those rows (found from the Parquet footers).
+        One small query per file holding a sample: Polars reads its ids and the text of only
+        the matching rows.
         """
-        out: dict[int, str] = {}
-        wanted = sorted(rows)
-        start = 0
-        for path in self.text_files:
-            if not wanted:
-                break
-            meta = pq.read_metadata(path)
-            if wanted[0] >= start + meta.num_rows:
-                start += meta.num_rows
-                continue
-            parquet = pq.ParquetFile(path)
-            for g in range(meta.num_row_groups):
-                n = meta.row_group(g).num_rows
-                local = [r - start for r in wanted if start <= r < start + n]
-                if local:
-                    texts = parquet.read_row_group(g, columns=["text"]).column("text")
-                    for i in local:
-                        out[start + i] = (texts[i].as_py() or "")[:chars]
-                start += n
-            wanted = [r for r in wanted if r >= start]
+        by_file: dict[str, set[str]] = {}
+        for file, doc_id in rows:
+            by_file.setdefault(file, set()).add(doc_id)
+        out: dict[tuple[str, str], str] = {}
+        for file, ids in sorted(by_file.items()):
+            found = (pl.scan_parquet(file).filter(pl.col("id").is_in(sorted(ids)))
+                     .select("id", pl.col("text").str.slice(0, chars)).collect())
+            for doc_id, text in found.iter_rows():
+                out.setdefault((file, doc_id), text or "")
         return out
 
     def step_configs(self) -> dict[str, dict[str, Any]]:

@@ -1,10 +1,9 @@
 """Sample documents for the report: a few per drop reason, and kept ones near each limit.
 
 Each sample list is a deterministic limited scan in shard-file order: the lazy frame of the
-small columns is filtered and cut with ``head(k)``, so the same output folder always gives the
-same samples. Only then is text read, and only from the row groups that hold a sample (found
-from the Parquet footers), so a large run costs a scan of a few small columns plus a few row
-groups of text. Texts are cut to an excerpt here; the page escapes them.
+small columns is filtered and cut with ``head(k)`` (Polars stops reading once it has ``k``
+rows), so the same output folder always gives the same samples. Only then is text read, by id
+from the shard files that hold a sample, so a large run never has its whole text column read. Texts are cut to an excerpt here; the page escapes them.
 """
 
 from __future__ import annotations
@@ -29,16 +28,15 @@ class SampleSet:
 
 
 def _columns(schema: pl.Schema, *extra: str) -> list[str]:
-    names = dict.fromkeys(("_row", "id", "source", "url", "drop_step", "drop_reason", "num_chars", *extra))
-    return [c for c in names if c in schema or c == "_row"]
+    names = dict.fromkeys(("_file", "id", "source", "url", "drop_step", "drop_reason", "num_chars", *extra))
+    return [c for c in names if c in schema or c == "_file"]
 
 
 def collect_samples(agg: Aggregates, *, per_reason: int = 3, per_limit: int = 3) -> tuple[list[SampleSet], list[SampleSet]]:
     """(samples per drop reason, kept samples nearest each configured limit)."""
-    lf = agg.folder.scan_text()
+    lf = agg.folder.scan_text(with_file=True)
     if lf is None or agg.schema is None:
         return [], []
-    lf = lf.with_row_index("_row")
     schema = agg.schema
     reason_sets, queries = [], []
     for step, reason, num_docs, _ in (agg.reasons.iter_rows() if agg.reasons is not None else []):
@@ -54,9 +52,10 @@ def collect_samples(agg: Aggregates, *, per_reason: int = 3, per_limit: int = 3)
             limit_sets.append((SampleSet(f"{lim.column} near {lim.label}", f"kept, {lim.column} in [{lo:.4g}, {hi:.4g}]", []), lim))
             queries.append(near.head(per_limit * 4).select(_columns(schema, lim.column)))
     results = pl.collect_all(queries) if queries else []
-    texts = agg.folder.text_excerpts({r for df in results for r in df["_row"].to_list()}, chars=EXCERPT_CHARS)
-    results = [df.with_columns(excerpt=pl.Series([texts.get(r, "") for r in df["_row"].to_list()], dtype=pl.String))
-               for df in results]
+    keys = [(f, i) for df in results for f, i in zip(df["_file"].to_list(), df["id"].to_list())]
+    texts = agg.folder.text_excerpts(keys, chars=EXCERPT_CHARS)
+    results = [df.with_columns(excerpt=pl.Series([texts.get(k, "") for k in zip(df["_file"].to_list(), df["id"].to_list())],
+                                                 dtype=pl.String)) for df in results]
     for sample_set, df in zip(reason_sets, results[:len(reason_sets)]):
         sample_set.rows = df.to_dicts()
     for (sample_set, lim), df in zip(limit_sets, results[len(reason_sets):]):
