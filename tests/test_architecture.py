@@ -24,8 +24,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hanforge.fingerprint", "hanforge.output"),  # content fingerprints and manifests; output folders
     ("hanforge.shards",),  # text and token shard formats, their readers and writers
     ("hanforge.tokenizer",),  # tokenizer training/loading/encoding and the tokenize job
-    ("hanforge.corpus", "hanforge.train", "hanforge.export"),  # corpus engine; training; model export
-    ("hanforge.eval", "hanforge.plan", "hanforge.serve", "hanforge.report"),  # built on the layer below
+    ("hanforge.corpus", "hanforge.train", "hanforge.export", "hanforge.report"),  # corpus engine; training; export; HTML report
+    ("hanforge.eval", "hanforge.plan", "hanforge.serve"),  # built on the layer below
     ("hanforge.cli",),  # the command line: one module per verb
     ("hanforge.__main__",),  # `python -m hanforge`
 )
