@@ -159,9 +159,9 @@ def test_slurm_job_script_runs_and_gives_the_local_shards(reference_run, tmp_pat
     assert "#SBATCH --partition=cpu" in script and "#SBATCH --array=0-3" in script
     assert "launch_pickled_pipeline" in script
     # the fake sbatch ran the array at once, so a second call finds every task done
-    assert first.submitted_only is False or len(list((Path(on_slurm.output) / "logs" / "completions").iterdir())) == 4
+    assert first.state == "finished" or len(list((Path(on_slurm.output) / "logs" / "completions").iterdir())) == 4
     second = run_pipeline(on_slurm)
-    assert second.submitted_only is False
+    assert second.state == "finished"
     assert shard_bytes(Path(on_slurm.output)) == shard_bytes(Path(cfg.output))
 
 

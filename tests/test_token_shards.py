@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 from token_helpers import sample_texts, train_tiny_tokenizer, write_text_shards
 
-from hanforge.errors import InputError, ShardError
+from hanforge.errors import InputError, OutputError, ShardError
 from hanforge.shards import token_format
 from hanforge.shards.token_format import open_token_shard, read_manifest, write_token_shards
 from hanforge.shards.tokenize import tokenize_shards
@@ -170,7 +170,7 @@ def test_tokenize_resumes_after_a_crash(corpus, tmp_path, monkeypatch):
     assert {p.name: p.read_bytes() for p in out.iterdir()} == {p.name: p.read_bytes() for p in reference.iterdir()}
     # a finished set is returned as is; other settings into the same folder are refused
     assert tokenize_shards(output=out, **kwargs) == manifest
-    with pytest.raises(ShardError, match="other inputs or config"):
+    with pytest.raises(OutputError, match="different config or inputs"):
         tokenize_shards(output=out, **{**kwargs, "seq_len": 64})
     assert tokenize_shards(output=out, overwrite=True, **{**kwargs, "seq_len": 64})["seq_len"] == 64
 

@@ -27,6 +27,7 @@ streaming over Parquet and explainable in a report; it is a few dozen lines of n
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 from typing import Any, Literal
@@ -40,8 +41,11 @@ from hanforge.atomic import atomic_path
 from hanforge.config import ConfigBase, read_toml, register_section, require
 from hanforge.errors import BudgetError, ConfigError, ShardError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
+from hanforge.output import JobOutput
 from hanforge.shards.text_schema import TEXT_SHARD_SCHEMA
 
+#: What ``hanforge mix`` writes in its output folder (the files it may delete on --overwrite).
+MIX_OWNS = ("shards/mix-*.parquet", "manifest.json")
 RATIO_TOLERANCE = 1e-6
 ROWS_PER_OUTPUT_SHARD = 50_000
 
@@ -210,18 +214,29 @@ def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]
     fingerprint_config = {**config.to_dict(), "output": None,
                           "tokenizer": tokenizer.fingerprint if tokenizer else None,
                           "sources": {k: {**s.to_dict(), "path": None} for k, s in config.sources.items()}}
-    manifest_path = output / "manifest.json"
-    if manifest_path.is_file():
-        import json
+    job = JobOutput(output, what="mix", owns=MIX_OWNS, data_dirs=("shards",),
+                    marker={"config_fingerprint": config_fingerprint(fingerprint_config), "inputs": inputs})
+    # planned before the folder is claimed: a budget that cannot be met writes nothing
+    report = _plan(config, plan) if job.check(overwrite=overwrite) != "finished" else None
+    with job:
+        if job.claim(overwrite=overwrite) == "finished" and (output / "manifest.json").is_file():
+            return json.loads((output / "manifest.json").read_text(encoding="utf-8"))
+        (output / "manifest.json").unlink(missing_ok=True)
+        report = report if report is not None else _plan(config, plan)
+        achieved_total = sum(r["achieved"] for r in report.values())
+        shard_files = _write_mix_shards(output, config=config, plan=plan)
+        manifest = write_manifest(
+            output, kind="mix", config=fingerprint_config, inputs=inputs, unit=config.unit,
+            total_planned=config.total, total_achieved=achieved_total,
+            tokenizer={"fingerprint": tokenizer.fingerprint, "name": tokenizer.name} if tokenizer else None,
+            sources=report, shards=shard_files,
+        )
+        job.finish()
+    return manifest
 
-        done = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if done.get("config_fingerprint") == config_fingerprint(fingerprint_config) and done.get("inputs") == inputs:
-            return done
-        if not overwrite:
-            raise ShardError(f"{output}: holds a mix of other inputs or config; choose another output "
-                             "or pass --overwrite")
-    manifest_path.unlink(missing_ok=True)
 
+def _plan(config: MixConfig, plan: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Copies per document of each source (into ``plan[name]["copies"]``); the per-source report."""
     report: dict[str, dict[str, Any]] = {}
     errors = []
     for index, (name, source) in enumerate(sorted(config.sources.items())):
@@ -261,18 +276,11 @@ def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]
             "num_rows_written": int(copies.sum()),
         }
     if errors:
-        raise BudgetError("the mix budget cannot be met under the caps:\n  " + "\n  ".join(errors))
+        raise BudgetError("the mix budget cannot be met under the caps: " + "; ".join(errors))
     achieved_total = sum(r["achieved"] for r in report.values())
     for r in report.values():
         r["ratio_achieved"] = r["achieved"] / achieved_total
-
-    shard_files = _write_mix_shards(output, config=config, plan=plan)
-    return write_manifest(
-        output, kind="mix", config=fingerprint_config, inputs=inputs, unit=config.unit,
-        total_planned=config.total, total_achieved=achieved_total,
-        tokenizer={"fingerprint": tokenizer.fingerprint, "name": tokenizer.name} if tokenizer else None,
-        sources=report, shards=shard_files,
-    )
+    return report
 
 
 def _write_mix_shards(output: Path, *, config: MixConfig, plan: dict[str, dict[str, Any]]) -> list[str]:

@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -34,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hanforge.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
+from hanforge.atomic import atomic_path, atomic_write_json
 from hanforge.errors import InputError, ShardError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint
 from hanforge.shards.token_format import (
@@ -42,9 +43,12 @@ from hanforge.shards.token_format import (
     TokenShardWriter,
     read_manifest,
 )
+from hanforge.output import JobOutput
 from hanforge.tokenizer.load import load_tokenizer
 
 WORK_DIR = "_work"
+#: What ``hanforge tokenize`` writes in its output folder (the files it may delete on --overwrite).
+TOKENIZE_OWNS = ("tokens-*.arrow", "manifest.json", f"{WORK_DIR}/**")
 _PACK_BLOCK = 8192  # documents gathered per TokenShardWriter.add_documents call
 _WORK_SCHEMA = pa.schema([pa.field("ids", pa.large_list(pa.uint32())), pa.field("source", pa.string())])
 
@@ -118,6 +122,16 @@ def _tokenize_one(job: dict[str, Any], loaded=None) -> dict[str, Any]:
     return marker
 
 
+@contextlib.contextmanager
+def _cancel_on_interrupt(pool):
+    """On Ctrl-C, drop the queued inputs instead of tokenizing them all before exiting."""
+    try:
+        yield
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+
+
 def _read_marker(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -129,16 +143,16 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
                     rows_per_shard: int = DEFAULT_ROWS_PER_SHARD, shuffle_seed: int | None = 0,
                     num_workers: int = 1, batch_size: int = 1024, eos_token: str | None = None,
                     text_column: str = "text", overwrite: bool = False, keep_work: bool = False,
-                    progress: bool = True) -> dict[str, Any]:
+                    progress: bool = True, on_skipped=None) -> dict[str, Any]:
     """Tokenize Parquet text shards and pack them into an Arrow token-shard set at ``output``.
 
     ``shuffle_seed`` None keeps documents in input order; an int shuffles all documents with a
     seeded global permutation. Returns the manifest (see docs/token-shards.md). Reruns resume;
     a finished set with the same inputs and config is returned as is. ``overwrite`` replaces a
-    set made from other inputs or config (otherwise that is a ShardError).
+    set made from other inputs or config (otherwise that is an OutputError); only files hanforge
+    wrote are deleted. ``on_skipped(done, total)`` is called when a rerun reuses input shards
+    tokenized before.
     """
-    from tqdm import tqdm
-
     output = Path(output)
     loaded = load_tokenizer(tokenizer, eos_token=eos_token)
     if loaded.eos_id is None:
@@ -157,29 +171,26 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
     }
     state = {"config_fingerprint": config_fingerprint(config), "inputs": input_fps}
     work = output / WORK_DIR
-    state_path = work / "state.json"
-
-    if (output / "manifest.json").is_file():
-        done = read_manifest(output)
-        if done.get("config_fingerprint") == state["config_fingerprint"] and done.get("inputs") == input_fps:
-            return done
-        if not overwrite:
-            raise ShardError(f"{output}: holds token shards of other inputs or config; "
-                             "choose another --output or pass --overwrite")
-    if state_path.is_file() and _read_marker(state_path) != state and not overwrite:
-        raise ShardError(f"{output}: holds an unfinished tokenize run of other inputs or config; "
-                         "choose another --output or pass --overwrite")
-    if overwrite or (state_path.is_file() and _read_marker(state_path) != state) or not state_path.is_file():
-        # a fresh run: nothing under output can be reused
-        if work.is_dir():
-            shutil.rmtree(work)
-        for old in output.glob("tokens-*.arrow"):
-            old.unlink()
+    job = JobOutput(output, what="token-shard set", marker=state, owns=TOKENIZE_OWNS, data_dirs=(WORK_DIR,))
+    with job:
+        if job.claim(overwrite=overwrite) == "finished" and (output / "manifest.json").is_file():
+            return read_manifest(output)
         (output / "manifest.json").unlink(missing_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(output)
-    atomic_write_json(state_path, state)
+        work.mkdir(parents=True, exist_ok=True)
+        manifest = _tokenize_and_pack(files=files, input_fps=input_fps, loaded=loaded, config=config, work=work,
+                                      output=output, batch_size=batch_size, num_workers=num_workers,
+                                      shuffle_seed=shuffle_seed, progress=progress, on_skipped=on_skipped)
+        if not keep_work:
+            shutil.rmtree(work)
+        job.finish()
+    return manifest
 
+
+def _tokenize_and_pack(*, files, input_fps, loaded, config, work: Path, output: Path, batch_size: int,
+                       num_workers: int, shuffle_seed: int | None, progress: bool, on_skipped) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    seq_len, rows_per_shard, text_column = config["seq_len"], config["rows_per_shard"], config["text_column"]
     # -- phase 1: tokenize each input shard (skip the ones already done) -----------------------
     jobs = []
     for index, (key, path) in enumerate(files):
@@ -193,6 +204,8 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
                      "marker": str(marker_path), "tokenizer": str(loaded.path), "eos_token": loaded.eos_token,
                      "tokenizer_fingerprint": loaded.fingerprint,
                      "batch_size": batch_size, "text_column": text_column})
+    if on_skipped and len(jobs) < len(files):
+        on_skipped(len(files) - len(jobs), len(files))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     if jobs:
         loaded.encoder  # noqa: B018 - built once here, not by the first thread to need it
@@ -202,11 +215,12 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
         # threads: the Rust encoder and pyarrow release the GIL, and the threads share one
         # tokenizer and its word cache; each input still gets its own work file
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), cores))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), cores))) as pool, _cancel_on_interrupt(pool):
             for _ in pool.map(lambda job: _tokenize_one(job, loaded), jobs):
                 bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=num_workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=num_workers, mp_context=get_context("spawn")) as pool, \
+                _cancel_on_interrupt(pool):
             for _ in pool.map(_tokenize_one, jobs):
                 bar.update()
     bar.close()
@@ -247,15 +261,12 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
                                  sources=all_codes[docs], source_names=names)
             bar.update(len(docs))
     del offsets, values
-    manifest = writer.close(
+    return writer.close(
         config=config,
         inputs=input_fps,
         tokenizer={"fingerprint": loaded.fingerprint, "name": loaded.name},
         shuffle_seed=shuffle_seed,
     )
-    if not keep_work:
-        shutil.rmtree(work)
-    return manifest
 
 
 def summarize(manifest: dict[str, Any]) -> str:
