@@ -18,7 +18,7 @@ import pytest
 from hanforge.cli import main as cli_main
 from hanforge.corpus.pipeline import load_pipelines
 from hanforge.corpus.runner import run_pipeline
-from hanforge.errors import ConfigError
+from hanforge.errors import ConfigError, OutputError
 
 REPO = Path(__file__).resolve().parents[1]
 PIPELINES = REPO / "pipelines.toml"
@@ -102,7 +102,7 @@ def test_two_workers_and_reruns_give_identical_shards(reference_run, tmp_path):
 def test_output_of_another_run_is_not_mixed(reference_run, tmp_path):
     cfg, _ = reference_run
     other = cfg.replace(tasks=3)
-    with pytest.raises(ConfigError, match="different config"):
+    with pytest.raises(OutputError, match="different config"):
         run_pipeline(other)
 
 
@@ -111,7 +111,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, sample_dir):
     data = tmp_path / "data"
     for i in range(6):
         shutil.copytree(sample_dir / "libreoffice-help-ko", data / f"copy{i}")
-    args = [sys.executable, "-m", "hanforge", "run", str(PIPELINES), "--input", str(data), "--tasks", "8",
+    args = [sys.executable, "-m", "hanforge", "run", str(data), "--config", str(PIPELINES), "--tasks", "8",
             "--workers", "1"]
     killed = tmp_path / "killed"
     proc = subprocess.Popen([*args, "--output", str(killed)], cwd=tmp_path, stdout=subprocess.DEVNULL,

@@ -114,7 +114,9 @@ def load_mix_config(path: str | Path) -> MixConfig:
     if "mix" not in data:
         raise ConfigError(f"{path}: no [mix] section")
     cfg = MixConfig.from_table(data["mix"], where="mix")
-    base = path.parent
+    from hanforge.corpus.pipeline import config_base
+
+    base = config_base(path)
 
     def resolve(p: str) -> str:
         return str(p if Path(p).is_absolute() else base / p)
