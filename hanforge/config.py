@@ -115,7 +115,8 @@ class ConfigBase:
         try:
             obj.validate()
         except ConfigError as exc:
-            raise ConfigError(f"{where + ': ' if where else ''}{exc}") from None
+            message = str(exc)  # nested tables' errors already start with their full key
+            raise ConfigError(message if not where or message.startswith(where) else f"{where}: {message}") from None
         return obj
 
     def validate(self) -> None:

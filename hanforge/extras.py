@@ -9,6 +9,7 @@ CPU-only torch build (the default wheel pulls CUDA and the nvidia libraries).
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 from hanforge.errors import TrainingError
 
@@ -18,7 +19,14 @@ CPU_TORCH = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
 
 def missing(packages: tuple[str, ...]) -> list[str]:
     """The names in ``packages`` that cannot be imported here."""
-    return [name for name in packages if importlib.util.find_spec(name) is None]
+    absent = []
+    for name in packages:
+        if name in sys.modules:
+            if sys.modules[name] is None:  # import blocked
+                absent.append(name)
+        elif importlib.util.find_spec(name) is None:
+            absent.append(name)
+    return absent
 
 
 def require_torch(what: str, *, packages: tuple[str, ...] = ("torch",)) -> None:
