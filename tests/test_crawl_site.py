@@ -119,7 +119,7 @@ def test_warc_output_valid_and_complete(crawled):
 def test_hanforge_run_reingests_the_warcs_with_korean_intact(crawled, tmp_path):
     site, cfg, summary = crawled
     out = tmp_path / "run"
-    proc = subprocess.run([HANFORGE, "run", "pipelines.toml", "--input", str(cfg.warc_dir), "--output", str(out),
+    proc = subprocess.run([HANFORGE, "run", str(cfg.warc_dir), "--config", "pipelines.toml", "--output", str(out),
                            "--tasks", "1", "--verbose"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = []

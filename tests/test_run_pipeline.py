@@ -185,14 +185,14 @@ def test_bad_config_fails_before_work_naming_the_key(tmp_path, snippet, message)
 
 def test_cli_run_and_inspect(tmp_path, capsys, sample_dir):
     out = tmp_path / "cli"
-    code = cli_main(["run", str(PIPELINES), "--input", str(sample_dir / "debian-faq-ko"), "--output", str(out)])
+    code = cli_main(["run", str(sample_dir / "debian-faq-ko"), "--config", str(PIPELINES), "--output", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "documents in" in printed and "kept" in printed
     assert cli_main(["inspect", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "rows: 18" in printed and "hangul_ratio" in printed and "drop reasons" in printed
-    assert cli_main(["run", str(tmp_path / "missing.toml")]) == 2
+    assert cli_main(["run", "--config", str(tmp_path / "missing.toml")]) == 2
     assert "config file not found" in capsys.readouterr().err
 
 

@@ -238,12 +238,12 @@ def test_writer_uses_4_byte_ids_above_65535_and_rejects_bad_ids(tmp_path):
 def test_cli_tokenize_prints_a_summary(corpus, tmp_path, capsys):
     from hanforge.cli import main as cli_main
 
-    code = cli_main(["tokenize", "--input", str(corpus["shards"]), "--tokenizer", str(corpus["tok"]),
+    code = cli_main(["tokenize", str(corpus["shards"]), "--tokenizer", str(corpus["tok"]),
                      "--seq-len", "64", "--output", str(tmp_path / "t"), "--rows-per-shard", "100"])
     out = capsys.readouterr().out
     assert code == 0 and "packing efficiency" in out and "skipped empty documents: 1" in out
     assert read_manifest(tmp_path / "t")["seq_len"] == 64
-    assert cli_main(["tokenize", "--input", str(tmp_path / "nope"), "--tokenizer", str(corpus["tok"]),
+    assert cli_main(["tokenize", str(tmp_path / "nope"), "--tokenizer", str(corpus["tok"]),
                      "--seq-len", "64", "--output", str(tmp_path / "u")]) == 2
 
 
