@@ -6,8 +6,12 @@ import argparse
 import os
 from pathlib import Path
 
-from hanforge.cli._options import add_config, add_output, add_progress, add_verb
+from hanforge.cli._options import add_config, add_output, add_overwrite, add_progress, add_verb
 from hanforge.errors import TrainingError
+
+#: What a training run writes in its folder (the files --overwrite may delete).
+TRAIN_RUN_OWNS = ("checkpoints/**", "adapter/**", "merged/**", "tensorboard/**", "data/**", "metrics.jsonl",
+                  "summary.json", "train_config.json")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, metavar="N", help="optimizer steps (default: run.max_steps)")
     p.add_argument("--steps-this-run", type=int, metavar="N",
                    help="stop with a checkpoint after this many steps; rerun resumes")
+    add_overwrite(p)
     add_progress(p)
 
 
@@ -63,15 +68,24 @@ def train_command(args: argparse.Namespace) -> int:
     config = load_train_config(args.config, overrides=overrides)
     check_local_paths(config)
     require_torch("hanforge train", packages=TRAIN_PACKAGES)
+    from hanforge.output import JobOutput
+    from hanforge.train.checkpoint import resume_fingerprint
     from hanforge.train.trainer import train
 
-    summary = train(
-        config,
-        stage=args.stage,
-        backend=args.backend,
-        max_steps_this_run=args.steps_this_run,
-        progress=not args.no_progress,
-    )
+    # the run folder: one writer at a time; --overwrite replaces only what an earlier run wrote
+    job = JobOutput(config.output, what="training run", marker={"resume_fingerprint": resume_fingerprint(config)},
+                    owns=TRAIN_RUN_OWNS)
+    with job:
+        job.claim(overwrite=args.overwrite)
+        summary = train(
+            config,
+            stage=args.stage,
+            backend=args.backend,
+            max_steps_this_run=args.steps_this_run,
+            progress=not args.no_progress,
+        )
+        if summary.completed:
+            job.finish()
     print(format_summary(summary))
     return 0
 
