@@ -17,15 +17,17 @@ files; a file hanforge did not write is never deleted, and a foreign file where 
 instead (it would be overwritten or read as output).
 
 ``claim`` checks everything before it writes anything, so a refused job leaves the folder as it
-was (or absent). It then takes an exclusive ``fcntl`` lock on ``<folder>/.hanforge.lock`` (the
-pid inside names the holder; the kernel drops the lock when the process dies, so a killed run
-never leaves a stale lock), and a second writer is refused with :class:`OutputBusyError`.
+was (or absent). It then takes an exclusive POSIX record lock (``fcntl.lockf``) on
+``<folder>/.hanforge.lock`` (the pid inside names the holder; the kernel drops the lock when the
+process dies and forked children never inherit it, so a killed run never leaves a stale lock),
+and a second writer is refused with :class:`OutputBusyError`.
 Temporaries are named per process (``*.tmp-<pid>``, :mod:`hanforge.atomic`); under the lock,
 those of dead processes are removed.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import fnmatch
 import json
@@ -200,7 +202,7 @@ class JobOutput:
         """Drop the lock (the lock file stays: removing it would race with a new writer)."""
         if self._lock_fd is not None:
             os.ftruncate(self._lock_fd, 0)  # no pid left behind: a finished folder is byte-stable
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            fcntl.lockf(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
 
@@ -217,8 +219,13 @@ class JobOutput:
     def _lock(self) -> None:
         fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            # a POSIX record lock belongs to this process only: children forked by datatrove (its
+            # Manager process may outlive a killed run) do not inherit it, so it never goes stale
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                os.close(fd)
+                raise
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
             raise OutputBusyError(f"output folder {self.folder} is being written by another hanforge process "
