@@ -1,6 +1,6 @@
 """``hanforge tokenize``: Parquet text shards → packed Arrow IPC token shards.
 
-Thin wrapper over :func:`hanforge.shards.tokenize.tokenize_shards`; see docs/token-shards.md.
+Thin wrapper over :func:`hanforge.tokenizer.tokenize_job.tokenize_shards`; see docs/token-shards.md.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def tokenize_command(args: argparse.Namespace) -> int:
 
     Example:  hanforge tokenize out/mix --tokenizer out/tok --seq-len 4096 --output out/tokens
     """
-    from hanforge.shards.tokenize import summarize, tokenize_shards
+    from hanforge.tokenizer.tokenize_job import summarize, tokenize_shards
 
     def on_skipped(done: int, total: int) -> None:
         print(f"resumed: {done} of {total} input shards were already tokenized and are reused")

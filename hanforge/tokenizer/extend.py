@@ -31,6 +31,7 @@ from hanforge.atomic import atomic_path, atomic_write_bytes, atomic_write_json
 from hanforge.errors import InputError
 from hanforge.fingerprint import file_fingerprint, write_manifest
 from hanforge.output import JobOutput
+from hanforge.shards.text_reader import text_shard_files
 from hanforge.tokenizer.load import load_tokenizer, tokenizer_json_path
 from hanforge.tokenizer.train import iter_shard_texts
 
@@ -171,6 +172,4 @@ def _write_extension(output: Path, *, data: dict[str, Any], base_file: Path, bas
 
 
 def _input_fingerprints(inputs: list[str | Path]) -> dict[str, str]:
-    from hanforge.shards.tokenize import text_shard_files
-
     return {key: file_fingerprint(path) for key, path in text_shard_files(inputs)}
