@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output(p, "output folder (default: the pipeline's output)", required=False)
     p.add_argument("--source", help="value of the source column (default: input folder/file name)")
     add_workers(p, default=None)
-    p.add_argument("--tasks", type=int, metavar="N", help="number of tasks (fixes the shard layout; default from config)")
+    p.add_argument("--tasks", type=int, metavar="N",
+                   help="number of tasks (fixes the shard layout; default from config)")
     p.add_argument("--executor", choices=["local", "ray", "slurm"], help="where tasks run (default from config)")
     add_overwrite(p)
     p.add_argument("--list", action="store_true", help="list the pipelines in the file and exit")

@@ -74,7 +74,8 @@ class PipelineConfig(ConfigBase):
 
     description: free text shown by ``hanforge run --list``.
     inputs: input paths (files or folders; relative paths resolve against the config file's
-        folder; ``sample:`` prefix resolves into the embedded sample). ``--input`` replaces them.
+        folder; ``sample:`` prefix resolves into the embedded sample). Inputs on the command line
+        replace them.
     output: output folder (relative to the working directory). ``--output`` replaces it.
     source: value of the ``source`` column (default: each input's folder or file name).
     tasks: number of tasks the inputs are split into (0 = one per input file, at most 64).

@@ -173,7 +173,8 @@ def _prepare_output(job: JobOutput, *, overwrite: bool, tasks: int) -> set[int]:
 def run_pipeline(cfg: PipelineConfig, *, overwrite: bool = False, on_progress=None) -> RunSummary:
     """Run one corpus pipeline end to end; see the module docstring."""
     if not cfg.inputs:
-        raise InputError(f"pipeline {cfg.name or ''!r} has no inputs: set inputs in pipelines.toml or pass --input")
+        raise InputError(f"pipeline {cfg.name or ''!r} has no inputs: set inputs in pipelines.toml or pass them "
+                         "(hanforge run INPUT...)")
     files = discover_inputs(cfg.inputs, source=cfg.source)
     if not files:
         raise InputError(f"no input files found under {', '.join(cfg.inputs)}")
@@ -201,7 +202,8 @@ def run_pipeline(cfg: PipelineConfig, *, overwrite: bool = False, on_progress=No
         shard_rows = {str(p.relative_to(output)): pq.read_metadata(p).num_rows
                       for sub in ("shards", "excluded") for p in sorted((output / sub).glob("*.parquet"))}
         skipped = done_before & set(range(tasks))
-        num_docs_this_run = sum(n for name, n in shard_rows.items() if int(Path(name).name.split("-")[0]) not in skipped)
+        num_docs_this_run = sum(n for name, n in shard_rows.items()
+                                if int(Path(name).name.split("-")[0]) not in skipped)
         stats = collect_stats(output, seconds=seconds, num_docs_this_run=num_docs_this_run,
                               input_bytes=sum(Path(f.path).stat().st_size for f in files if Path(f.path).exists()),
                               num_kept=sum(n for name, n in shard_rows.items() if name.startswith("shards/")))

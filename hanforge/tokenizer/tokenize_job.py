@@ -16,7 +16,7 @@ Two resumable phases, both deterministic whatever the number of workers:
 
 Example::
 
-    hanforge tokenize --input out/web --tokenizer out/tok --seq-len 4096 --output out/tokens
+    hanforge tokenize out/web --tokenizer out/tok --seq-len 4096 --output out/tokens
 """
 
 from __future__ import annotations
