@@ -149,7 +149,8 @@ def _validated(obj: T, where: str) -> T:
     try:
         obj.validate()
     except ConfigError as exc:
-        raise ConfigError(f"{where + ': ' if where else ''}{exc}") from None
+        message = str(exc)  # nested tables' errors already start with their full key
+        raise ConfigError(message if not where or message.startswith(where) else f"{where}: {message}") from None
     return obj
 
 

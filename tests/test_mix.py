@@ -142,7 +142,7 @@ def test_mix_config_validation_and_cli(sources, tmp_path, capsys):
         f'[mix.sources.ko]\npath = "{sources["paths"]["korean"]}"\nratio = 0.5\n'
         f'[mix.sources.en]\npath = "{sources["paths"]["english"]}"\nratio = 0.5\n', encoding="utf-8")
     assert load_mix_config(toml).output == str(tmp_path / "out")
-    assert cli_main(["mix", str(toml)]) == 0
+    assert cli_main(["mix", "--config", str(toml)]) == 0
     printed = capsys.readouterr().out
     assert "achieved chars" in printed and "| ko |" in printed
     assert (tmp_path / "out" / "manifest.json").is_file()

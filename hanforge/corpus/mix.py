@@ -41,10 +41,13 @@ from hanforge.atomic import atomic_path
 from hanforge.config import ConfigBase, read_toml, register_section, require
 from hanforge.errors import BudgetError, ConfigError, ShardError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
+from hanforge.output import JobOutput
 from hanforge.shards.text_reader import iter_text_batches, text_shard_files
 from hanforge.shards.text_schema import TEXT_SHARD_SCHEMA
 from hanforge.shards.token_format import appends_eos
 
+#: What ``hanforge mix`` writes in its output folder (the files it may delete on --overwrite).
+MIX_OWNS = ("shards/mix-*.parquet", "manifest.json")
 RATIO_TOLERANCE = 1e-6
 ROWS_PER_OUTPUT_SHARD = 50_000
 
@@ -113,7 +116,9 @@ def load_mix_config(path: str | Path) -> MixConfig:
     if "mix" not in data:
         raise ConfigError(f"{path}: no [mix] section")
     cfg = MixConfig.from_table(data["mix"], where="mix")
-    base = path.parent
+    from hanforge.corpus.pipeline import config_base
+
+    base = config_base(path)
 
     def resolve(p: str) -> str:
         return str(p if Path(p).is_absolute() else base / p)
@@ -196,22 +201,25 @@ def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]
     fingerprint_config = {**config.to_dict(), "output": None,
                           "tokenizer": tokenizer.fingerprint if tokenizer else None,
                           "sources": {k: {**s.to_dict(), "path": None} for k, s in config.sources.items()}}
-    done = _finished_mix(output, fingerprint=config_fingerprint(fingerprint_config), inputs=inputs,
-                         overwrite=overwrite)
-    if done is not None:
-        return done
-    report = _plan_sources(config, plan)
-    achieved_total = sum(r["achieved"] for r in report.values())
-    for r in report.values():
-        r["ratio_achieved"] = r["achieved"] / achieved_total
-
-    shard_files = _write_mix_shards(output, config=config, plan=plan)
-    return write_manifest(
-        output, kind="mix", config=fingerprint_config, inputs=inputs, unit=config.unit,
-        total_planned=config.total, total_achieved=achieved_total,
-        tokenizer={"fingerprint": tokenizer.fingerprint, "name": tokenizer.name} if tokenizer else None,
-        sources=report, shards=shard_files,
-    )
+    job = JobOutput(output, what="mix", owns=MIX_OWNS, data_dirs=("shards",),
+                    marker={"config_fingerprint": config_fingerprint(fingerprint_config), "inputs": inputs})
+    # planned before the folder is claimed: a budget that cannot be met writes nothing
+    report = _plan_sources(config, plan) if job.check(overwrite=overwrite) != "finished" else None
+    with job:
+        if job.claim(overwrite=overwrite) == "finished" and (output / "manifest.json").is_file():
+            return json.loads((output / "manifest.json").read_text(encoding="utf-8"))
+        (output / "manifest.json").unlink(missing_ok=True)
+        report = report if report is not None else _plan_sources(config, plan)
+        achieved_total = sum(r["achieved"] for r in report.values())
+        shard_files = _write_mix_shards(output, config=config, plan=plan)
+        manifest = write_manifest(
+            output, kind="mix", config=fingerprint_config, inputs=inputs, unit=config.unit,
+            total_planned=config.total, total_achieved=achieved_total,
+            tokenizer={"fingerprint": tokenizer.fingerprint, "name": tokenizer.name} if tokenizer else None,
+            sources=report, shards=shard_files,
+        )
+        job.finish()
+    return manifest
 
 
 def _count_sources(config: MixConfig, *, tokenizer) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
@@ -225,20 +233,6 @@ def _count_sources(config: MixConfig, *, tokenizer) -> tuple[dict[str, dict[str,
         sizes, clusters = _count_units(files, unit=config.unit, tokenizer=tokenizer)
         plan[name] = {"files": files, "sizes": sizes, "clusters": clusters}
     return plan, inputs
-
-
-def _finished_mix(output: Path, *, fingerprint: str, inputs: dict[str, str], overwrite: bool) -> dict[str, Any] | None:
-    """The manifest if ``output`` holds this very mix; a mix of other inputs/config needs ``overwrite``."""
-    manifest_path = output / "manifest.json"
-    if manifest_path.is_file():
-        done = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if done.get("config_fingerprint") == fingerprint and done.get("inputs") == inputs:
-            return done
-        if not overwrite:
-            raise ShardError(f"{output}: holds a mix of other inputs or config; choose another output "
-                             "or pass --overwrite")
-    manifest_path.unlink(missing_ok=True)
-    return None
 
 
 def _plan_sources(config: MixConfig, plan: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -285,7 +279,10 @@ def _plan_sources(config: MixConfig, plan: dict[str, dict[str, Any]]) -> dict[st
             "num_rows_written": int(copies.sum()),
         }
     if errors:
-        raise BudgetError("the mix budget cannot be met under the caps:\n  " + "\n  ".join(errors))
+        raise BudgetError("the mix budget cannot be met under the caps: " + "; ".join(errors))
+    achieved_total = sum(r["achieved"] for r in report.values())
+    for r in report.values():
+        r["ratio_achieved"] = r["achieved"] / achieved_total
     return report
 
 

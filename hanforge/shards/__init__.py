@@ -17,6 +17,9 @@ __all__ = sorted(_LAZY)
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
+        from hanforge.extras import require_torch
+
+        require_torch(f"hanforge.shards.{name}")
         from hanforge.shards import token_dataset
 
         return getattr(token_dataset, name)

@@ -1,8 +1,11 @@
-"""``hanforge inspect``: a Polars summary of any text-shard folder (or a run's output folder).
+"""``hanforge inspect``: a Polars summary of a text-shard folder (or a run's output folder) or of
+a token-shard folder.
 
-Shows rows, schema, kept/excluded split, the drop-reason table, and Hangul-ratio and length
-histograms. Reads lazily with ``polars.scan_parquet`` so it works on large folders;
-``hanforge report`` reuses the same aggregations (:func:`count_by`, :func:`bin_index`, :func:`histogram_counts`).
+Text shards: rows, schema, kept/excluded split, the drop-reason table, and Hangul-ratio and
+length histograms, read lazily with ``polars.scan_parquet`` so it works on large folders;
+``hanforge report`` reuses the same aggregations (:func:`count_by`, :func:`bin_index`,
+:func:`histogram_counts`). Token shards (``hanforge tokenize`` output): the manifest's counts and
+the Arrow schema.
 """
 
 from __future__ import annotations
@@ -88,8 +91,35 @@ def _bin_counts(lf: pl.LazyFrame, column: str, edges: list[float]) -> list[int]:
     return counts
 
 
+def inspect_token_shards(path: str | Path) -> str:
+    """The summary of a token-shard folder: counts from its manifest, schema of its first shard."""
+    from hanforge.shards.token_format import read_manifest
+
+    m = read_manifest(path)
+    lines = [f"{path}: token shards, {len(m['shards'])} file(s)",
+             f"documents {m['num_docs']:,} → rows {m['num_rows']:,} × seq_len {m['seq_len']}; tokens "
+             f"{m['num_tokens']:,} ({m['num_pad_tokens']:,} padding, packing efficiency {m['packing_efficiency']:.2%})"]
+    if m.get("tokenizer"):
+        lines.append(f"tokenizer: {m['tokenizer'].get('name')} (vocab {m.get('vocab_size', '?')})")
+    for source, stats in m.get("sources", {}).items():
+        lines.append(f"  {source}: {stats['num_docs']:,} docs, {stats['num_tokens']:,} tokens")
+    first = Path(path) / (m["shards"][0] if isinstance(m["shards"][0], str) else m["shards"][0]["file"])
+    lines.append("schema:")
+    lines += [f"  {name}: {dtype}" for name, dtype in pl.read_ipc_schema(first).items()]
+    return "\n".join(lines)
+
+
+def is_token_shard_folder(path: str | Path) -> bool:
+    """True for a folder written by ``hanforge tokenize`` (token shards and their manifest)."""
+    path = Path(path)
+    return path.is_dir() and any(path.glob("tokens-*.arrow"))
+
+
 def inspect_shards(path: str | Path) -> str:
-    """The multi-line summary ``hanforge inspect`` prints (aggregated lazily by Polars)."""
+    """The multi-line summary ``hanforge inspect`` prints (text shards aggregated lazily by
+    Polars, or token shards)."""
+    if is_token_shard_folder(path):
+        return inspect_token_shards(path)
     groups = find_parquet(path)
     files = [p for ps in groups.values() for p in ps]
     lf = pl.scan_parquet(files)

@@ -11,6 +11,7 @@ task rank and a counter, so a rerun of a task overwrites exactly its own shards.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ class TextShardWriter:
             self._finish_shard()
         if self._writer is None:
             self._final = self.folder / f"{self.prefix}-{len(self.paths):05d}.parquet"
-            self._tmp = self._final.with_name(self._final.name + TMP_MARKER + "w")
+            self._tmp = self._final.with_name(f"{self._final.name}{TMP_MARKER}{os.getpid()}")
             self.folder.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self._tmp, self.schema, compression="zstd",
                                             write_statistics=True, store_schema=True)

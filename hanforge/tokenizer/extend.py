@@ -27,15 +27,18 @@ from typing import Any
 
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-from hanforge.atomic import atomic_write_bytes, atomic_write_json
+from hanforge.atomic import atomic_path, atomic_write_bytes, atomic_write_json
 from hanforge.errors import InputError
 from hanforge.fingerprint import file_fingerprint, write_manifest
+from hanforge.output import JobOutput
 from hanforge.shards.text_reader import text_shard_files
 from hanforge.tokenizer.load import load_tokenizer, tokenizer_json_path
 from hanforge.tokenizer.train import iter_shard_texts
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _COPIED = ("tokenizer_config.json", "special_tokens_map.json", "generation_config.json")
+#: What ``hanforge tokenizer extend`` writes in its output folder (deleted only by --overwrite).
+EXTEND_OWNS = ("tokenizer.json", "new_tokens.json", "manifest.json", *_COPIED)
 
 
 def _korean_lines(inputs: list[str | Path], *, max_lines: int) -> list[str]:
@@ -57,7 +60,8 @@ def _merge_pair(merge: Any) -> tuple[str, str]:
 
 
 def extend_tokenizer(*, base: str | Path, inputs: list[str | Path], output: str | Path, num_new_tokens: int,
-                     train_vocab_size: int | None = None, max_lines: int = 0) -> dict[str, Any]:
+                     train_vocab_size: int | None = None, max_lines: int = 0,
+                     overwrite: bool = False) -> dict[str, Any]:
     """Add up to ``num_new_tokens`` Korean BPE tokens learned from ``inputs`` to tokenizer ``base``.
 
     ``train_vocab_size`` is the size of the helper BPE trained on the corpus (default: base
@@ -67,6 +71,11 @@ def extend_tokenizer(*, base: str | Path, inputs: list[str | Path], output: str 
         raise InputError(f"num_new_tokens must be positive, got {num_new_tokens}")
     base_file = tokenizer_json_path(base)
     base_tok = load_tokenizer(base)
+    job = JobOutput(output, what="tokenizer extension", owns=EXTEND_OWNS,
+                    marker={"base": base_tok.fingerprint, "inputs": _input_fingerprints(inputs),
+                            "num_new_tokens": num_new_tokens, "train_vocab_size": train_vocab_size,
+                            "max_lines": max_lines})
+    job.check(overwrite=overwrite)  # refuse before the work, not after it
     data = json.loads(base_file.read_text(encoding="utf-8"))
     model = data.get("model", {})
     if model.get("type") != "BPE":
@@ -80,18 +89,22 @@ def extend_tokenizer(*, base: str | Path, inputs: list[str | Path], output: str 
     helper = _train_helper_bpe(lines, base_tok=base_tok, data=data, size=size)
     added = _append_korean_tokens(data, helper=helper, num_new_tokens=num_new_tokens, base_file=base_file)
     output = Path(output)
-    extended = _write_extended(output, data=data, base_file=base_file, base_tok=base_tok, added=added)
-    return write_manifest(
-        output, kind="tokenizer-extension",
-        config={"num_new_tokens": num_new_tokens, "train_vocab_size": size, "max_lines": max_lines},
-        inputs={"base/tokenizer.json": base_tok.fingerprint,
-                **{f"corpus/{k}": v for k, v in _input_fingerprints(inputs).items()}},
-        base_vocab_size=base_tok.vocab_size,
-        vocab_size=extended.get_vocab_size(with_added_tokens=True),
-        num_added_tokens=len(added),
-        num_training_lines=len(lines),
-        tokenizer_fingerprint=file_fingerprint(output / "tokenizer.json"),
-    )
+    with job:
+        job.claim(overwrite=overwrite)
+        extended = _write_extended(output, data=data, base_file=base_file, base_tok=base_tok, added=added)
+        manifest = write_manifest(
+            output, kind="tokenizer-extension",
+            config={"num_new_tokens": num_new_tokens, "train_vocab_size": size, "max_lines": max_lines},
+            inputs={"base/tokenizer.json": base_tok.fingerprint,
+                    **{f"corpus/{k}": v for k, v in _input_fingerprints(inputs).items()}},
+            base_vocab_size=base_tok.vocab_size,
+            vocab_size=extended.get_vocab_size(with_added_tokens=True),
+            num_added_tokens=len(added),
+            num_training_lines=len(lines),
+            tokenizer_fingerprint=file_fingerprint(output / "tokenizer.json"),
+        )
+        job.finish()
+    return manifest
 
 
 def _train_helper_bpe(lines: list[str], *, base_tok, data: dict[str, Any], size: int) -> Tokenizer:
@@ -161,8 +174,8 @@ def _write_extended(output: Path, *, data: dict[str, Any], base_file: Path, base
     atomic_write_bytes(output / "tokenizer.json", text.encode("utf-8"))
     for name in _COPIED:
         if (base_file.parent / name).is_file() and base_file.parent.resolve() != output.resolve():
-            shutil.copyfile(base_file.parent / name, output / f"{name}.tmp-copy")
-            (output / f"{name}.tmp-copy").replace(output / name)
+            with atomic_path(output / name) as tmp:
+                shutil.copyfile(base_file.parent / name, tmp)
     extended = Tokenizer.from_file(str(output / "tokenizer.json"))
     for entry in added:
         entry["text"] = extended.decode([entry["id"]])

@@ -16,11 +16,12 @@ Two resumable phases, both deterministic whatever the number of workers:
 
 Example::
 
-    hanforge tokenize --input out/web --tokenizer out/tok --seq-len 4096 --output out/tokens
+    hanforge tokenize out/web --tokenizer out/tok --seq-len 4096 --output out/tokens
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -33,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hanforge.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
+from hanforge.atomic import atomic_path, atomic_write_json
 from hanforge.errors import InputError, ShardError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint
 from hanforge.shards.text_reader import iter_text_batches, text_shard_files
@@ -42,10 +43,13 @@ from hanforge.shards.token_format import (
     TokenShardWriter,
     read_manifest,
 )
+from hanforge.output import JobOutput
 from hanforge.tokenizer.load import load_tokenizer
 from hanforge.tokenizer.tokenize_config import TokenizeConfig
 
 WORK_DIR = "_work"
+#: What ``hanforge tokenize`` writes in its output folder (the files it may delete on --overwrite).
+TOKENIZE_OWNS = ("tokens-*.arrow", "manifest.json", f"{WORK_DIR}/**")
 _PACK_BLOCK = 8192  # documents gathered per TokenShardWriter.add_documents call
 _WORK_SCHEMA = pa.schema([pa.field("ids", pa.large_list(pa.uint32())), pa.field("source", pa.string())])
 
@@ -87,6 +91,16 @@ def _tokenize_one(job: dict[str, Any], loaded=None) -> dict[str, Any]:
     return marker
 
 
+@contextlib.contextmanager
+def _cancel_on_interrupt(pool):
+    """On Ctrl-C, drop the queued inputs instead of tokenizing them all before exiting."""
+    try:
+        yield
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+
+
 def _read_marker(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -98,7 +112,7 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
                     rows_per_shard: int = DEFAULT_ROWS_PER_SHARD, shuffle_seed: int | None = 0,
                     num_workers: int = 1, batch_size: int = 1024, eos_token: str | None = None,
                     text_column: str = "text", overwrite: bool = False, keep_work: bool = False,
-                    progress: bool = True) -> dict[str, Any]:
+                    progress: bool = True, on_skipped=None) -> dict[str, Any]:
     """Tokenize Parquet text shards and pack them into an Arrow token-shard set at ``output``.
 
     The settings are those of :class:`~hanforge.tokenizer.tokenize_config.TokenizeConfig`
@@ -107,7 +121,9 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
     ``shuffle_seed`` None keeps documents in input order; an int shuffles all documents with a
     seeded global permutation. Returns the manifest (see docs/token-shards.md). Reruns resume;
     a finished set with the same inputs and config is returned as is. ``overwrite`` replaces a
-    set made from other inputs or config (otherwise that is a ShardError).
+    set made from other inputs or config (otherwise that is an OutputError); only files hanforge
+    wrote are deleted. ``on_skipped(done, total)`` is called when a rerun reuses input shards
+    tokenized before.
     """
     TokenizeConfig(seq_len=seq_len, rows_per_shard=rows_per_shard, shuffle_seed=shuffle_seed,
                    num_workers=num_workers, batch_size=batch_size, eos_token=eos_token,
@@ -127,56 +143,31 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
         "tokenizer_fingerprint": loaded.fingerprint,
     }
     state = {"config_fingerprint": config_fingerprint(config), "inputs": input_fps}
-    done = _claim_output(output, state, overwrite=overwrite)
-    if done is not None:
-        return done
     work = output / WORK_DIR
-    jobs = _pending_jobs(files, work=work, input_fps=input_fps, loaded=loaded, batch_size=batch_size,
-                         text_column=text_column)
-    _run_jobs(jobs, loaded=loaded, num_workers=num_workers, num_files=len(files), progress=progress)
-    writer = TokenShardWriter(output, seq_len=seq_len, vocab_size=loaded.vocab_size, eos_id=loaded.eos_id,
-                              rows_per_shard=rows_per_shard, split_documents=True, skip_existing=True)
-    _pack(writer, work=work, num_files=len(files), shuffle_seed=shuffle_seed, progress=progress)
-    manifest = writer.close(
-        config=config,
-        inputs=input_fps,
-        tokenizer={"fingerprint": loaded.fingerprint, "name": loaded.name},
-        shuffle_seed=shuffle_seed,
-    )
-    if not keep_work:
-        shutil.rmtree(work)
-    return manifest
-
-
-def _claim_output(output: Path, state: dict[str, Any], *, overwrite: bool) -> dict[str, Any] | None:
-    """The finished manifest if ``output`` already holds this very set; else prepare ``output``.
-
-    A set or an unfinished run of other inputs/config is a ShardError unless ``overwrite``; a
-    fresh run clears what it cannot reuse and records ``state`` in ``_work/state.json``.
-    """
-    work = output / WORK_DIR
-    state_path = work / "state.json"
-    if (output / "manifest.json").is_file():
-        done = read_manifest(output)
-        if done.get("config_fingerprint") == state["config_fingerprint"] and done.get("inputs") == state["inputs"]:
-            return done
-        if not overwrite:
-            raise ShardError(f"{output}: holds token shards of other inputs or config; "
-                             "choose another --output or pass --overwrite")
-    if state_path.is_file() and _read_marker(state_path) != state and not overwrite:
-        raise ShardError(f"{output}: holds an unfinished tokenize run of other inputs or config; "
-                         "choose another --output or pass --overwrite")
-    if overwrite or (state_path.is_file() and _read_marker(state_path) != state) or not state_path.is_file():
-        # a fresh run: nothing under output can be reused
-        if work.is_dir():
-            shutil.rmtree(work)
-        for old in output.glob("tokens-*.arrow"):
-            old.unlink()
+    job = JobOutput(output, what="token-shard set", marker=state, owns=TOKENIZE_OWNS, data_dirs=(WORK_DIR,))
+    with job:
+        if job.claim(overwrite=overwrite) == "finished" and (output / "manifest.json").is_file():
+            return read_manifest(output)
         (output / "manifest.json").unlink(missing_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(output)
-    atomic_write_json(state_path, state)
-    return None
+        work.mkdir(parents=True, exist_ok=True)
+        jobs = _pending_jobs(files, work=work, input_fps=input_fps, loaded=loaded, batch_size=batch_size,
+                             text_column=text_column)
+        if on_skipped and len(jobs) < len(files):
+            on_skipped(len(files) - len(jobs), len(files))
+        _run_jobs(jobs, loaded=loaded, num_workers=num_workers, num_files=len(files), progress=progress)
+        writer = TokenShardWriter(output, seq_len=seq_len, vocab_size=loaded.vocab_size, eos_id=loaded.eos_id,
+                                  rows_per_shard=rows_per_shard, split_documents=True, skip_existing=True)
+        _pack(writer, work=work, num_files=len(files), shuffle_seed=shuffle_seed, progress=progress)
+        manifest = writer.close(
+            config=config,
+            inputs=input_fps,
+            tokenizer={"fingerprint": loaded.fingerprint, "name": loaded.name},
+            shuffle_seed=shuffle_seed,
+        )
+        if not keep_work:
+            shutil.rmtree(work)
+        job.finish()
+    return manifest
 
 
 def _pending_jobs(files: list[tuple[str, Path]], *, work: Path, input_fps: dict[str, str], loaded,
@@ -210,11 +201,12 @@ def _run_jobs(jobs: list[dict[str, Any]], *, loaded, num_workers: int, num_files
         # threads: the Rust encoder and pyarrow release the GIL, and the threads share one
         # tokenizer and its word cache; each input still gets its own work file
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), cores))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), cores))) as pool, _cancel_on_interrupt(pool):
             for _ in pool.map(lambda job: _tokenize_one(job, loaded), jobs):
                 bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=num_workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=num_workers, mp_context=get_context("spawn")) as pool, \
+                _cancel_on_interrupt(pool):
             for _ in pool.map(_tokenize_one, jobs):
                 bar.update()
     bar.close()

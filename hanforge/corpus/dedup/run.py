@@ -32,12 +32,17 @@ from hanforge.corpus.dedup.removal import RemovalStage
 from hanforge.corpus.dedup.shingles import minhash_engine
 from hanforge.corpus.dedup.stages import CandidateStage, SignatureStage
 from hanforge.corpus.runner import execute_steps
-from hanforge.errors import ConfigError, HanforgeError
-from hanforge.fingerprint import claim_output, config_fingerprint, file_fingerprint, write_manifest
+from hanforge.errors import ConfigError
+from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
+from hanforge.output import SUBMITTED, IncompleteRunError, JobOutput
 from hanforge.shards.text_writer import DEFAULT_MAX_SHARD_BYTES
 
 #: Config keys an index must share with the run that uses it.
 SCHEME_KEYS = ("shingle", "ngram", "bands", "rows", "seed", "band_partitions", "graph_partitions", "exact", "near")
+
+
+#: What ``hanforge dedup`` writes in its output folder (the files it may delete on --overwrite).
+DEDUP_OWNS = ("shards/*", "excluded/*", "state/**", "work/**", "logs/**", "stats.json", "manifest.json")
 
 
 @dataclass
@@ -46,8 +51,9 @@ class DedupSummary:
 
     output: Path
     stats: dict[str, Any] = field(default_factory=dict)
-    #: set when a stage was submitted to Slurm and has not finished: rerun the same command later
-    waiting_for: str | None = None
+    #: "finished", or output.SUBMITTED when a stage was handed to Slurm: rerun the same command later
+    state: str = "finished"
+    submitted_stage: str | None = None  # the stage handed to Slurm
 
 
 class _StageSubmitted(Exception):
@@ -94,7 +100,9 @@ def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConf
     fingerprint = {"config": config.to_dict(), "config_fingerprint": config_fingerprint(config),
                    "inputs": inputs_fp, "max_shard_bytes": max_shard_bytes, "minhash_engine": minhash_engine(),
                    "index": file_fingerprint(Path(reference) / "manifest.json") if reference else None}
-    claim_output(output, fingerprint, overwrite=overwrite, what="dedup run")
+    job = JobOutput(output, what="dedup run", marker=fingerprint, owns=DEDUP_OWNS,
+                    data_dirs=("shards", "excluded", "state", "work"))
+    job.claim(overwrite=overwrite)
     layout = StateLayout(output)
     out, shard_paths = str(output.resolve()), [str(p.resolve()) for p in shards]
     seconds: dict[str, float] = {}
@@ -110,15 +118,19 @@ def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConf
         if done < tasks:
             if executor == "slurm":  # submitted as a job array: the next stage needs its output
                 raise _StageSubmitted(name)
-            raise HanforgeError(f"dedup stage {name}: only {done} of {tasks} tasks completed; see "
-                                f"{layout.logs / name} and rerun the same command to resume")
+            raise IncompleteRunError(f"dedup stage {name}: only {done} of {tasks} tasks completed; see "
+                                     f"{layout.logs / name} and rerun the same command to resume")
 
-    try:
-        return _run_stages(stage, layout=layout, output=output, out=out, shard_paths=shard_paths, config=config,
-                           reference=reference, num_ref=num_ref, max_shard_bytes=max_shard_bytes,
-                           seconds=seconds, inputs_fp=inputs_fp, fingerprint=fingerprint)
-    except _StageSubmitted as submitted:
-        return DedupSummary(output=output, waiting_for=submitted.stage)
+    with job:
+        try:
+            summary = _run_stages(stage, layout=layout, output=output, out=out, shard_paths=shard_paths,
+                                  config=config, reference=reference, num_ref=num_ref,
+                                  max_shard_bytes=max_shard_bytes, seconds=seconds, inputs_fp=inputs_fp,
+                                  fingerprint=fingerprint)
+        except _StageSubmitted as submitted:
+            return DedupSummary(output=output, state=SUBMITTED, submitted_stage=submitted.stage)
+        job.finish()
+    return summary
 
 
 def _run_stages(stage, *, layout: StateLayout, output: Path, out: str, shard_paths: list[str], config: DedupConfig,
