@@ -39,6 +39,23 @@ def decide(step, pages) -> tuple[dict[str, str | None], float]:
     return reasons, time.perf_counter() - start
 
 
+def kss_speed(args) -> int:
+    """kss alone, one call per line of > 100 characters, per backend (import timed apart)."""
+    pages = load_pages(args.lo, "lo")[: args.limit]
+    lines = [line for p in pages for line in p[2].split("\n") if len(line) > 100]
+    mb = sum(len(line.encode()) for line in lines) / 1e6
+    t0 = time.perf_counter()
+    from kss import split_sentences
+
+    print(f"{len(lines)} lines > 100 chars, {mb:.3f} MB; import kss {time.perf_counter() - t0:.1f} s")
+    for backend in args.kss_backends.split(","):
+        t0 = time.perf_counter()
+        n = sum(len(split_sentences(line, backend=backend, num_workers=1)) for line in lines)
+        secs = time.perf_counter() - t0
+        print(f"kss backend={backend}: {n} sentences, {secs:.1f} s, {mb / secs:.4f} MB/s", flush=True)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lo", type=Path, required=True)
@@ -46,7 +63,10 @@ def main() -> int:
     ap.add_argument("--analyzers", default="kiwi", help="comma list of kiwi, okt, komoran")
     ap.add_argument("--sentence-min-chars", type=int, default=200)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--kss-backends", default="", help="only time kss backends (comma list) on lines > 100 chars")
     args = ap.parse_args()
+    if args.kss_backends:
+        return kss_speed(args)
 
     pages = [p for p in load_pages(args.lo, "lo")[: args.limit] if p[2].strip()]
     chars = {p[1]: len(p[2]) for p in pages}
