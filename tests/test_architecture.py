@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hanforge.fingerprint",),  # content fingerprints and manifests
     ("hanforge.shards",),  # text and token shard formats, their readers and writers
     ("hanforge.tokenizer",),  # tokenizer training/loading/encoding and the tokenize job
-    ("hanforge.corpus", "hanforge.train"),  # corpus engine (run, dedup, mix); training
+    ("hanforge.corpus", "hanforge.train", "hanforge.report"),  # corpus engine (run, dedup, mix); training; HTML report
     ("hanforge.cli",),  # the command line: one module per verb
     ("hanforge.__main__",),  # `python -m hanforge`
 )
