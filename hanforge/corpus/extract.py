@@ -19,12 +19,14 @@ Limits, each a counted drop rather than a crash:
 
 * ``max_html_bytes``: markup larger than this (UTF-8 bytes) is dropped as ``too_large``
   before any parsing.
-* ``timeout_s``: a per-document wall-clock limit enforced with ``signal.setitimer(ITIMER_REAL)``
-  and ``SIGALRM``; an expired document is dropped as ``extract_timeout``. Signals can only be
-  handled in the main thread of a process, so when the step runs in any other thread (some
-  executors do) **no limit applies**. Python code (trafilatura) is interrupted as soon as the
-  timer fires; a long call inside a C extension (the resiliparse parser) is interrupted only
-  when it returns to Python, so the document is still dropped but the time is not saved.
+* ``timeout_s``: a per-document wall-clock limit enforced from outside the parser: the backend
+  runs in a supervised child process (:class:`hanforge.corpus.sandbox.SupervisedWorker`, one
+  per step instance, i.e. per datatrove task) that is killed and forked again when a page takes
+  longer. An expired page is dropped as ``extract_timeout`` after at most ``timeout_s`` plus the
+  kill; a parser that crashes the child (segfault, out of memory) drops the page as
+  ``extract_error:WorkerCrashed``. This holds for C parsers that never return to Python and for
+  libraries that swallow exceptions (trafilatura on lxml 6 swallowed the old ``SIGALRM``
+  exception), in every thread. ``timeout_s = 0`` runs the backend in-process with no limit.
 * An empty or whitespace-only result is dropped as ``extract_empty``; an exception from a
   parser as ``extract_error:<ExceptionType>``.
 """
@@ -32,49 +34,17 @@ Limits, each a counted drop rather than a crash:
 from __future__ import annotations
 
 import dataclasses
-import signal
-import threading
 from collections.abc import Callable
-from typing import ClassVar, Literal, TypeVar
+from typing import ClassVar, Literal
 
-from datatrove.data import Document
+from datatrove.data import Document, DocumentsPipeline
 
 from hanforge.config import StepConfig, register_step, require
+from hanforge.corpus.sandbox import SupervisedWorker, WorkerCallError, WorkerCrashed, WorkerTimeout
 from hanforge.corpus.steps import DocumentStep
-
-T = TypeVar("T")
 
 FORMAT_KEY = "_format"
 RAW_KEY = "_raw"
-
-
-class ExtractTimeout(Exception):
-    """Raised inside an extraction call when its time limit expires."""
-
-
-def _raise_timeout(signum, frame):  # noqa: ARG001 - signal handler signature
-    raise ExtractTimeout
-
-
-def call_with_time_limit(fn: Callable[[], T], seconds: float) -> T:
-    """Run ``fn()`` and raise :class:`ExtractTimeout` if it runs longer than ``seconds``.
-
-    Uses ``SIGALRM`` and so only works in the main thread; elsewhere, or when ``seconds <= 0``,
-    ``fn`` runs without a limit. The previous SIGALRM handler is restored afterwards.
-    """
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
-        return fn()
-    previous = signal.signal(signal.SIGALRM, _raise_timeout)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
-            return fn()
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    finally:
-        # Separate finally: if the alarm fires just before the timer is cleared, the one-shot
-        # timer is spent anyway and the handler is still restored here.
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _utf8_size_exceeds(text: str, limit: int) -> bool:
@@ -103,8 +73,8 @@ class ExtractConfig(StepConfig):
         alt_texts: resiliparse only: keep image alt texts (default false: on real pages they are
             mostly "icon", "tip", ...).
         timeout_s: per-document extraction time limit in seconds (default 5.0; 0 disables).
-            Enforced with SIGALRM only when running in a process's main thread; in other
-            threads no limit applies. Expired documents are dropped as ``extract_timeout``.
+            Enforced by running the backend in a supervised child process that is killed on
+            expiry; expired documents are dropped as ``extract_timeout``.
         max_html_bytes: markup larger than this many UTF-8 bytes is dropped as ``too_large``
             without parsing (default 5,000,000).
     """
@@ -177,6 +147,31 @@ class ExtractStep(DocumentStep):
         super().__init__()
         self.config = config or ExtractConfig()
         self._extract: Callable[[str], str] | None = None  # built lazily: picklable for executors
+        self._worker: SupervisedWorker[str, str] | None = None  # forked on first use, per task
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        try:
+            yield from super().run(data, rank, world_size)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """End the supervised extraction process, if one is running."""
+        if self._worker is not None:
+            self._worker.close()
+
+    def _extract_text(self, markup: str) -> str:
+        """The backend's text for ``markup``, within ``timeout_s`` when a limit is set."""
+        if self._extract is None:
+            self._extract = make_extractor(self.config)
+        if self.config.timeout_s <= 0:
+            try:
+                return self._extract(markup)
+            except Exception as exc:  # noqa: BLE001 -- same contract as the supervised path
+                raise WorkerCallError(type(exc).__name__, str(exc)) from exc
+        if self._worker is None:
+            self._worker = SupervisedWorker(self._extract, timeout_s=self.config.timeout_s)
+        return self._worker.call(markup)
 
     def process(self, doc: Document) -> str | None:
         fmt = doc.metadata.get(FORMAT_KEY, "text")
@@ -189,15 +184,16 @@ class ExtractStep(DocumentStep):
         markup = doc.text
         if _utf8_size_exceeds(markup, self.config.max_html_bytes):
             return "too_large"
-        if self._extract is None:
-            self._extract = make_extractor(self.config)
-        extract = self._extract
         try:
-            text = call_with_time_limit(lambda: extract(markup), self.config.timeout_s)
-        except ExtractTimeout:
+            text = self._extract_text(markup)
+        except WorkerTimeout:
+            self.stat_update("extract/worker_restarts")
             return "extract_timeout"
-        except Exception as exc:  # a parser failure on one page is a counted drop
-            return f"extract_error:{type(exc).__name__}"
+        except WorkerCrashed:
+            self.stat_update("extract/worker_restarts")
+            return "extract_error:WorkerCrashed"
+        except WorkerCallError as exc:  # a parser failure on one page is a counted drop
+            return f"extract_error:{exc.type_name}"
         self.stat_update("extract/html")
         if not text or not text.strip():
             return "extract_empty"

@@ -1,0 +1,215 @@
+"""A supervised worker process: call a function with a hard wall-clock limit per call.
+
+:class:`SupervisedWorker` runs ``fn(arg)`` in a forked child process, one call at a time, and
+waits at most ``timeout_s`` for the answer. When the limit expires the child is killed
+(SIGKILL) and a fresh one is forked for the next call, so the limit holds whatever ``fn`` does:
+a C parser that never returns to Python (resiliparse's lexbor on 100,000 nested ``<div>``s), a
+library that swallows the ``SIGALRM`` exception (trafilatura on lxml 6 logs "lxml parsing
+failed" and carries on), a segfault or an out-of-memory kill (the call fails, the run goes on).
+
+Why not datatrove's ``ExtractorSandbox`` (datatrove/pipeline/extractors/base.py, 0.10.1), whose
+design this follows (a long-lived child, a pipe, kill and restart on timeout): there, an
+exception raised by the extractor ends the child, so every parser error costs a restart and
+reaches the caller as "child process died" instead of its type (we count
+``extract_error:<Type>``); the child is not tied to its parent's life (no ``PR_SET_PDEATHSIG``),
+so killing a worker leaves it running; and it starts the child with the default
+``multiprocessing`` start method, which becomes forkserver in Python 3.14 (the extractor is then
+pickled and every import repeated in each restarted child). A bare ``os.fork`` avoids all three
+in about a hundred lines.
+
+The child is forked from the calling process, so ``fn`` (a closure, an imported parser) need
+not be picklable and nothing is imported again; only ``arg`` and the result cross the pipe.
+The child dies with its parent (``PR_SET_PDEATHSIG`` on Linux), so killing a worker never
+leaves an orphan behind. Forking needs a POSIX system; where ``os.fork`` is missing the call
+runs in-process without a limit (``SupervisedWorker.enforced`` tells which).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import warnings
+import weakref
+from collections.abc import Callable
+from multiprocessing.connection import Connection, Pipe
+from typing import Generic, TypeVar
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+_PR_SET_PDEATHSIG = 1
+
+
+class WorkerTimeout(Exception):
+    """The call did not answer within the time limit; the worker was killed."""
+
+
+class WorkerCrashed(Exception):
+    """The worker process died during the call (segfault, out of memory, killed)."""
+
+
+class WorkerCallError(Exception):
+    """``fn`` raised inside the worker; ``type_name`` is the original exception's class name."""
+
+    def __init__(self, type_name: str, message: str):
+        super().__init__(f"{type_name}: {message}")
+        self.type_name = type_name
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl: the pipe EOF below still ends the child
+        pass
+
+
+def _child_loop(fn: Callable, conn: Connection, parent_pid: int) -> None:
+    _die_with_parent()
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        return
+    # SIGINT goes to the whole process group on Ctrl-C: the parent decides, not the child.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    while True:
+        try:
+            arg = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            answer = ("ok", fn(arg))
+        except Exception as exc:  # noqa: BLE001 -- reported to the parent, which counts it
+            answer = ("error", type(exc).__name__, str(exc)[:500])
+        try:
+            conn.send(answer)
+        except (OSError, ValueError):
+            return
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+class SupervisedWorker(Generic[A, R]):
+    """Run ``fn(arg)`` in a child process with a per-call wall-clock limit (see module docstring).
+
+    ``call(arg)`` returns ``fn(arg)`` or raises :class:`WorkerTimeout`, :class:`WorkerCrashed`
+    or :class:`WorkerCallError`. The child starts on the first call and after every kill; use
+    the worker as a context manager (or call :meth:`close`) to end it; it is also ended when
+    the worker is garbage-collected or the process exits.
+    """
+
+    def __init__(self, fn: Callable[[A], R], *, timeout_s: float):
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        self.fn = fn
+        self.timeout_s = float(timeout_s)
+        self.enforced = hasattr(os, "fork")
+        self.num_restarts = 0
+        self._pid: int | None = None
+        self._conn: Connection | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while one is running."""
+        return self._pid
+
+    def _start(self) -> None:
+        parent_conn, child_conn = Pipe(duplex=True)
+        parent_pid = os.getpid()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with warnings.catch_warnings():
+            # Python >= 3.12 warns about fork() in a threaded process; the child only runs
+            # ``fn`` and the pipe, never a lock another thread could hold (logging locks are
+            # reinitialised at fork by the standard library).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # child
+            code = 0
+            try:
+                parent_conn.close()
+                _child_loop(self.fn, child_conn, parent_pid)
+            except BaseException:  # noqa: BLE001 -- never return into the parent's code
+                code = 1
+            finally:
+                os._exit(code)
+        child_conn.close()
+        self._pid, self._conn = pid, parent_conn
+        self._finalizer = weakref.finalize(self, _end_child, pid, parent_conn, parent_pid)
+
+    def _stop(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+        self._pid, self._conn, self._finalizer = None, None, None
+
+    def call(self, arg: A) -> R:
+        """``fn(arg)`` computed in the child, within ``timeout_s`` seconds."""
+        if not self.enforced:
+            try:
+                return self.fn(arg)
+            except Exception as exc:  # noqa: BLE001 -- same contract as the forked path
+                raise WorkerCallError(type(exc).__name__, str(exc)) from exc
+        if self._pid is None:
+            self._start()
+        conn = self._conn
+        assert conn is not None
+        try:
+            conn.send(arg)
+            ready = conn.poll(self.timeout_s)
+        except (OSError, EOFError) as exc:
+            self._stop()
+            self.num_restarts += 1
+            raise WorkerCrashed(str(exc)) from None
+        if not ready:
+            self._stop()
+            self.num_restarts += 1
+            raise WorkerTimeout(f"no answer within {self.timeout_s} s")
+        try:
+            answer = conn.recv()
+        except (OSError, EOFError) as exc:
+            self._stop()
+            self.num_restarts += 1
+            raise WorkerCrashed(str(exc) or "worker process died") from None
+        if answer[0] == "ok":
+            return answer[1]
+        raise WorkerCallError(answer[1], answer[2])
+
+    def close(self) -> None:
+        """End the child process (if any); a later call starts a new one."""
+        self._stop()
+
+    def __enter__(self) -> SupervisedWorker[A, R]:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict:
+        # A worker travels to executor processes unstarted; the child belongs to one process.
+        state = self.__dict__.copy()
+        state.update(_pid=None, _conn=None, _finalizer=None)
+        return state
+
+
+def _end_child(pid: int, conn: Connection, owner_pid: int) -> None:
+    if os.getpid() != owner_pid:  # only the process that forked the child may end it
+        return
+    try:
+        conn.close()
+    except OSError:
+        pass
+    _kill(pid)
