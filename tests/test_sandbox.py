@@ -97,3 +97,12 @@ def test_child_dies_with_its_parent(tmp_path):
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(child)
+
+
+def test_map_gives_each_argument_its_own_limit_inside_a_batch():
+    with SupervisedWorker(hang_on_minus_one, timeout_s=0.3) as worker:
+        outcomes = worker.map([1, 2, -1, 0, 3, -1, 4])
+    assert outcomes[:2] == [2, 4] and outcomes[4] == 6 and outcomes[6] == 8
+    assert isinstance(outcomes[2], WorkerTimeout) and isinstance(outcomes[5], WorkerTimeout)
+    assert isinstance(outcomes[3], WorkerCallError) and outcomes[3].type_name == "ZeroDivisionError"
+    assert worker.num_restarts == 2

@@ -27,6 +27,8 @@ Limits, each a counted drop rather than a crash:
   ``extract_error:WorkerCrashed``. This holds for C parsers that never return to Python and for
   libraries that swallow exceptions (trafilatura on lxml 6 swallowed the old ``SIGALRM``
   exception), in every thread. ``timeout_s = 0`` runs the backend in-process with no limit.
+  Pages travel to the worker in batches of up to 64 (one round trip per batch; a round trip
+  costs about as much CPU as extracting a small page), each page under its own limit.
 * An empty or whitespace-only result is dropped as ``extract_empty``; an exception from a
   parser as ``extract_error:<ExceptionType>``.
 """
@@ -41,10 +43,28 @@ from datatrove.data import Document, DocumentsPipeline
 
 from hanforge.config import StepConfig, register_step, require
 from hanforge.corpus.sandbox import SupervisedWorker, WorkerCallError, WorkerCrashed, WorkerTimeout
-from hanforge.corpus.steps import DocumentStep
+from hanforge.corpus.steps import DocumentStep, is_dropped
 
 FORMAT_KEY = "_format"
 RAW_KEY = "_raw"
+#: Pages sent to the extraction worker in one message (at most this many, or this much markup).
+BATCH_PAGES = 64
+BATCH_CHARS = 8_000_000
+_NOT_PREFETCHED = object()
+
+
+def _batches(docs: DocumentsPipeline):
+    """``docs`` in lists of up to BATCH_PAGES documents or about BATCH_CHARS characters."""
+    batch: list[Document] = []
+    chars = 0
+    for doc in docs:
+        batch.append(doc)
+        chars += len(doc.text or "")
+        if len(batch) >= BATCH_PAGES or chars >= BATCH_CHARS:
+            yield batch
+            batch, chars = [], 0
+    if batch:
+        yield batch
 
 
 def _utf8_size_exceeds(text: str, limit: int) -> bool:
@@ -148,11 +168,17 @@ class ExtractStep(DocumentStep):
         self.config = config or ExtractConfig()
         self._extract: Callable[[str], str] | None = None  # built lazily: picklable for executors
         self._worker: SupervisedWorker[str, str] | None = None  # forked on first use, per task
+        self._prefetched: dict[int, object] = {}  # id(doc) -> outcome, filled by run()
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        # Pages go to the supervised worker in batches (one round trip per batch, each page
+        # still under its own limit); process() then finds its page's outcome ready.
         try:
-            yield from super().run(data, rank, world_size)
+            for batch in _batches(data):
+                self._extract_batch(batch)
+                yield from super().run(iter(batch), rank, world_size)
         finally:
+            self._prefetched.clear()
             self.close()
 
     def close(self) -> None:
@@ -160,18 +186,24 @@ class ExtractStep(DocumentStep):
         if self._worker is not None:
             self._worker.close()
 
-    def _extract_text(self, markup: str) -> str:
-        """The backend's text for ``markup``, within ``timeout_s`` when a limit is set."""
+    def _extract_batch(self, docs: list[Document]) -> None:
+        """Extract the markup of every page of ``docs`` that process() will extract."""
+        pages = [doc for doc in docs if not is_dropped(doc) and doc.metadata.get(FORMAT_KEY) == "html"
+                 and not _utf8_size_exceeds(doc.text, self.config.max_html_bytes)]
+        if pages:
+            with self.track_time():
+                outcomes = self._extract_many([doc.text for doc in pages])
+            self._prefetched.update((id(doc), outcome) for doc, outcome in zip(pages, outcomes, strict=True))
+
+    def _extract_many(self, markups: list[str]) -> list:
+        """The backend's text (or the failure) for each markup, within ``timeout_s`` each."""
         if self._extract is None:
             self._extract = make_extractor(self.config)
-        if self.config.timeout_s <= 0:
-            try:
-                return self._extract(markup)
-            except Exception as exc:  # noqa: BLE001 -- same contract as the supervised path
-                raise WorkerCallError(type(exc).__name__, str(exc)) from exc
+        if self.config.timeout_s <= 0:  # no limit: in-process, same outcome contract
+            return SupervisedWorker.call_here(self._extract, markups)
         if self._worker is None:
             self._worker = SupervisedWorker(self._extract, timeout_s=self.config.timeout_s)
-        return self._worker.call(markup)
+        return self._worker.map(markups)
 
     def process(self, doc: Document) -> str | None:
         fmt = doc.metadata.get(FORMAT_KEY, "text")
@@ -184,16 +216,18 @@ class ExtractStep(DocumentStep):
         markup = doc.text
         if _utf8_size_exceeds(markup, self.config.max_html_bytes):
             return "too_large"
-        try:
-            text = self._extract_text(markup)
-        except WorkerTimeout:
+        outcome = self._prefetched.pop(id(doc), _NOT_PREFETCHED)
+        if outcome is _NOT_PREFETCHED:  # called directly, not through run()
+            (outcome,) = self._extract_many([markup])
+        if isinstance(outcome, WorkerTimeout):
             self.stat_update("extract/worker_restarts")
             return "extract_timeout"
-        except WorkerCrashed:
+        if isinstance(outcome, WorkerCrashed):
             self.stat_update("extract/worker_restarts")
             return "extract_error:WorkerCrashed"
-        except WorkerCallError as exc:  # a parser failure on one page is a counted drop
-            return f"extract_error:{exc.type_name}"
+        if isinstance(outcome, WorkerCallError):  # a parser failure on one page is a counted drop
+            return f"extract_error:{outcome.type_name}"
+        text = outcome
         self.stat_update("extract/html")
         if not text or not text.strip():
             return "extract_empty"

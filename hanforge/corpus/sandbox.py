@@ -27,9 +27,12 @@ runs in-process without a limit (``SupervisedWorker.enforced`` tells which).
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
 import signal
+import struct
 import sys
+import time
 import warnings
 import weakref
 from collections.abc import Callable
@@ -40,6 +43,8 @@ A = TypeVar("A")
 R = TypeVar("R")
 
 _PR_SET_PDEATHSIG = 1
+_PROGRESS = struct.Struct("q")  # index of the argument the child is working on
+_POLL_S = 0.05  # how often the parent looks at the child's progress while it works
 
 
 class WorkerTimeout(Exception):
@@ -69,7 +74,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def _child_loop(fn: Callable, conn: Connection, parent_pid: int) -> None:
+def _child_loop(fn: Callable, conn: Connection, parent_pid: int, progress: mmap.mmap) -> None:
     _die_with_parent()
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         return
@@ -78,15 +83,18 @@ def _child_loop(fn: Callable, conn: Connection, parent_pid: int) -> None:
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     while True:
         try:
-            arg = conn.recv()
+            args = conn.recv()
         except (EOFError, OSError):
             return
+        answers = []
+        for i, arg in enumerate(args):
+            _PROGRESS.pack_into(progress, 0, i)  # the parent times each argument from here
+            try:
+                answers.append(("ok", fn(arg)))
+            except Exception as exc:  # noqa: BLE001 -- reported to the parent, which counts it
+                answers.append(("error", type(exc).__name__, str(exc)[:500]))
         try:
-            answer = ("ok", fn(arg))
-        except Exception as exc:  # noqa: BLE001 -- reported to the parent, which counts it
-            answer = ("error", type(exc).__name__, str(exc)[:500])
-        try:
-            conn.send(answer)
+            conn.send(answers)
         except (OSError, ValueError):
             return
 
@@ -121,6 +129,7 @@ class SupervisedWorker(Generic[A, R]):
         self._pid: int | None = None
         self._conn: Connection | None = None
         self._finalizer: weakref.finalize | None = None
+        self._progress: mmap.mmap | None = None
 
     @property
     def pid(self) -> int | None:
@@ -129,6 +138,7 @@ class SupervisedWorker(Generic[A, R]):
 
     def _start(self) -> None:
         parent_conn, child_conn = Pipe(duplex=True)
+        self._progress = mmap.mmap(-1, _PROGRESS.size)  # anonymous, shared with the child
         parent_pid = os.getpid()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -142,7 +152,7 @@ class SupervisedWorker(Generic[A, R]):
             code = 0
             try:
                 parent_conn.close()
-                _child_loop(self.fn, child_conn, parent_pid)
+                _child_loop(self.fn, child_conn, parent_pid, self._progress)
             except BaseException:  # noqa: BLE001 -- never return into the parent's code
                 code = 1
             finally:
@@ -158,35 +168,79 @@ class SupervisedWorker(Generic[A, R]):
 
     def call(self, arg: A) -> R:
         """``fn(arg)`` computed in the child, within ``timeout_s`` seconds."""
+        (outcome,) = self.map([arg])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def map(self, args: list[A]) -> list[R | WorkerTimeout | WorkerCrashed | WorkerCallError]:
+        """``fn`` of each argument, in order; a failed call's entry is its exception (not raised).
+
+        The arguments travel in one message and the answers come back one by one, so a batch
+        costs one round trip, not one per argument (about 0.2-0.7 ms of CPU per round trip on
+        a busy 2-core VM, as much as extracting a small page). Each argument gets its own
+        ``timeout_s``, counted from the previous answer; after a timeout or a crash the
+        child is replaced and the remaining arguments go to the new one.
+        """
         if not self.enforced:
+            return self.call_here(self.fn, args)
+        outcomes: list = [None] * len(args)
+        todo = list(range(len(args)))  # positions still without an outcome
+        while todo:
+            if self._pid is None:
+                self._start()
+            conn = self._conn
+            assert conn is not None
+            _PROGRESS.pack_into(self._progress, 0, -1)
             try:
-                return self.fn(arg)
+                conn.send([args[j] for j in todo])
+            except (OSError, EOFError) as exc:  # the child died while idle: blame the first
+                self._replace()
+                outcomes[todo.pop(0)] = WorkerCrashed(str(exc))
+                continue
+            answers, failure = self._wait(conn)
+            if answers is not None:
+                for j, answer in zip(todo, answers, strict=True):
+                    outcomes[j] = answer
+                break
+            # Lost while working on argument k: it gets the failure; the answers of those before
+            # it went down with the child, so the next child computes them again.
+            k = max(_PROGRESS.unpack_from(self._progress, 0)[0], 0)
+            self._replace()
+            outcomes[todo.pop(k)] = failure
+        return outcomes
+
+    def _wait(self, conn: Connection):
+        """(answers, None) when the batch came back; (None, failure) when the child was lost."""
+        seen, since = -1, time.monotonic()
+        while True:
+            try:
+                if conn.poll(min(_POLL_S, self.timeout_s)):
+                    answers = conn.recv()
+                    return [a[1] if a[0] == "ok" else WorkerCallError(a[1], a[2]) for a in answers], None
+            except (OSError, EOFError) as exc:
+                return None, WorkerCrashed(str(exc) or "worker process died")
+            now = time.monotonic()
+            current = _PROGRESS.unpack_from(self._progress, 0)[0]
+            if current != seen:
+                seen, since = current, now
+            elif now - since >= self.timeout_s:
+                return None, WorkerTimeout(f"no answer within {self.timeout_s} s")
+
+    @staticmethod
+    def call_here(fn: Callable[[A], R], args: list[A]) -> list[R | WorkerCallError]:
+        """:meth:`map`'s outcomes computed in this process, without any limit."""
+        outcomes: list = []
+        for arg in args:
+            try:
+                outcomes.append(fn(arg))
             except Exception as exc:  # noqa: BLE001 -- same contract as the forked path
-                raise WorkerCallError(type(exc).__name__, str(exc)) from exc
-        if self._pid is None:
-            self._start()
-        conn = self._conn
-        assert conn is not None
-        try:
-            conn.send(arg)
-            ready = conn.poll(self.timeout_s)
-        except (OSError, EOFError) as exc:
-            self._stop()
-            self.num_restarts += 1
-            raise WorkerCrashed(str(exc)) from None
-        if not ready:
-            self._stop()
-            self.num_restarts += 1
-            raise WorkerTimeout(f"no answer within {self.timeout_s} s")
-        try:
-            answer = conn.recv()
-        except (OSError, EOFError) as exc:
-            self._stop()
-            self.num_restarts += 1
-            raise WorkerCrashed(str(exc) or "worker process died") from None
-        if answer[0] == "ok":
-            return answer[1]
-        raise WorkerCallError(answer[1], answer[2])
+                outcomes.append(WorkerCallError(type(exc).__name__, str(exc)))
+        return outcomes
+
+    def _replace(self) -> None:
+        self._stop()
+        self.num_restarts += 1
 
     def close(self) -> None:
         """End the child process (if any); a later call starts a new one."""
@@ -201,7 +255,7 @@ class SupervisedWorker(Generic[A, R]):
     def __getstate__(self) -> dict:
         # A worker travels to executor processes unstarted; the child belongs to one process.
         state = self.__dict__.copy()
-        state.update(_pid=None, _conn=None, _finalizer=None)
+        state.update(_pid=None, _conn=None, _finalizer=None, _progress=None)
         return state
 
 
