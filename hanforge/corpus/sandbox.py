@@ -26,6 +26,7 @@ runs in-process without a limit (``SupervisedWorker.enforced`` tells which).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import mmap
 import os
@@ -35,7 +36,7 @@ import sys
 import time
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, Pipe
 from typing import Generic, TypeVar
 
@@ -63,7 +64,7 @@ class WorkerCallError(Exception):
         self.type_name = type_name
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
     if not sys.platform.startswith("linux"):
         return
@@ -75,7 +76,7 @@ def _die_with_parent() -> None:
 
 
 def _child_loop(fn: Callable, conn: Connection, parent_pid: int, progress: mmap.mmap) -> None:
-    _die_with_parent()
+    die_with_parent()
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         return
     # SIGINT goes to the whole process group on Ctrl-C: the parent decides, not the child.
@@ -97,6 +98,45 @@ def _child_loop(fn: Callable, conn: Connection, parent_pid: int, progress: mmap.
             conn.send(answers)
         except (OSError, ValueError):
             return
+
+
+_tie_depth = 0
+_tie_parent = 0
+_tie_registered = False
+
+
+def _before_fork() -> None:
+    global _tie_parent
+    _tie_parent = os.getpid()
+
+
+def _after_fork_in_child() -> None:
+    global _tie_depth
+    if _tie_depth > 0:
+        _tie_depth = 0
+        die_with_parent()
+        if os.getppid() != _tie_parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+
+@contextlib.contextmanager
+def children_die_with_this_process() -> Iterator[None]:
+    """While inside, every child this process forks dies when this process dies.
+
+    For third-party helpers that hanforge does not start itself: datatrove's local executor
+    forks a ``multiprocess.Manager`` server that outlived a SIGKILLed ``hanforge run`` by
+    minutes. Children started by fork+exec (a forkserver) are not covered; they end on their
+    own when their pipe to this process closes.
+    """
+    global _tie_depth, _tie_registered
+    if not _tie_registered and hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+        _tie_registered = True
+    _tie_depth += 1
+    try:
+        yield
+    finally:
+        _tie_depth -= 1
 
 
 def _kill(pid: int) -> None:

@@ -49,18 +49,38 @@ _PACK_BLOCK = 8192  # documents gathered per TokenShardWriter.add_documents call
 _WORK_SCHEMA = pa.schema([pa.field("ids", pa.large_list(pa.uint32())), pa.field("source", pa.string())])
 
 
+def input_labels(paths: list[Path]) -> list[str]:
+    """A distinct label per input path: its name, or, where names collide (``a/corpus`` and
+    ``b/corpus``), its last folders joined by ``~`` (``a~corpus``, ``b~corpus``)."""
+    resolved = [p.resolve() for p in paths]
+    for i, r in enumerate(resolved):
+        if r in resolved[:i]:
+            raise InputError(f"{paths[i]}: input named twice")
+    depth = [1] * len(paths)
+    while True:
+        labels = ["~".join(r.parts[-d:]).lstrip("/") or r.name for r, d in zip(resolved, depth, strict=True)]
+        clashing = {label for label in labels if labels.count(label) > 1}
+        if not clashing:
+            return labels
+        for i, label in enumerate(labels):
+            if label in clashing:
+                depth[i] = min(depth[i] + 1, len(resolved[i].parts))
+
+
 def text_shard_files(inputs: list[str | Path]) -> list[tuple[str, Path]]:
     """``[(key, path)]`` of the Parquet text shards behind ``inputs``, sorted by key.
 
     An input is a Parquet file, a folder holding ``shards/*.parquet`` (a corpus output: the
     ``excluded/`` shards are not used), or a folder of ``*.parquet``. The key is
-    ``<input name>/<relative path>`` (no absolute paths end up in manifests).
+    ``<input label>/<relative path>`` (no absolute paths end up in manifests); the label is the
+    input's name, made longer where two inputs share a name (see :func:`input_labels`), so no
+    input can hide another.
     """
+    paths = [Path(raw) for raw in inputs]
     found: dict[str, Path] = {}
-    for raw in inputs:
-        path = Path(raw)
+    for path, label in zip(paths, input_labels(paths), strict=True):
         if path.is_file() and path.suffix == ".parquet":
-            found[path.name] = path
+            found[label] = path
             continue
         if not path.is_dir():
             raise InputError(f"{path}: input is neither a Parquet file nor a folder of text shards")
@@ -69,7 +89,7 @@ def text_shard_files(inputs: list[str | Path]) -> list[tuple[str, Path]]:
         if not files:
             raise InputError(f"{path}: no *.parquet text shards found (looked in {folder.name}/)")
         for f in files:
-            found[f"{path.name}/{f.relative_to(path)}"] = f
+            found[f"{label}/{f.relative_to(path)}"] = f
     return sorted(found.items())
 
 
@@ -162,6 +182,8 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
     if (output / "manifest.json").is_file():
         done = read_manifest(output)
         if done.get("config_fingerprint") == state["config_fingerprint"] and done.get("inputs") == input_fps:
+            if work.is_dir() and not keep_work:  # a run killed while cleaning up after itself
+                shutil.rmtree(work)
             return done
         if not overwrite:
             raise ShardError(f"{output}: holds token shards of other inputs or config; "
