@@ -255,3 +255,21 @@ def test_killing_the_main_process_leaves_no_child(tmp_path, sample_dir):
         alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
         time.sleep(0.2)
     assert not alive, [psutil.Process(p).cmdline() for p in alive]
+
+
+def test_tokenize_keeps_colliding_inputs_and_a_rerun_removes_a_left_over_work_folder(tmp_path, sample_html_files):
+    from hanforge.shards.tokenize import WORK_DIR, tokenize_shards
+    from token_helpers import sample_texts, train_tiny_tokenizer, write_text_shards
+
+    texts = sample_texts(sample_html_files[:40])
+    a = write_text_shards(tmp_path / "a" / "corpus", texts[:25], num_shards=2)
+    b = write_text_shards(tmp_path / "b" / "corpus", texts[25:], num_shards=2)  # same shard names
+    tok = train_tiny_tokenizer(a, tmp_path / "tok")
+    out = tmp_path / "tokens"
+    manifest = tokenize_shards(inputs=[a, b], tokenizer=tok, seq_len=64, output=out, progress=False)
+    assert manifest["num_docs"] + manifest.get("num_skipped_empty_docs", 0) == len(texts)
+    # a kill after the manifest was written but before _work/ was removed: the rerun cleans up
+    (out / WORK_DIR).mkdir()
+    (out / WORK_DIR / "in-00000.arrow").write_bytes(b"left over")
+    assert tokenize_shards(inputs=[a, b], tokenizer=tok, seq_len=64, output=out, progress=False) == manifest
+    assert not (out / WORK_DIR).exists()

@@ -81,14 +81,27 @@ def _batch_rows(meta: pq.RowGroupMetaData, text_field: str) -> int:
     return max(1, min(BATCH_ROWS, int(BATCH_BYTES // max(per_row, 1.0))))
 
 
+def _is_text(tp: pa.DataType) -> bool:
+    return pa.types.is_string(tp) or pa.types.is_large_string(tp)
+
+
 def _without_large_texts(batch: pa.RecordBatch, text_field: str, limit: int) -> tuple[pa.RecordBatch, set[int]]:
     """``batch`` with texts over ``limit`` bytes nulled in Arrow (never made Python strings)."""
     column = batch.column(text_field)
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        return batch, set()
-    over = pc.fill_null(pc.greater(pc.binary_length(column), limit), False)
-    if not pc.any(over).as_py():
+    if pa.types.is_dictionary(column.type) and _is_text(column.type.value_type):
+        # a dictionary column: measure each distinct text once, never decode the repeats
+        over_values = pc.greater(pc.binary_length(column.dictionary), limit)
+        over = pc.fill_null(pc.take(over_values, column.indices), False)
+        if not pc.any(over).as_py():
+            return batch, set()
+        nulled = pa.DictionaryArray.from_arrays(
+            pc.if_else(over, pa.scalar(None, column.indices.type), column.indices), column.dictionary)
+    elif _is_text(column.type):
+        over = pc.fill_null(pc.greater(pc.binary_length(column), limit), False)
+        if not pc.any(over).as_py():
+            return batch, set()
+        nulled = pc.if_else(over, pa.scalar(None, column.type), column)
+    else:
         return batch, set()
     indices = set(pc.indices_nonzero(over).to_pylist())
-    nulled = pc.if_else(over, pa.scalar(None, column.type), column)
     return batch.set_column(batch.schema.get_field_index(text_field), text_field, nulled), indices
