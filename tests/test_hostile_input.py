@@ -29,7 +29,7 @@ from hanforge.config import ConfigBase
 from hanforge.corpus.mix import MixConfig
 from hanforge.corpus.pipeline import load_pipelines
 from hanforge.errors import ConfigError, InputError
-from hanforge.shards.tokenize import text_shard_files
+from hanforge.shards.text_reader import text_shard_files
 from ingest_fixtures import KOREAN_TEXT, Page, html_page, write_warc
 
 REPO = Path(__file__).resolve().parents[1]
@@ -258,7 +258,7 @@ def test_killing_the_main_process_leaves_no_child(tmp_path, sample_dir):
 
 
 def test_tokenize_keeps_colliding_inputs_and_a_rerun_removes_a_left_over_work_folder(tmp_path, sample_html_files):
-    from hanforge.shards.tokenize import WORK_DIR, tokenize_shards
+    from hanforge.tokenizer.tokenize_job import WORK_DIR, tokenize_shards
     from token_helpers import sample_texts, train_tiny_tokenizer, write_text_shards
 
     texts = sample_texts(sample_html_files[:40])
