@@ -57,11 +57,11 @@ def outputs(tmp_path_factory, sample_dir):
     inputs = [str(sample_dir / "debian-faq-ko"), str(_write_jsonl(root / "planted" / "planted.jsonl"))]
     out = {"run": root / "run", "strict": root / "strict", "dedup": root / "dedup", "mix": root / "mix",
            "tokens": root / "tokens"}
-    assert cli_main(["run", str(PIPELINES), "--input", *inputs, "--output", str(out["run"]), "--tasks", "2"]) == 0
+    assert cli_main(["run", *inputs, "--config", str(PIPELINES), "--output", str(out["run"]), "--tasks", "2"]) == 0
     strict = root / "strict.toml"
     strict.write_text(PIPELINES.read_text(encoding="utf-8").replace("threshold = 0.3\n", "threshold = 0.7\n", 1),
                       encoding="utf-8")
-    assert cli_main(["run", str(strict), "--input", *inputs, "--output", str(out["strict"]), "--tasks", "2"]) == 0
+    assert cli_main(["run", *inputs, "--config", str(strict), "--output", str(out["strict"]), "--tasks", "2"]) == 0
     (root / "dedup.toml").write_text("[dedup]\ngraph_partitions = 1\n", encoding="utf-8")
     assert cli_main(["dedup", str(out["run"]), "--output", str(out["dedup"]), "--config", str(root / "dedup.toml")]) == 0
     tok = train_tiny_tokenizer(out["dedup"], root / "tok", vocab_size=1500)
@@ -69,8 +69,8 @@ def outputs(tmp_path_factory, sample_dir):
         f'[mix]\noutput = "{out["mix"]}"\ntotal = 6000\ntokenizer = "{tok}"\nmax_epochs = 4.0\n'
         f'[mix.sources.faq]\npath = "{out["dedup"]}"\nratio = 0.7\n'
         f'[mix.sources.strict]\npath = "{out["strict"]}"\nratio = 0.3\n', encoding="utf-8")
-    assert cli_main(["mix", str(root / "mix.toml")]) == 0
-    assert cli_main(["tokenize", "--input", str(out["mix"]), "--tokenizer", str(tok), "--seq-len", "256",
+    assert cli_main(["mix", "--config", str(root / "mix.toml")]) == 0
+    assert cli_main(["tokenize", str(out["mix"]), "--tokenizer", str(tok), "--seq-len", "256",
                      "--output", str(out["tokens"])]) == 0
     return out
 

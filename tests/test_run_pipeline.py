@@ -75,7 +75,11 @@ def test_stats_and_manifest_are_written(reference_run):
     out = Path(cfg.output)
     stats = json.loads((out / "stats.json").read_text())
     manifest = json.loads((out / "manifest.json").read_text())
+    # input is counted by the reader as it reads; kept/excluded are the rows in the shards
+    ingest = next(s for s in stats["steps"] if s["step"] == "ingest")
+    assert stats["documents"]["input"] == ingest["counters"]["documents"] > 0
     assert stats["documents"]["input"] == stats["documents"]["kept"] + stats["documents"]["excluded"]
+    assert "unaccounted" not in stats["documents"]
     step_names = [s["step"] for s in stats["steps"]]
     assert step_names[0] == "ingest" and step_names[-1] == "writer"
     for step in stats["steps"]:

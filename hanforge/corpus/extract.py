@@ -19,12 +19,16 @@ Limits, each a counted drop rather than a crash:
 
 * ``max_html_bytes``: markup larger than this (UTF-8 bytes) is dropped as ``too_large``
   before any parsing.
-* ``timeout_s``: a per-document wall-clock limit enforced with ``signal.setitimer(ITIMER_REAL)``
-  and ``SIGALRM``; an expired document is dropped as ``extract_timeout``. Signals can only be
-  handled in the main thread of a process, so when the step runs in any other thread (some
-  executors do) **no limit applies**. Python code (trafilatura) is interrupted as soon as the
-  timer fires; a long call inside a C extension (the resiliparse parser) is interrupted only
-  when it returns to Python, so the document is still dropped but the time is not saved.
+* ``timeout_s``: a per-document wall-clock limit enforced from outside the parser: the backend
+  runs in a supervised child process (:class:`hanforge.corpus.sandbox.SupervisedWorker`, one
+  per step instance, i.e. per datatrove task) that is killed and forked again when a page takes
+  longer. An expired page is dropped as ``extract_timeout`` after at most ``timeout_s`` plus the
+  kill; a parser that crashes the child (segfault, out of memory) drops the page as
+  ``extract_error:WorkerCrashed``. This holds for C parsers that never return to Python and for
+  libraries that swallow exceptions (trafilatura on lxml 6 swallowed the old ``SIGALRM``
+  exception), in every thread. ``timeout_s = 0`` runs the backend in-process with no limit.
+  Pages travel to the worker in batches of up to 64 (one round trip per batch; a round trip
+  costs about as much CPU as extracting a small page), each page under its own limit.
 * An empty or whitespace-only result is dropped as ``extract_empty``; an exception from a
   parser as ``extract_error:<ExceptionType>``.
 """
@@ -32,48 +36,34 @@ Limits, each a counted drop rather than a crash:
 from __future__ import annotations
 
 import dataclasses
-import signal
-import threading
 from collections.abc import Callable
-from typing import ClassVar, Literal, TypeVar
+from typing import ClassVar, Literal
 
-from datatrove.data import Document
+from datatrove.data import Document, DocumentsPipeline
 
 from hanforge.config import StepConfig, register_step, require
-from hanforge.corpus.steps import DocumentStep
+from hanforge.corpus.sandbox import SupervisedWorker, WorkerCallError, WorkerCrashed, WorkerTimeout
+from hanforge.corpus.steps import DocumentStep, is_dropped
 from hanforge.shards import document_keys as keys
 
-T = TypeVar("T")
+#: Pages sent to the extraction worker in one message (at most this many, or this much markup).
+BATCH_PAGES = 64
+BATCH_CHARS = 8_000_000
+_NOT_PREFETCHED = object()
 
 
-
-class ExtractTimeout(Exception):
-    """Raised inside an extraction call when its time limit expires."""
-
-
-def _raise_timeout(signum, frame):
-    raise ExtractTimeout
-
-
-def call_with_time_limit(fn: Callable[[], T], seconds: float) -> T:
-    """Run ``fn()`` and raise :class:`ExtractTimeout` if it runs longer than ``seconds``.
-
-    Uses ``SIGALRM`` and so only works in the main thread; elsewhere, or when ``seconds <= 0``,
-    ``fn`` runs without a limit. The previous SIGALRM handler is restored afterwards.
-    """
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
-        return fn()
-    previous = signal.signal(signal.SIGALRM, _raise_timeout)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
-            return fn()
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    finally:
-        # Separate finally: if the alarm fires just before the timer is cleared, the one-shot
-        # timer is spent anyway and the handler is still restored here.
-        signal.signal(signal.SIGALRM, previous)
+def _batches(docs: DocumentsPipeline):
+    """``docs`` in lists of up to BATCH_PAGES documents or about BATCH_CHARS characters."""
+    batch: list[Document] = []
+    chars = 0
+    for doc in docs:
+        batch.append(doc)
+        chars += len(doc.text or "")
+        if len(batch) >= BATCH_PAGES or chars >= BATCH_CHARS:
+            yield batch
+            batch, chars = [], 0
+    if batch:
+        yield batch
 
 
 def _utf8_size_exceeds(text: str, limit: int) -> bool:
@@ -102,8 +92,8 @@ class ExtractConfig(StepConfig):
         alt_texts: resiliparse only: keep image alt texts (default false: on real pages they are
             mostly "icon", "tip", ...).
         timeout_s: per-document extraction time limit in seconds (default 5.0; 0 disables).
-            Enforced with SIGALRM only when running in a process's main thread; in other
-            threads no limit applies. Expired documents are dropped as ``extract_timeout``.
+            Enforced by running the backend in a supervised child process that is killed on
+            expiry; expired documents are dropped as ``extract_timeout``.
         max_html_bytes: markup larger than this many UTF-8 bytes is dropped as ``too_large``
             without parsing (default 5,000,000).
     """
@@ -176,6 +166,43 @@ class ExtractStep(DocumentStep):
         super().__init__()
         self.config = config or ExtractConfig()
         self._extract: Callable[[str], str] | None = None  # built lazily: picklable for executors
+        self._worker: SupervisedWorker[str, str] | None = None  # forked on first use, per task
+        self._prefetched: dict[int, object] = {}  # id(doc) -> outcome, filled by run()
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        # Pages go to the supervised worker in batches (one round trip per batch, each page
+        # still under its own limit); process() then finds its page's outcome ready.
+        try:
+            for batch in _batches(data):
+                self._extract_batch(batch)
+                yield from super().run(iter(batch), rank, world_size)
+        finally:
+            self._prefetched.clear()
+            self.close()
+
+    def close(self) -> None:
+        """End the supervised extraction process, if one is running."""
+        if self._worker is not None:
+            self._worker.close()
+
+    def _extract_batch(self, docs: list[Document]) -> None:
+        """Extract the markup of every page of ``docs`` that process() will extract."""
+        pages = [doc for doc in docs if not is_dropped(doc) and doc.metadata.get(keys.FORMAT) == keys.FORMAT_HTML
+                 and not _utf8_size_exceeds(doc.text, self.config.max_html_bytes)]
+        if pages:
+            with self.track_time():
+                outcomes = self._extract_many([doc.text for doc in pages])
+            self._prefetched.update((id(doc), outcome) for doc, outcome in zip(pages, outcomes, strict=True))
+
+    def _extract_many(self, markups: list[str]) -> list:
+        """The backend's text (or the failure) for each markup, within ``timeout_s`` each."""
+        if self._extract is None:
+            self._extract = make_extractor(self.config)
+        if self.config.timeout_s <= 0:  # no limit: in-process, same outcome contract
+            return SupervisedWorker.call_here(self._extract, markups)
+        if self._worker is None:
+            self._worker = SupervisedWorker(self._extract, timeout_s=self.config.timeout_s)
+        return self._worker.map(markups)
 
     def process(self, doc: Document) -> str | None:
         fmt = doc.metadata.get(keys.FORMAT, keys.FORMAT_TEXT)
@@ -188,15 +215,18 @@ class ExtractStep(DocumentStep):
         markup = doc.text
         if _utf8_size_exceeds(markup, self.config.max_html_bytes):
             return "too_large"
-        if self._extract is None:
-            self._extract = make_extractor(self.config)
-        extract = self._extract
-        try:
-            text = call_with_time_limit(lambda: extract(markup), self.config.timeout_s)
-        except ExtractTimeout:
+        outcome = self._prefetched.pop(id(doc), _NOT_PREFETCHED)
+        if outcome is _NOT_PREFETCHED:  # called directly, not through run()
+            (outcome,) = self._extract_many([markup])
+        if isinstance(outcome, WorkerTimeout):
+            self.stat_update("extract/worker_restarts")
             return "extract_timeout"
-        except Exception as exc:  # noqa: BLE001 - a parser failure on one page is a counted drop
-            return f"extract_error:{type(exc).__name__}"
+        if isinstance(outcome, WorkerCrashed):
+            self.stat_update("extract/worker_restarts")
+            return "extract_error:WorkerCrashed"
+        if isinstance(outcome, WorkerCallError):  # a parser failure on one page is a counted drop
+            return f"extract_error:{outcome.type_name}"
+        text = outcome
         self.stat_update("extract/html")
         if not text or not text.strip():
             return "extract_empty"

@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow.parquet as pq
+from loguru import logger
 
 from hanforge.atomic import atomic_write_json
 from hanforge.corpus.ingest import DocumentReader, InputFile, discover_inputs
 from hanforge.corpus.pipeline import PipelineConfig, RayConfig, SlurmConfig
+from hanforge.corpus.sandbox import children_die_with_this_process
 from hanforge.errors import ConfigError, InputError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
 from hanforge.output import SUBMITTED, IncompleteRunError, JobOutput
@@ -78,7 +80,8 @@ def execute_steps(
     if poller:
         poller.start()
     try:
-        ex.run()
+        with children_die_with_this_process():  # no datatrove Manager outlives a killed run
+            ex.run()
     finally:
         if poller:
             poller.stop()
@@ -143,7 +146,8 @@ def output_fingerprint(cfg: PipelineConfig, files: list[InputFile], tasks: int) 
     for key in ("workers", "executor", "ray", "slurm", "output", "description", "inputs", "name"):
         relevant.pop(key, None)
     relevant["tasks"] = tasks
-    inputs = {f"{f.source}/{f.relpath}": file_fingerprint(f.path) for f in files if Path(f.path).exists()}
+    inputs = {f"{f.source}/{f.relpath}": file_fingerprint(f.path) for f in files
+              if f.kind != "special" and Path(f.path).is_file()}
     return {"config": relevant, "config_fingerprint": config_fingerprint(relevant), "inputs": inputs}
 
 
@@ -175,7 +179,7 @@ def run_pipeline(cfg: PipelineConfig, *, overwrite: bool = False, on_progress=No
     if not cfg.inputs:
         raise InputError(f"pipeline {cfg.name or ''!r} has no inputs: set inputs in pipelines.toml or pass them "
                          "(hanforge run INPUT...)")
-    files = discover_inputs(cfg.inputs, source=cfg.source)
+    files = discover_inputs(cfg.inputs, source=cfg.source, exclude=[cfg.output])
     if not files:
         raise InputError(f"no input files found under {', '.join(cfg.inputs)}")
     tasks = cfg.tasks or min(len(files), MAX_DEFAULT_TASKS)
@@ -205,7 +209,7 @@ def run_pipeline(cfg: PipelineConfig, *, overwrite: bool = False, on_progress=No
         num_docs_this_run = sum(n for name, n in shard_rows.items()
                                 if int(Path(name).name.split("-")[0]) not in skipped)
         stats = collect_stats(output, seconds=seconds, num_docs_this_run=num_docs_this_run,
-                              input_bytes=sum(Path(f.path).stat().st_size for f in files if Path(f.path).exists()),
+                              input_bytes=sum(Path(f.path).stat().st_size for f in files if Path(f.path).is_file()),
                               num_kept=sum(n for name, n in shard_rows.items() if name.startswith("shards/")))
         atomic_write_json(output / "stats.json", stats)
         write_manifest(output, kind="text-shards", config=fingerprint["config"], inputs=fingerprint["inputs"],
@@ -255,13 +259,21 @@ def collect_stats(output: Path, *, seconds: float, input_bytes: int, num_kept: i
         excluded_reasons.update(column)
     excluded = sum(excluded_reasons.values())
     kept_text_bytes = per_step.get("writer", Counter()).get("kept_chars", 0)
+    # Counted by the reader as records are read, independently of the shards: a document lost
+    # (or doubled) between reader and writer shows as ``unaccounted`` != 0.
+    num_input = int(per_step.get("ingest", Counter()).get("documents", 0))
+    documents = {"input": num_input, "kept": kept, "excluded": excluded}
+    if kept + excluded != num_input:
+        documents["unaccounted"] = num_input - kept - excluded
+        logger.warning(f"{output}: the reader counted {num_input} input records but the shards hold "
+                       f"{kept} kept + {excluded} excluded")
     return {
-        "documents": {"input": kept + excluded, "kept": kept, "excluded": excluded},
+        "documents": documents,
         "drop_reasons": dict(sorted(excluded_reasons.items())),
         "steps": steps_out,
         "pii": dict(sorted(pii.items())),
         "bytes": {"input": input_bytes, "kept_text_chars": int(kept_text_bytes)},
         "seconds": round(seconds, 3),
-        "docs_per_second": (round((kept + excluded if num_docs_this_run is None else num_docs_this_run) / seconds, 1)
+        "docs_per_second": (round((num_input if num_docs_this_run is None else num_docs_this_run) / seconds, 1)
                             if seconds > 0 else None),
     }

@@ -5,8 +5,8 @@ Every verb that reads text shards (``tokenize``, ``dedup``, ``tokenizer train``/
 ``mix``) finds them with :func:`find_text_shards` and reads them with :func:`open_text_shard` /
 :func:`iter_text_batches`, so an input means the same thing everywhere: a Parquet file, a folder
 holding ``shards/*.parquet`` (a corpus output: its ``excluded/`` shards are not used), or a
-folder of ``*.parquet``. A shard is named by a key ``<input name>/<relative path>`` (no absolute
-paths end up in manifests).
+folder of ``*.parquet``. A shard is named by a key ``<input label>/<relative path>`` (no absolute
+paths end up in manifests); the label is the input's name, longer where two inputs share a name.
 """
 
 from __future__ import annotations
@@ -25,6 +25,25 @@ TEXT_COLUMN = "text"
 DEFAULT_BATCH_ROWS = 2048
 
 
+def input_labels(paths: Sequence[Path]) -> list[str]:
+    """A distinct label per input path: its name, or, where names collide (``a/corpus`` and
+    ``b/corpus``), its last folders joined by ``~`` (``a~corpus``, ``b~corpus``), so that no
+    input hides another. The same input named twice is an error."""
+    resolved = [p.resolve() for p in paths]
+    for i, r in enumerate(resolved):
+        if r in resolved[:i]:
+            raise InputError(f"{paths[i]}: input named twice")
+    depth = [1] * len(paths)
+    while True:
+        labels = ["~".join(r.parts[-d:]).lstrip("/") or r.name for r, d in zip(resolved, depth, strict=True)]
+        clashing = {label for label in labels if labels.count(label) > 1}
+        if not clashing:
+            return labels
+        for i, label in enumerate(labels):
+            if label in clashing:
+                depth[i] = min(depth[i] + 1, len(resolved[i].parts))
+
+
 def find_text_shards(inputs: Sequence[str | Path]) -> list[tuple[str, Path]]:
     """``[(key, path)]`` of the Parquet text shards behind ``inputs``, in input order.
 
@@ -34,10 +53,10 @@ def find_text_shards(inputs: Sequence[str | Path]) -> list[tuple[str, Path]]:
     shards in this order.)
     """
     found: list[tuple[str, Path]] = []
-    for raw in inputs:
-        path = Path(raw)
+    paths = [Path(raw) for raw in inputs]
+    for path, label in zip(paths, input_labels(paths), strict=True):
         if path.is_file() and path.suffix == ".parquet":
-            found.append((path.name, path))
+            found.append((label, path))
             continue
         if not path.is_dir():
             raise InputError(f"{path}: input is neither a Parquet file nor a folder of text shards")
@@ -45,7 +64,7 @@ def find_text_shards(inputs: Sequence[str | Path]) -> list[tuple[str, Path]]:
         files = sorted(p for p in folder.glob("*.parquet") if p.is_file() and TMP_MARKER not in p.name)
         if not files:
             raise InputError(f"{path}: no *.parquet text shards found (looked in {folder.name}/)")
-        found.extend((f"{path.name}/{f.relative_to(path)}", f) for f in files)
+        found.extend((f"{label}/{f.relative_to(path)}", f) for f in files)
     paths = [p.resolve() for _, p in found]
     if len(set(paths)) != len(paths):
         raise InputError("the same shard is given twice in the inputs")

@@ -4,6 +4,10 @@
 out); :class:`ShardWriterStep` is the datatrove step that ends every corpus pipeline, sending
 kept documents to ``<output>/shards/`` and dropped ones to ``<output>/excluded/``.
 
+A row Arrow cannot encode (a string holding a lone UTF-16 surrogate such as ``"\\udfff"``, which
+JSON escapes can produce) is made writable, never a crash: its lone surrogates become U+FFFD
+and the row is counted in ``num_repaired_rows`` (the step's ``repaired_rows`` counter).
+
 Each shard is written under a temporary name and renamed only once its Parquet footer is
 written, so a killed run never leaves a shard that looks complete. Names depend only on the
 task rank and a counter, so a rerun of a task overwrites exactly its own shards.
@@ -12,6 +16,7 @@ task rank and a counter, so a rerun of a task overwrites exactly its own shards.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,16 @@ from hanforge.shards.text_schema import METADATA_COLUMNS, TEXT_SHARD_SCHEMA
 
 DEFAULT_MAX_SHARD_BYTES = 256 << 20
 _ROWS_PER_GROUP = 2048
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_surrogates(value: Any) -> Any:
+    """``value`` with every UTF-16 surrogate code point in its strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [replace_surrogates(v) for v in value]
+    return value
 
 
 class TextShardWriter:
@@ -47,6 +62,7 @@ class TextShardWriter:
         self.schema = schema
         self.paths: list[str] = []
         self.num_rows = 0
+        self.num_repaired_rows = 0
         self._buffer: list[dict[str, Any]] = []
         self._buffer_bytes = 0
         self._writer: pq.ParquetWriter | None = None
@@ -82,10 +98,22 @@ class TextShardWriter:
         if not self._buffer:
             return
         columns = {f.name: [row.get(f.name) for row in self._buffer] for f in self.schema}
-        table = pa.Table.from_pydict(columns, schema=self.schema)
+        try:
+            table = pa.Table.from_pydict(columns, schema=self.schema)
+        except UnicodeEncodeError:  # rare: repair only the rows that need it, then retry
+            self._repair_buffer()
+            columns = {f.name: [row.get(f.name) for row in self._buffer] for f in self.schema}
+            table = pa.Table.from_pydict(columns, schema=self.schema)
         nbytes = self._buffer_bytes
         self._buffer, self._buffer_bytes = [], 0
         self._write_batch(table, nbytes)
+
+    def _repair_buffer(self) -> None:
+        for i, row in enumerate(self._buffer):
+            repaired = {k: replace_surrogates(v) for k, v in row.items()}
+            if repaired != row:
+                self._buffer[i] = repaired
+                self.num_repaired_rows += 1
 
     def _write_batch(self, table: pa.Table, nbytes: int) -> None:
         if self._writer is not None and self._shard_bytes + nbytes > self.max_bytes and self._shard_bytes > 0:
@@ -177,5 +205,7 @@ class ShardWriterStep(PipelineStep):
                 self.stat_update("excluded", f"excluded/{row[DROP_REASON]}")
         kept.close()
         excluded.close()
+        if kept.num_repaired_rows or excluded.num_repaired_rows:
+            self.stat_update("repaired_rows", value=kept.num_repaired_rows + excluded.num_repaired_rows)
         return
         yield  # a generator that consumes the stream and yields nothing

@@ -147,6 +147,8 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
     job = JobOutput(output, what="token-shard set", marker=state, owns=TOKENIZE_OWNS, data_dirs=(WORK_DIR,))
     with job:
         if job.claim(overwrite=overwrite) == "finished" and (output / "manifest.json").is_file():
+            if work.is_dir() and not keep_work:  # a run killed while cleaning up after itself
+                shutil.rmtree(work)
             return read_manifest(output)
         (output / "manifest.json").unlink(missing_ok=True)
         work.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,9 @@ unknown type raises :class:`~hanforge.errors.InputError`.
 
 from __future__ import annotations
 
+import os
 import posixpath
+import stat
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,7 +20,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from hanforge.errors import InputError
 
-InputKind = Literal["warc", "html", "jsonl", "parquet", "text", "unsupported"]
+InputKind = Literal["warc", "html", "jsonl", "parquet", "text", "unsupported", "special"]
 
 #: File name endings (lower case) and the reader that handles them; longest match wins.
 SUFFIX_KINDS: dict[str, InputKind] = {
@@ -40,7 +42,8 @@ class InputFile:
     """One input file.
 
     path: where to open it (a local path, or an fsspec URL such as ``s3://bucket/key``).
-    kind: which reader handles it (``unsupported``: reported as a dropped document).
+    kind: which reader handles it (``unsupported``: an unknown type; ``special``: a FIFO,
+        socket or device found in a folder, never opened; both reported as a dropped document).
     source: the ``source`` column of its documents.
     relpath: its path relative to the input argument that named it (the file name for a file
         argument); document ids derive from it, so they do not depend on where the data lives.
@@ -74,13 +77,39 @@ def _location(fs, path: str) -> str:
     return path if isinstance(fs, LocalFileSystem) else fs.unstrip_protocol(path)
 
 
-def discover_inputs(paths: list[str], *, source: str | None = None) -> list[InputFile]:
+def _local_files(root: str, *, exclude: list[str]) -> list[tuple[str, bool]]:
+    """``(path, is_regular_file)`` under a local folder, following symlinked folders (each real
+    folder once, so a link cycle ends) and leaving out the ``exclude`` folders (an output
+    folder inside the input). FIFOs, sockets and devices are listed, never opened."""
+    found: list[tuple[str, bool]] = []
+    seen: set[str] = set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen or any(real == x or real.startswith(x + os.sep) for x in exclude):
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        subfolders.sort()
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                mode = os.stat(path).st_mode
+            except OSError:  # a dangling symlink: the reader reports it (read_error:not_found)
+                found.append((path, True))
+                continue
+            found.append((path, stat.S_ISREG(mode)))
+    return found
+
+
+def discover_inputs(paths: list[str], *, source: str | None = None, exclude: list[str] = ()) -> list[InputFile]:
     """Expand input paths into :class:`InputFile` s, in argument order, folders sorted inside.
 
     ``source`` names the source of every file; by default each argument's folder name or file
     stem. Unknown file types inside folders come back as ``kind="unsupported"`` (see
-    :func:`unsupported_files`).
+    :func:`unsupported_files`), FIFOs and devices as ``kind="special"``. Local folders in
+    ``exclude`` (the run's output folder) are never read, even when inside an input folder.
     """
+    excluded = [os.path.realpath(x) for x in exclude]
     files: list[InputFile] = []
     named_by: dict[str, str] = {}
     for arg in paths:
@@ -94,10 +123,15 @@ def discover_inputs(paths: list[str], *, source: str | None = None) -> list[Inpu
             raise InputError(f"{arg}: input path does not exist")
         if fs.isdir(root):
             label = source or posixpath.basename(root) or str(arg)
-            found = sorted(fs.find(root), key=lambda p: posixpath.relpath(p, root))
+            if isinstance(fs, LocalFileSystem):
+                found = _local_files(root, exclude=excluded)
+            else:
+                found = [(p, True) for p in fs.find(root)]
+            found.sort(key=lambda item: posixpath.relpath(item[0], root))
             if not found:
                 raise InputError(f"{arg}: input folder contains no files")
-            entries = [(p, posixpath.relpath(p, root), kind_of(p) or "unsupported") for p in found]
+            entries = [(p, posixpath.relpath(p, root), (kind_of(p) or "unsupported") if regular else "special")
+                       for p, regular in found]
         else:
             kind = kind_of(root)
             if kind is None:

@@ -10,10 +10,13 @@ and lands in the excluded shards like every other dropped document.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import zlib
 from datetime import datetime
 from typing import Any
 
+import zstandard
 from datatrove.data import Document
 
 from hanforge.corpus.ingest.discover import InputFile
@@ -86,6 +89,10 @@ def read_error_reason(exc: BaseException) -> str:
         what = "not_found"
     elif isinstance(exc, EOFError):
         what = "truncated"
+    elif isinstance(exc, zlib.error | gzip.BadGzipFile):
+        what = "corrupt_gzip"
+    elif isinstance(exc, zstandard.ZstdError):
+        what = "corrupt_zstd"
     else:
         name = type(exc).__name__
         what = "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")

@@ -8,6 +8,7 @@ from hanforge.config import ConfigBase, require
 from hanforge.corpus.hangul_precheck import DEFAULT_MIN_RATIO
 
 DEFAULT_MAX_DOC_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_FILE_BYTES = 32 * 1024**3
 
 
 @dataclass
@@ -17,6 +18,10 @@ class IngestConfig(ConfigBase):
     max_doc_bytes: largest document read, in bytes (default 10 MiB = 10485760). Bigger HTML
         files, text files, WARC payloads, JSONL lines and Parquet texts are dropped as
         ``too_large`` without being read into memory (Parquet texts are checked per row).
+    max_file_bytes: most uncompressed bytes read from one input file (default 32 GiB =
+        34359738368): JSONL bytes after decompression, the sum of WARC record lengths, the
+        uncompressed size of Parquet row groups. The rest of a larger file (a decompression
+        bomb) is not read; one ``file_too_large`` drop stands for it.
     text_field: JSONL key / Parquet column holding the document text (default "text").
     id_field: JSONL key / Parquet column holding an id to use verbatim as the document id
         (default: none; ids are then the stable hash of url-or-path and offset).
@@ -31,6 +36,7 @@ class IngestConfig(ConfigBase):
     """
 
     max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     text_field: str = "text"
     id_field: str | None = None
     url_field: str | None = "url"
@@ -39,6 +45,8 @@ class IngestConfig(ConfigBase):
 
     def validate(self) -> None:
         require(self.max_doc_bytes >= 1, "max_doc_bytes", f"must be >= 1, got {self.max_doc_bytes}")
+        require(self.max_file_bytes >= self.max_doc_bytes, "max_file_bytes",
+                f"must be >= max_doc_bytes ({self.max_doc_bytes}), got {self.max_file_bytes}")
         require(bool(self.text_field), "text_field", "must not be empty")
         require(0.0 <= self.precheck_min_ratio <= 1.0, "precheck_min_ratio",
                 f"must be in [0, 1], got {self.precheck_min_ratio}")

@@ -3,7 +3,8 @@
 :class:`DocumentReader` is the first step of every corpus pipeline. Task ``rank`` of
 ``world_size`` reads ``files[rank::world_size]`` in order. Whatever goes wrong with one file or
 record becomes a drop placeholder (``text=""``, ``drop_step="ingest"``, a ``drop_reason``) and
-the run goes on: ``unsupported_file`` (unknown type inside a folder), ``empty_file``,
+the run goes on: ``unsupported_file`` (unknown type inside a folder), ``not_a_regular_file``
+(a FIFO, socket or device, never opened), ``empty_file``,
 ``read_error:<what>`` (permission denied, a directory, missing, truncated or corrupt data),
 plus the per-format reasons of the readers in this package.
 
@@ -36,6 +37,9 @@ def read_input_file(file: InputFile, *, config: IngestConfig, stat=None) -> Iter
     stat = stat or (lambda *labels, value=1: None)
     if file.kind == "unsupported":
         yield drop_placeholder(file, reason="unsupported_file")
+        return
+    if file.kind == "special":  # a FIFO or device: opening it could block for ever
+        yield drop_placeholder(file, reason="not_a_regular_file")
         return
     count = 0
     try:

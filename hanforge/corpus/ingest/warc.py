@@ -10,6 +10,12 @@ HTTP headers in ``_http_headers``, ``_http_charset``, ``_content_type`` and ``_w
 (WARC-Date, UTC). Its offset (for the id) is the record's byte offset in the file. Other record
 types (request, metadata, warcinfo, ...) are not documents and only counted.
 
+A record whose WARC-Type line is damaged (FastWARC's ``unknown`` type) becomes a
+``read_error:unknown_record_type`` drop rather than a silently skipped record; a record whose
+Content-Length is not a number is a malformed record (one drop for the damaged region, then
+resync). Once the records' Content-Lengths add up to more than ``max_file_bytes``, the rest of
+the file becomes one ``file_too_large`` drop.
+
 Records are dropped (placeholders with ``text=""``) as ``too_large`` (payload over
 ``max_doc_bytes``, never read), ``http_status:<code>`` (not 2xx), ``unsupported_content_type``
 (not HTML/XHTML), ``read_error:truncated_record`` (payload shorter than announced) and, with
@@ -130,8 +136,10 @@ def gzip_tail_problem(fh, start: int) -> str | None:
     while chunk := fh.read(_CHUNK):
         data = chunk
         while data:
-            try:
-                decomp.decompress(data, 0)
+            try:  # output is discarded, at most _CHUNK bytes at a time (a bomb costs time, not memory)
+                decomp.decompress(data, _CHUNK)
+                while decomp.unconsumed_tail:
+                    decomp.decompress(decomp.unconsumed_tail, _CHUNK)
             except zlib.error:
                 return "corrupt_gzip"
             fed = True
@@ -143,7 +151,6 @@ def gzip_tail_problem(fh, start: int) -> str | None:
                     data = b""
             else:
                 data = b""
-            # unconsumed input is kept inside decomp; output is discarded
     if fed and not decomp.eof:
         return "truncated_gzip"
     return None
@@ -197,15 +204,27 @@ def read_warc(file: InputFile, fh, *, config: IngestConfig, stat: StatUpdate) ->
     gzipped = fh.read(2) == GZIP_MAGIC[:2]
     position = 0
     last_record: int | None = None  # offset of the last record parsed successfully
+    num_bytes = 0  # record bytes announced so far (the per-file cap)
     while True:
         fh.seek(position)
         failed: Exception | None = None
         overran = False  # a record announced more bytes than followed: it may have swallowed others
         try:
             for record in ArchiveIterator(fh, record_types=WarcRecordType.any_type, parse_http=True):
-                if record.headers.get("Content-Length") is None:  # header cut short (FastWARC yields it)
+                declared = record.headers.get("Content-Length")
+                if declared is None:  # header cut short (FastWARC yields it)
                     raise ValueError(f"record at {record.stream_pos} has an incomplete header")
+                if not declared.strip().isdigit():  # FastWARC reads "abc3306" as a length: resync
+                    raise ValueError(f"record at {record.stream_pos} has Content-Length {declared!r}")
                 last_record = record.stream_pos
+                num_bytes += record.content_length
+                if num_bytes > config.max_file_bytes:
+                    yield drop_placeholder(file, reason="file_too_large", offset=record.stream_pos)
+                    return
+                if record.record_type in (WarcRecordType.unknown, WarcRecordType.no_type):  # damaged WARC-Type
+                    yield drop_placeholder(file, reason="read_error:unknown_record_type", offset=record.stream_pos,
+                                           url=record.headers.get("WARC-Target-URI"))
+                    continue
                 if record.record_type != WarcRecordType.response:
                     stat(f"warc/skipped_records/{record.record_type}")
                     continue
