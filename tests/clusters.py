@@ -1,7 +1,5 @@
-"""Real one-machine clusters for the executor tests: Slurm (munged + slurmctld + slurmd) and a
-multi-node Ray (a head plus worker nodes, each its own ``ray start`` process), all on loopback.
-
-Both start from Debian's / PyPI's own binaries; nothing is faked. When a cluster cannot start on
+"""A real one-machine cluster for the executor tests: Slurm (munged + slurmctld + slurmd) on
+loopback, started from Debian's own binaries; nothing is faked. When the cluster cannot start on
 this machine (no Slurm installed, not root, a daemon that will not come up), the fixture skips
 the test with the reason, so a developer laptop without Slurm still runs the rest of the suite.
 ``.ci/run`` installs ``slurm-wlm`` and ``munge``, so CI always runs them.
@@ -14,7 +12,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,32 +83,34 @@ def start_slurm(root: Path) -> Iterator[SlurmCluster]:
     cpus = os.cpu_count() or 1
     conf = root / "slurm.conf"
     conf.write_text(
-        "\n".join([
-            "ClusterName=hanforge-test",
-            f"SlurmctldHost={host}(127.0.0.1)",
-            f"SlurmctldPort={_free_port()}",
-            f"SlurmdPort={_free_port()}",
-            "AuthType=auth/munge",
-            "ProctrackType=proctrack/linuxproc",
-            "TaskPlugin=task/none",
-            "SchedulerType=sched/backfill",
-            "SchedulerParameters=kill_invalid_depend",  # a job whose dependency failed ends, not waits
-            "SelectType=select/cons_tres",
-            "SelectTypeParameters=CR_Core",
-            "ReturnToService=2",
-            "MpiDefault=none",
-            "JobAcctGatherType=jobacct_gather/none",
-            "SlurmUser=root",
-            f"StateSaveLocation={root / 'state'}",
-            f"SlurmdSpoolDir={root / 'spool'}",
-            f"SlurmctldPidFile={root / 'slurmctld.pid'}",
-            f"SlurmdPidFile={root / 'slurmd.pid'}",
-            f"SlurmctldLogFile={root / 'log' / 'slurmctld.log'}",
-            f"SlurmdLogFile={root / 'log' / 'slurmd.log'}",
-            f"NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory=8000 State=UNKNOWN",
-            "PartitionName=cpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
-            "",
-        ]),
+        "\n".join(
+            [
+                "ClusterName=hanforge-test",
+                f"SlurmctldHost={host}(127.0.0.1)",
+                f"SlurmctldPort={_free_port()}",
+                f"SlurmdPort={_free_port()}",
+                "AuthType=auth/munge",
+                "ProctrackType=proctrack/linuxproc",
+                "TaskPlugin=task/none",
+                "SchedulerType=sched/backfill",
+                "SchedulerParameters=kill_invalid_depend",  # a job whose dependency failed ends, not waits
+                "SelectType=select/cons_tres",
+                "SelectTypeParameters=CR_Core",
+                "ReturnToService=2",
+                "MpiDefault=none",
+                "JobAcctGatherType=jobacct_gather/none",
+                "SlurmUser=root",
+                f"StateSaveLocation={root / 'state'}",
+                f"SlurmdSpoolDir={root / 'spool'}",
+                f"SlurmctldPidFile={root / 'slurmctld.pid'}",
+                f"SlurmdPidFile={root / 'slurmd.pid'}",
+                f"SlurmctldLogFile={root / 'log' / 'slurmctld.log'}",
+                f"SlurmdLogFile={root / 'log' / 'slurmd.log'}",
+                f"NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory=8000 State=UNKNOWN",
+                "PartitionName=cpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
+                "",
+            ]
+        ),
         encoding="utf-8",
     )
     env = {**os.environ, "SLURM_CONF": str(conf)}
@@ -124,8 +123,11 @@ def start_slurm(root: Path) -> Iterator[SlurmCluster]:
     subprocess.run(["slurmd", "-f", str(conf)], env=env, check=True, capture_output=True)
     cluster = SlurmCluster(root=root, partition="cpu", env=env)
     try:
-        _wait_for(lambda: "idle" in cluster.run("sinfo", "--noheader", "--format=%T"),
-                  timeout=START_TIMEOUT_S, what="the Slurm node becoming idle")
+        _wait_for(
+            lambda: "idle" in cluster.run("sinfo", "--noheader", "--format=%T"),
+            timeout=START_TIMEOUT_S,
+            what="the Slurm node becoming idle",
+        )
         yield cluster
     finally:
         for pidfile in ("slurmd.pid", "slurmctld.pid"):
@@ -137,67 +139,3 @@ def start_slurm(root: Path) -> Iterator[SlurmCluster]:
                     pass
         if started_munged:
             subprocess.run(["pkill", "-x", "munged"], capture_output=True)
-
-
-@dataclass
-class RayCluster:
-    """A running multi-node Ray cluster on loopback: ``address`` is the head's GCS address."""
-
-    address: str
-    env: dict[str, str]
-    workers: list[subprocess.Popen]
-
-    def kill_worker_node(self, index: int = 0) -> None:
-        """Stop one worker node's processes (its raylet and workers), as a machine failure would."""
-        node = self.workers[index]
-        os.killpg(node.pid, signal.SIGKILL)
-
-
-def ray_skip_reason() -> str | None:
-    if shutil.which("ray", path=str(Path(sys.executable).parent)) is None and shutil.which("ray") is None:
-        return "Ray is not installed (pip install 'hanforge[ray]')"
-    return None
-
-
-def _ray_bin() -> str:
-    local = Path(sys.executable).parent / "ray"
-    return str(local) if local.exists() else "ray"
-
-
-def start_ray(root: Path, *, worker_nodes: int = 1, cpus_per_node: int = 1) -> Iterator[RayCluster]:
-    """``ray start --head`` plus ``worker_nodes`` more ``ray start --address`` nodes, each a
-    separate set of processes bound to 127.0.0.1 with its own CPU count."""
-    port = _free_port()
-    env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{port}", "RAY_USAGE_STATS_ENABLED": "0",
-           "RAY_TMPDIR": str(root)}
-    common = ["--node-ip-address=127.0.0.1", f"--num-cpus={cpus_per_node}", "--disable-usage-stats",
-              f"--temp-dir={root}"]
-    subprocess.run([_ray_bin(), "start", "--head", f"--port={port}", "--include-dashboard=false", *common],
-                   env=env, check=True, capture_output=True, timeout=START_TIMEOUT_S * 2)
-    workers = []
-    try:
-        for _ in range(worker_nodes):
-            workers.append(subprocess.Popen(
-                [_ray_bin(), "start", f"--address=127.0.0.1:{port}", "--block", *common],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-        cluster = RayCluster(address=f"127.0.0.1:{port}", env=env, workers=workers)
-        _wait_for(lambda: _ray_alive_nodes(env) >= 1 + worker_nodes, timeout=START_TIMEOUT_S * 2,
-                  what=f"{1 + worker_nodes} Ray nodes joining", poll=1.0)
-        yield cluster
-    finally:
-        for node in workers:
-            try:
-                os.killpg(node.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        subprocess.run([_ray_bin(), "stop", "--force"], env=env, capture_output=True, timeout=120)
-
-
-def _ray_alive_nodes(env: dict[str, str]) -> int:
-    code = ("import ray; ray.init(address='auto', log_to_driver=False);"
-            "print(sum(1 for n in ray.nodes() if n['Alive']))")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    try:
-        return int(done.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        return 0

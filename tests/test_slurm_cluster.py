@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from clusters import SlurmCluster, _wait_for, slurm_skip_reason, start_slurm
+
 from hanforge.corpus.pipeline import SlurmConfig, load_pipelines
 from hanforge.corpus.runner import run_pipeline
 
@@ -43,8 +43,11 @@ def sample_cfg(tmp_path: Path, name: str, **changes):
 
 
 def shard_bytes(output: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(output)): p.read_bytes()
-            for sub in ("shards", "excluded") for p in sorted((output / sub).glob("*.parquet"))}
+    return {
+        str(p.relative_to(output)): p.read_bytes()
+        for sub in ("shards", "excluded")
+        for p in sorted((output / sub).glob("*.parquet"))
+    }
 
 
 def completions(output: Path) -> int:
@@ -60,8 +63,10 @@ def local_run(tmp_path_factory):
 
 
 def on_slurm(cfg, **slurm_changes):
-    return cfg.replace(executor="slurm", slurm=SlurmConfig(partition="cpu", time="00:30:00", cpus_per_task=1,
-                                                           mem_per_cpu_gb=1, **slurm_changes))
+    return cfg.replace(
+        executor="slurm",
+        slurm=SlurmConfig(partition="cpu", time="00:30:00", cpus_per_task=1, mem_per_cpu_gb=1, **slurm_changes),
+    )
 
 
 def test_run_on_slurm_gives_the_local_shards(slurm_env, local_run, tmp_path):
@@ -99,14 +104,16 @@ def test_dedup_on_slurm_gives_the_local_output(slurm_env, local_run, tmp_path):
 
     local = run_dedup([local_run / "shards"], output=tmp_path / "dedup-local")
     options = SlurmConfig(partition="cpu", time="00:30:00", mem_per_cpu_gb=1)
-    summary = run_dedup([local_run / "shards"], output=tmp_path / "dedup-slurm", executor="slurm",
-                        executor_options=options)
+    summary = run_dedup(
+        [local_run / "shards"], output=tmp_path / "dedup-slurm", executor="slurm", executor_options=options
+    )
     rounds = 0
     while summary.waiting_for is not None:  # each rerun submits what the finished stages allow
         rounds += 1
         assert rounds < 40, summary.waiting_for
         slurm_env.wait_idle(JOB_TIMEOUT_S)
-        summary = run_dedup([local_run / "shards"], output=tmp_path / "dedup-slurm", executor="slurm",
-                            executor_options=options)
+        summary = run_dedup(
+            [local_run / "shards"], output=tmp_path / "dedup-slurm", executor="slurm", executor_options=options
+        )
     assert summary.stats["documents"] == local.stats["documents"]
     assert shard_bytes(tmp_path / "dedup-slurm") == shard_bytes(tmp_path / "dedup-local")
