@@ -53,6 +53,7 @@ DATA = REPO.parent / "shared" / "data"
 DEFAULT_WORK = Path("/tmp/hanforge-bench-extract")
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 LETTER = re.compile(r"[^\W\d_]")
+LATIN = re.compile(r"[A-Za-z]")
 SPACE = re.compile(r"\s+")
 PLACEHOLDER = re.compile(r"<[A-Z_]+>")
 LIST_MARK = re.compile(r"^\s*(?:•|\d+\.)\s*")
@@ -127,7 +128,7 @@ def hangul_ratio(text: str) -> float:
 
 # --- running a pipeline (worker mode; runs with the checkout under test on PYTHONPATH) ------------
 
-def run_worker(system: str, config_path: Path, sites: dict[str, str], out: Path) -> None:
+def run_worker(system: str, config_path: Path, sites: dict[str, str], out: Path, overrides: list[str]) -> None:
     """Run every page through ``system``'s pipeline; write one JSON line per input document."""
     from hanforge.corpus.ingest import DocumentReader, discover_inputs
     from hanforge.corpus.pipeline import load_pipelines
@@ -141,6 +142,11 @@ def run_worker(system: str, config_path: Path, sites: dict[str, str], out: Path)
     for step_cfg in cfg.step_configs:
         if system == "branch-lines-off" and step_cfg.step_type == "hangul_ratio":
             step_cfg.drop_nonkorean_lines = False
+        for item in overrides if system.startswith("branch") else []:
+            key, value = item.split("=", 1)
+            step, field = key.split(".")
+            if step_cfg.step_type == step:
+                setattr(step_cfg, field, type(getattr(step_cfg, field))(json.loads(value)))
         if system == "trafilatura" and step_cfg.step_type == "extract":
             steps.append(_trafilatura_step(DocumentStep))
         else:
@@ -217,7 +223,7 @@ def is_content_line(line: str, ref: str, ref_grams: _Grams) -> bool:
 def score(rows: list[dict], refs: dict[tuple[str, str], str]) -> dict:
     present = {(r["site"], r["relpath"]) for r in rows}
     korean = {k for k, ref in refs.items() if k in present and hangul_ratio(ref) >= 0.5 and len(ref.split()) >= 25}
-    kept_chars = noncontent_chars = 0
+    kept_chars = noncontent_chars = latin = letters = 0
     ref_hangul = kept_hangul = kept_pages = 0
     reasons: Counter = Counter()
     samples: list[str] = []
@@ -236,6 +242,8 @@ def score(rows: list[dict], refs: dict[tuple[str, str], str]) -> dict:
                 reasons[row["drop_reason"]] += 1
             continue
         page_hangul = 0
+        letters += len(LETTER.findall(row["text"]))
+        latin = latin + len(LATIN.findall(row["text"]))
         for line in row["text"].split("\n"):
             if not line.strip():
                 continue
@@ -256,6 +264,7 @@ def score(rows: list[dict], refs: dict[tuple[str, str], str]) -> dict:
         "kept_chars": kept_chars,
         "noncontent_share": noncontent_chars / kept_chars if kept_chars else None,
         "hangul_kept": kept_hangul / ref_hangul if ref_hangul else None,
+        "latin_share": latin / letters if letters else None,
         "korean_drop_reasons": dict(reasons.most_common()),
         "noncontent_samples": samples,
     }
@@ -266,13 +275,15 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path, help="checkout of git main (today's pipeline)")
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK)
     ap.add_argument("--systems", default="main,trafilatura,branch-lines-off,branch")
+    ap.add_argument("--set", action="append", default=[], metavar="STEP.KEY=JSON",
+                    help="override a step setting of the branch systems, e.g. hangul_ratio.line_min_eojeols=8")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--sites-json", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        run_worker(args.worker, args.config, json.loads(args.sites_json), args.out)
+        run_worker(args.worker, args.config, json.loads(args.sites_json), args.out, args.set)
         return
     args.work.mkdir(parents=True, exist_ok=True)
     sites = unpack_sites(args.work)
@@ -290,7 +301,8 @@ def main() -> None:
         started = time.perf_counter()
         subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", system,
                         "--config", str(repo / "pipelines.toml"), "--sites-json",
-                        json.dumps({k: str(v) for k, v in sites.items()}), "--out", str(out)],
+                        json.dumps({k: str(v) for k, v in sites.items()}), "--out", str(out),
+                        *[f"--set={s}" for s in args.set]],
                        check=True, env={**os.environ, "PYTHONPATH": str(repo)})
         seconds = time.perf_counter() - started
         rows = [json.loads(line) for line in out.open(encoding="utf-8")]
@@ -300,14 +312,16 @@ def main() -> None:
         if system.startswith("branch"):
             results[system]["nonkorean_lines_removed"] = sum(r["num_nonkorean_lines"] or 0 for r in rows)
             results[system]["site_lines_removed"] = sum(r["num_site_lines"] or 0 for r in rows)
-    print("| system | site | Korean pages | recall | non-content chars | Hangul kept | Korean drops |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    print("| system | site | Korean pages | recall | non-content chars | Hangul kept | Latin letters kept | "
+          "kept chars | Korean drops |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for system, res in results.items():
         for site in ["all", *sites]:
             s = res[site]
             drops = ", ".join(f"{k} {v}" for k, v in list(s["korean_drop_reasons"].items())[:4])
             print(f"| {system} | {site} | {s['korean_pages']} | {s['korean_recall']:.3f} | "
-                  f"{s['noncontent_share']:.2%} | {s['hangul_kept']:.3f} | {drops} |")
+                  f"{s['noncontent_share']:.2%} | {s['hangul_kept']:.3f} | {s['latin_share']:.1%} | "
+                  f"{s['kept_chars']:,} | {drops} |")
     (args.work / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
     for system, res in results.items():
         print(f"\n{system} ({res['seconds']}s) non-content samples:")

@@ -68,6 +68,11 @@ def test_every_sample_document_is_kept_or_excluded(reference_run, sample_html_fi
     # the writer kept the schema and the steps filled their signals
     assert kept["hangul_ratio"].null_count() == 0 and kept["lang"].unique().to_list() == ["ko"]
     assert (kept["num_chars"] == kept["text"].str.len_chars()).all()
+    # provenance: every row, kept or excluded, names its input file (relative to its input folder)
+    rows = pl.concat([kept.select("source", "path"), excluded.select("source", "path")])
+    assert rows["path"].null_count() == 0
+    on_disk = {(d.name, str(p.relative_to(d))) for d in (Path(i) for i in cfg.inputs) for p in d.rglob("*") if p.is_file()}
+    assert set(rows.iter_rows()) == on_disk
 
 
 def test_stats_and_manifest_are_written(reference_run):

@@ -22,8 +22,9 @@ default 200) and one of these holds:
    written with `` - `` (LibreOffice help: "서식 - 문자") are left alone.
 
 4. (``drop_repeated_titles``) it repeats, word for word, a short line earlier on the same page
-   (at most ``repeated_title_max_chars`` characters, no sentence ending): a title written again
-   as a caption, a table header or an icon label. Left in, such repeats make a short manual
+   (at most ``repeated_title_max_chars`` characters, no sentence ending) that the page has exactly
+   twice: a title written again as a caption or an icon label. Lines found three or more times
+   are table values and stay for the ``repetition`` step to judge. Left in, such repeats make a short manual
    page look like a repetitive one to the ``repetition`` step (LibreOffice help: "감마 ...
    감마", "암호 ... 암호"). The first occurrence stays.
 
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 from typing import ClassVar
 
 from datatrove.data import Document
@@ -166,9 +168,16 @@ class BoilerplateRemover(DocumentStep):
             len(item) <= limit and len(item.split()) <= 3 and _CRUMB_ITEM.fullmatch(item) for item in items
         )
 
+    def _lines_seen_twice(self, text: str) -> set[str]:
+        """Short non-sentence lines that occur exactly twice in ``text`` (rule 4 candidates)."""
+        counts = Counter(s for line in text.split("\n")
+                         if (s := line.strip()) and len(s) <= self.config.repeated_title_max_chars)
+        return {s for s, n in counts.items() if n == 2 and not ends_sentence(s)}
+
     def process(self, doc: Document) -> str | None:
         kept: list[str] = []
         seen_titles: set[str] = set()
+        twice = self._lines_seen_twice(doc.text) if self.config.drop_repeated_titles else set()
         removed = datelines = had_content = repeats = 0
         for line in doc.text.split("\n"):
             stripped = line.strip()
@@ -179,8 +188,7 @@ class BoilerplateRemover(DocumentStep):
             if self.is_boilerplate(stripped):
                 removed += 1
                 continue
-            if (self.config.drop_repeated_titles and len(stripped) <= self.config.repeated_title_max_chars
-                    and not ends_sentence(stripped)):
+            if stripped in twice:
                 if stripped in seen_titles:
                     removed += 1
                     repeats += 1
