@@ -11,14 +11,14 @@ It parses the markup with lxml (libxml2) and reads the DOM in document order:
    ``menu``, ``sidebar``, ``pagination``, ``related`` ...; see :data:`NAV_TOKENS`).
 2. **Hidden alternatives keep one reading.** Help systems write one text per platform or
    application as hidden siblings and let a script show one (LibreOffice ``switchinline``:
-   ``Command`` on macOS, ``Ctrl`` elsewhere). When every element child of a parent is hidden,
-   the child marked ``default`` is kept (or all of them when none is); a lone hidden element
-   among visible siblings is hidden for real and removed.
+   ``Command`` on macOS, ``Ctrl`` elsewhere). When every child of a parent is a hidden element
+   (no text of its own between them), the child marked ``default`` is kept (or all of them
+   when none is); any other hidden element is hidden for real and removed.
 3. **Inline text stays in reading order.** Text of inline elements (arrows, menu paths,
    ``<span>``, ``<kbd>``, links inside sentences) is concatenated as the browser lays it out,
    so "파일 → 위치 열기" and "도구 - 옵션 - 언어 설정" come out whole. Block elements
    (``<p>``, ``<li>``, headings, table rows, ``<div>`` ...) end a line; ``<pre>`` keeps its
-   line breaks; whitespace elsewhere collapses to one space.
+   line breaks; whitespace elsewhere collapses to one space. A table cell is a block of its own.
 4. **Link blocks go.** A block whose text is mostly link text (``max_link_density``, default
    0.8; headings excepted) is navigation ("관련 주제" lists, "see also" bars, footer link rows), and so is a list or
    table that is all links (a table of contents).
@@ -118,7 +118,8 @@ def _prune(root) -> None:
         hidden = [c for c in children if _is_hidden(c)]
         if not hidden:
             continue
-        if len(hidden) == len(children):
+        own_text = (parent.text or "").strip() or any((c.tail or "").strip() for c in children)
+        if len(hidden) == len(children) and not own_text:
             defaults = [c for c in hidden if _is_default(c)]
             for c in hidden:
                 if defaults and c not in defaults:
