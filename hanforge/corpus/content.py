@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 
-from lxml import etree, html
+from lxml import etree
 
 #: Elements removed with their subtree (tail text kept).
 DROP_TAGS = frozenset({
@@ -94,26 +94,37 @@ def _is_default(el) -> bool:
 
 def _drop(el) -> None:
     """Remove ``el`` and its subtree, keeping its tail text in place."""
-    el.drop_tree()
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
 
 
 def _prune(root) -> None:
-    """Steps 1 and 2 of the module docstring, in place."""
+    """Steps 1 and 2 of the module docstring, in place (one pass over the tree)."""
     doomed = []
-    for el in root.iter():
-        if not isinstance(el.tag, str):  # comments, processing instructions
-            doomed.append(el)
-            continue
+    hidden_parents = {}
+    for el in root.iter(etree.Element):
         tag = el.tag.lower()
-        if tag in DROP_TAGS or (el.get("role") or "").lower() in DROP_ROLES:
+        attrib = el.attrib
+        if tag in DROP_TAGS or ("role" in attrib and attrib["role"].lower() in DROP_ROLES):
             doomed.append(el)
-        elif tag not in ("html", "body") and (_is_nav_name(el.get("class")) or _is_nav_name(el.get("id"))):
+        elif tag not in ("html", "body") and (_is_nav_name(attrib.get("class")) or _is_nav_name(attrib.get("id"))):
             doomed.append(el)
+        elif ("hidden" in attrib or "aria-hidden" in attrib or "style" in attrib) and _is_hidden(el):
+            parent = el.getparent()
+            if parent is not None:
+                hidden_parents[id(parent)] = parent
     for el in doomed:
-        if el.getparent() is not None:
-            _drop(el)
-    # Hidden alternatives: decide per parent, outermost first (iter() is document order).
-    for parent in list(root.iter()):
+        _drop(el)
+    # Hidden alternatives: decided per parent (a parent whose children are all hidden elements).
+    for parent in hidden_parents.values():
         children = [c for c in parent if isinstance(c.tag, str)]
         hidden = [c for c in children if _is_hidden(c)]
         if not hidden:
@@ -228,19 +239,22 @@ def _all_links(el, max_link_density: float) -> bool:
     links = el.findall(".//a")
     if len(links) < 3:
         return False
-    total = len(_SPACES.sub("", el.text_content()))
-    linked = sum(len(_SPACES.sub("", a.text_content())) for a in links)
+    total = len(_SPACES.sub("", "".join(el.itertext())))
+    linked = sum(len(_SPACES.sub("", "".join(a.itertext()))) for a in links)
     return total > 0 and linked > max_link_density * total
 
 
 def parse_html(markup: str):
-    """``markup`` as an lxml HTML tree (an XML declaration is dropped: lxml refuses it in a str)."""
+    """``markup`` as an lxml HTML tree, or None when there is nothing to parse (an XML
+    declaration is dropped first: lxml refuses one in a str)."""
     if markup.lstrip().startswith("<?"):
         markup = _XML_DECL.sub("", markup, count=1)
-    parser = html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, default_doctype=False)
+    if not markup.strip():
+        return None
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
     try:
-        return html.document_fromstring(markup, parser=parser)
-    except etree.ParserError:  # "Document is empty"
+        return etree.fromstring(markup, parser)
+    except (etree.XMLSyntaxError, etree.ParserError, ValueError):
         return None
 
 
