@@ -165,8 +165,8 @@ def run_worker(system: str, config_path: Path, sites: dict[str, str], out: Path,
             site, relpath = by_id.get(doc.id, (doc.metadata.get("source"), doc.metadata.get("path")))
             fh.write(json.dumps({"site": site, "relpath": relpath, "text": doc.text,
                                  "drop_reason": doc.metadata.get("drop_reason"),
-                                 "num_nonkorean_lines": doc.metadata.get("num_nonkorean_lines"),
-                                 "num_site_lines": doc.metadata.get("num_site_lines")}, ensure_ascii=False) + "\n")
+                                 "num_nonkorean_lines": doc.metadata.get("num_nonkorean_lines")},
+                                ensure_ascii=False) + "\n")
     print(f"{system}: {len(by_id)} pages in {time.perf_counter() - started:.1f}s", file=sys.stderr)
 
 
@@ -311,7 +311,6 @@ def main() -> None:
             results[system][site] = score([r for r in rows if r["site"] == site], refs)
         if system.startswith("branch"):
             results[system]["nonkorean_lines_removed"] = sum(r["num_nonkorean_lines"] or 0 for r in rows)
-            results[system]["site_lines_removed"] = sum(r["num_site_lines"] or 0 for r in rows)
     print("| system | site | Korean pages | recall | non-content chars | Hangul kept | Latin letters kept | "
           "kept chars | Korean drops |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
@@ -328,8 +327,7 @@ def main() -> None:
         for line in res["all"]["noncontent_samples"]:
             print("  ", line)
         if "nonkorean_lines_removed" in res:
-            print(f"  non-Korean lines removed: {res['nonkorean_lines_removed']}, "
-                  f"site-repeated lines removed: {res['site_lines_removed']}")
+            print(f"  non-Korean lines removed: {res['nonkorean_lines_removed']}")
 
 
 if __name__ == "__main__":
