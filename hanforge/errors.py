@@ -28,3 +28,15 @@ class BudgetError(HanforgeError):
 
 class TrainingError(HanforgeError):
     """A training run cannot start or continue (bad model path, missing backend, ...)."""
+
+
+class OutputError(HanforgeError):
+    """An output folder cannot be used: it holds files of another job or of the user."""
+
+
+class OutputBusyError(OutputError):
+    """Another hanforge process is writing the same output folder."""
+
+
+class IncompleteRunError(HanforgeError):
+    """A job stopped before all its work was done (rerun the same command to resume)."""

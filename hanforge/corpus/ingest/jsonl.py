@@ -24,6 +24,7 @@ from datatrove.data import Document
 from hanforge.corpus.ingest.discover import InputFile
 from hanforge.corpus.ingest.documents import drop_placeholder, make_document, mark_ingest_drop, read_error_reason
 from hanforge.corpus.ingest.options import IngestConfig
+from hanforge.shards import document_keys as keys
 
 _SKIP_CHUNK = 1 << 20
 
@@ -35,7 +36,7 @@ def _row_document(file: InputFile, row: dict, *, offset: int, config: IngestConf
     given_id = row.get(config.id_field) if config.id_field else None
     doc = make_document(file, text="", offset=offset, url=url,
                         doc_id=str(given_id) if given_id not in (None, "") else None,
-                        scratch={"_format": "text"})
+                        scratch={keys.FORMAT: keys.FORMAT_TEXT})
     record_id = row.get(config.record_id_field) if config.record_id_field else None
     if record_id is not None:
         doc.metadata["input_id"] = str(record_id)
@@ -139,4 +140,4 @@ def read_jsonl(file: InputFile, fh, *, config: IngestConfig, stat: Callable[...,
 
 
 def _line_drop(file: InputFile, offset: int, reason: str) -> Document:
-    return mark_ingest_drop(make_document(file, text="", offset=offset, scratch={"_format": "text"}), reason)
+    return mark_ingest_drop(make_document(file, text="", offset=offset, scratch={keys.FORMAT: keys.FORMAT_TEXT}), reason)
