@@ -159,7 +159,8 @@ def test_overwrite_never_deletes_files_hanforge_did_not_write(tmp_path, chain, h
         "mix": (["mix", "--config", toml], ["--total", "2000"]),
         "tokenize": (["tokenize", chain["shards"], "--tokenizer", chain["tok"], "--seq-len", "64", "--no-progress",
                       "--output", root / "tokens"], ["--seq-len", "32"]),
-        "tokenizer": (["tokenizer", "train", chain["shards"], "--vocab-size", "1200", "--output", root / "tok"],
+        "tokenizer": (["tokenizer", "train", chain["shards"], "--vocab-size", "1200", "--no-ksx1001",
+                       "--output", root / "tok"],
                       ["--vocab-size", "1300"]),
     }
     outputs = {"run": root / "run", "dedup": root / "dedup", "mix": root / "mix", "tokenize": root / "tokens",

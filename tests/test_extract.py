@@ -47,7 +47,7 @@ def test_registered_and_validated():
     assert isinstance(ExtractConfig().build(), ExtractStep)
 
 
-@pytest.mark.parametrize("backend", ["resiliparse", "trafilatura"])
+@pytest.mark.parametrize("backend", ["content", "resiliparse", "trafilatura"])
 def test_extracts_korean_main_text_from_real_pages(backend, sample_html_files):
     files = sample_html_files[::8]  # both sample folders, 19 pages
     docs = [html_doc(f.read_text(encoding="utf-8"), f.name) for f in files]
@@ -83,7 +83,7 @@ def test_inline_html_both_backends():
         "<html><head><title>제목</title><script>var x = '스크립트';</script>"
         "<style>p { color: red }</style></head><body><article>" + body + "</article></body></html>"
     )
-    for backend in ("resiliparse", "trafilatura"):
+    for backend in ("content", "resiliparse", "trafilatura"):
         doc = html_doc(markup)
         assert ExtractConfig(backend=backend).build().process(doc) is None, backend
         assert "본문 문단 0번" in doc.text and "본문 문단 11번" in doc.text

@@ -37,8 +37,13 @@ def test_korean_sample_page_kept(sample_dir):
     assert doc.metadata.get("drop_reason") is None
     assert doc.metadata["lang"] == "ko"
     assert doc.metadata["hangul_ratio"] > 0.9
-    assert doc.text == text  # drop_nonkorean_lines is off by default
-    assert "num_nonkorean_lines" not in doc.metadata
+    # drop_nonkorean_lines is on by default: only the English-only lines went
+    kept = doc.text.split("\n")
+    gone = [line for line in text.split("\n") if line not in kept]
+    assert gone == ["Choose Format - - Text Animation tab."]
+    assert doc.metadata["num_nonkorean_lines"] == 1
+    off = run(HangulRatioConfig(drop_nonkorean_lines=False).build(), text)
+    assert off.text == text and "num_nonkorean_lines" not in off.metadata
 
 
 def test_untranslated_sample_page_dropped(sample_dir):
@@ -53,9 +58,22 @@ def test_untranslated_sample_page_dropped(sample_dir):
 
 def test_threshold_is_configurable(sample_dir):
     text = page(sample_dir, "libreoffice-help-ko/text/scalc/01/func_second.html")  # ratio ~0.15
-    assert run(HangulRatioConfig().build(), text).metadata["drop_reason"] == "hangul_ratio"
-    doc = run(HangulRatioConfig(threshold=0.1).build(), text)
+    whole = HangulRatioConfig(drop_nonkorean_lines=False)
+    assert run(whole.build(), text).metadata["drop_reason"] == "hangul_ratio"
+    doc = run(HangulRatioConfig(threshold=0.1, drop_nonkorean_lines=False).build(), text)
     assert doc.metadata.get("drop_reason") is None and doc.metadata["lang"] == "ko"
+
+
+def test_mixed_page_keeps_its_korean_paragraphs():
+    korean = "데비안 패키지는 dpkg 로 설치하고 apt 로 의존성을 풀어 줍니다. 저장소 목록은 sources.list 에 있습니다."
+    english = ("This paragraph was never translated and explains the same thing in English words only, "
+               "with many more letters than the Korean paragraph above it has.")
+    text = "\n".join([korean, english, english, korean, english])
+    assert count_chars(text).hangul_ratio < 0.3  # the whole page would be dropped
+    doc = run(HangulRatioConfig().build(), text)
+    assert doc.metadata.get("drop_reason") is None and doc.metadata["hangul_ratio"] > 0.5
+    assert doc.text == "\n".join([korean, korean]) and doc.metadata["num_nonkorean_lines"] == 3
+    assert run(HangulRatioConfig(drop_nonkorean_lines=False).build(), text).metadata["drop_reason"] == "hangul_ratio"
 
 
 def test_nonkorean_lines_removed_mixed_lines_kept(sample_dir):

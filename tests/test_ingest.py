@@ -191,16 +191,24 @@ def test_jsonl_reader(tmp_path, sample_html_files, suffix):
     assert all(d.metadata["_format"] == "text" and d.metadata["source"] == "web" for d in docs)
     by_field = read_all(discover_inputs([str(path)]), IngestConfig(id_field="id"))
     assert [d.id for d in by_field] == [r["id"] for r in rows]
+    # the record's own id survives whatever hanforge's id is, and every row names its file
+    assert [d.metadata["input_id"] for d in docs] == [d.metadata["input_id"] for d in by_field] == [r["id"] for r in rows]
+    assert {d.metadata["path"] for d in docs} == {path.name}
+    off = read_all(discover_inputs([str(path)]), IngestConfig(record_id_field=None))
+    assert all("input_id" not in d.metadata for d in off)
 
 
 def test_parquet_reader_with_configured_column(tmp_path, sample_html_files):
     rows = _rows(sample_html_files, 7)
-    table = pa.table({"body": [r["text"] for r in rows], "link": [r["url"] for r in rows]})
+    table = pa.table({"body": [r["text"] for r in rows], "link": [r["url"] for r in rows],
+                      "id": [i * 10 for i in range(len(rows))]})
     path = tmp_path / "dump.parquet"
     pq.write_table(table, path, row_group_size=3)
     docs = read_all(discover_inputs([str(path)]), IngestConfig(text_field="body", url_field="link"))
     assert [d.text for d in docs] == [r["text"] for r in rows]
     assert [d.id for d in docs] == [document_id(r["url"], i) for i, r in enumerate(rows)]
+    assert [d.metadata["input_id"] for d in docs] == [str(i * 10) for i in range(len(rows))]
+    assert {d.metadata["path"] for d in docs} == {"dump.parquet"}
     missing = read_all(discover_inputs([str(path)]))  # default text column "text" is absent
     assert [d.metadata[DROP_REASON] for d in missing] == ["missing_text_column"]
 

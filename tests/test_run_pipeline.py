@@ -54,8 +54,12 @@ def test_every_sample_document_is_kept_or_excluded(reference_run, sample_html_fi
     assert kept.height + excluded.height == num_inputs
     assert summary.stats["documents"] == {"input": num_inputs, "kept": kept.height, "excluded": excluded.height}
     assert summary.stats["drop_reasons"]["unsupported_file"] == 2
-    # about 40% of the LibreOffice pages are untranslated English; of the Korean pages most survive
-    korean = excluded.filter(pl.col("drop_reason") != "hangul_ratio").height - 2 + kept.height
+    # about 40% of the LibreOffice pages are untranslated English; of the Korean pages most survive.
+    # English-only lines go before the length rules, so a page whose Korean part is shorter than
+    # the length minimum is dropped as too_short (really short: what is left has < 100 chars)
+    length = excluded.filter(pl.col("drop_step") == "length")
+    assert ((length["num_chars"] < 100) | (length["num_eojeols"] < 25)).all()
+    korean = excluded.filter(~pl.col("drop_step").is_in(["hangul_ratio", "length", "ingest"])).height + kept.height
     assert kept.height >= 0.8 * korean, (kept.height, korean)
     dropped_ratio = excluded.filter(pl.col("drop_reason") == "hangul_ratio")["hangul_ratio"]
     assert (dropped_ratio < 0.3).all()
@@ -68,6 +72,11 @@ def test_every_sample_document_is_kept_or_excluded(reference_run, sample_html_fi
     # the writer kept the schema and the steps filled their signals
     assert kept["hangul_ratio"].null_count() == 0 and kept["lang"].unique().to_list() == ["ko"]
     assert (kept["num_chars"] == kept["text"].str.len_chars()).all()
+    # provenance: every row, kept or excluded, names its input file (relative to its input folder)
+    rows = pl.concat([kept.select("source", "path"), excluded.select("source", "path")])
+    assert rows["path"].null_count() == 0
+    on_disk = {(d.name, str(p.relative_to(d))) for d in (Path(i) for i in cfg.inputs) for p in d.rglob("*") if p.is_file()}
+    assert set(rows.iter_rows()) == on_disk
 
 
 def test_stats_and_manifest_are_written(reference_run):

@@ -101,3 +101,20 @@ def test_report_compares_korean_and_english_chars_per_token(corpus, tmp_path, ca
     out = capsys.readouterr().out
     assert code == 0 and "ko chars/token" in out and "en-base" in out
     assert json.loads((tmp_path / "r.json").read_text())[0]["ko_tokens"] == rows[0]["ko_tokens"]
+
+
+def test_ksx1001_syllables_are_required_characters(corpus, tmp_path):
+    from hanforge.tokenizer.train import TokenizerTrainConfig, ksx1001_syllables, train_tokenizer
+
+    syllables = ksx1001_syllables()
+    assert len(syllables) == len(set(syllables)) == 2350
+    assert syllables[0] == "가" and syllables[-1] == "힝" and "민" in syllables and "젝" in syllables
+    assert syllables.encode("euc-kr").decode("euc-kr") == syllables and "똠" not in syllables  # 똠: not KS X 1001
+    out = tmp_path / "tok-ks"
+    train_tokenizer(inputs=[corpus["train"]], output=out, config=TokenizerTrainConfig(vocab_size=3000))
+    rows = tokenizer_report(inputs=[corpus["held"]], tokenizers=[out, corpus["tok"]])
+    assert rows[0]["ksx1001_in_bytes"] == 0  # every syllable is a piece of its own
+    assert rows[1]["ksx1001_in_bytes"] > 1000  # the tiny tokenizer without them spells most in bytes
+    assert rows[0]["ko_byte_fallback_rate"] <= rows[1]["ko_byte_fallback_rate"]
+    with pytest.raises(ConfigError, match="KS X 1001"):
+        TokenizerTrainConfig(vocab_size=1200).validate()

@@ -52,8 +52,10 @@ def write_text_shards(folder: Path, docs: list[tuple[str, str]], *, num_shards: 
 
 
 def train_tiny_tokenizer(shards: Path, output: Path, *, vocab_size: int = 1200) -> Path:
-    """Train a small SentencePiece BPE with hanforge and return its folder."""
+    """Train a small SentencePiece BPE with hanforge and return its folder (a vocabulary this
+    small cannot hold the 2,350 KS X 1001 syllables, so they are not required here)."""
     from hanforge.tokenizer.train import TokenizerTrainConfig, train_tokenizer
 
-    train_tokenizer(inputs=[shards], output=output, config=TokenizerTrainConfig(vocab_size=vocab_size))
+    train_tokenizer(inputs=[shards], output=output,
+                    config=TokenizerTrainConfig(vocab_size=vocab_size, ksx1001_syllables=False))
     return output

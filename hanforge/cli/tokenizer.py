@@ -19,7 +19,8 @@ def train_command(args: argparse.Namespace) -> int:
 
     table = {"vocab_size": args.vocab_size, "character_coverage": args.character_coverage,
              "byte_fallback": not args.no_byte_fallback, "max_lines": args.max_lines,
-             "num_threads": args.threads}
+             "num_threads": args.threads, "ksx1001_syllables": not args.no_ksx1001,
+             "split_digits": not args.no_split_digits}
     if args.symbols is not None:
         table["user_defined_symbols"] = args.symbols
     config = TokenizerTrainConfig.from_table(table, where="tokenizer train")
@@ -81,6 +82,9 @@ def register(subparsers) -> None:
     t.add_argument("--max-lines", type=int, default=0, metavar="N", help="use at most this many lines (0 = all)")
     t.add_argument("--threads", type=int, default=2, metavar="N", help="SentencePiece training threads")
     add_overwrite(t)
+    t.add_argument("--no-ksx1001", action="store_true",
+                   help="do not require the 2,350 KS X 1001 Hangul syllables in the base vocabulary")
+    t.add_argument("--no-split-digits", action="store_true", help="let numbers merge into multi-digit pieces")
 
     e = add_verb(sub, "extend", extend_command, help="add Korean BPE tokens learned from shards to an HF tokenizer")
     add_inputs(e, "text shard folders (or Parquet files)")

@@ -5,9 +5,14 @@ markup in ``doc.text``; this step replaces it with the extracted main text, dele
 bytes (``_raw``) and sets ``_format = "text"``. Documents with ``_format == "text"`` (or no
 ``_format`` at all, e.g. built in Python) pass through untouched.
 
-Two backends, both well-kept libraries (no hand-written extractor):
+Three backends:
 
-* ``resiliparse`` (default): ``resiliparse.parse.html.HTMLTree`` + ``extract_plain_text(...,
+* ``content`` (default): :func:`hanforge.corpus.content.extract_content`, which reads the page
+  by its markup (navigation elements, hidden alternatives, link blocks) and keeps inline text in
+  reading order; on Korean manual pages with a known content area it keeps the whole content
+  area and no navigation where the two below lose inline text or short paragraphs
+  (``bench/extract_quality.py``).
+* ``resiliparse``: ``resiliparse.parse.html.HTMLTree`` + ``extract_plain_text(...,
   main_content=True, preserve_formatting=True)``. C++ (lexbor) parser; on the 2,560 Korean
   LibreOffice help pages it is 14-23x faster than trafilatura, keeps 90% of the visible Hangul
   against 64%, leaves 0.5% of pages empty against 8.1%, and keeps none of the site navigation
@@ -81,16 +86,19 @@ class ExtractConfig(StepConfig):
     """HTML -> main text (``type = "extract"``).
 
     Fields:
-        backend: ``"resiliparse"`` (default; fast, keeps more Korean text) or ``"trafilatura"``
-            (stricter main-content detection, 14-23x slower on the LibreOffice pages).
-            See bench/results/extract.md.
+        backend: ``"content"`` (default; the page's content by its markup, see
+            :mod:`hanforge.corpus.content`), ``"resiliparse"`` (main-content mode; drops inline
+            elements and short blocks) or ``"trafilatura"`` (stricter main-content detection,
+            14-23x slower on the LibreOffice pages). See bench/results/extract.md.
         favor: trafilatura only: ``"balanced"`` (default), ``"precision"`` (less boilerplate,
             may lose text) or ``"recall"`` (more text, more boilerplate).
         include_tables: trafilatura only: keep table text (default true). resiliparse always
             keeps tables.
-        list_bullets: resiliparse only: prefix list items with a bullet (default true).
+        list_bullets: content and resiliparse: prefix list items with a bullet (default true).
         alt_texts: resiliparse only: keep image alt texts (default false: on real pages they are
             mostly "icon", "tip", ...).
+        max_link_density: content only: a block whose link text is more than this share of
+            its text is navigation and is left out (default 0.8; headings excepted).
         timeout_s: per-document extraction time limit in seconds (default 5.0; 0 disables).
             Enforced by running the backend in a supervised child process that is killed on
             expiry; expired documents are dropped as ``extract_timeout``.
@@ -100,17 +108,20 @@ class ExtractConfig(StepConfig):
 
     step_type: ClassVar[str] = "extract"
 
-    backend: Literal["resiliparse", "trafilatura"] = "resiliparse"
+    backend: Literal["content", "resiliparse", "trafilatura"] = "content"
     favor: Literal["balanced", "precision", "recall"] = "balanced"
     include_tables: bool = True
     list_bullets: bool = True
     alt_texts: bool = False
+    max_link_density: float = 0.8
     timeout_s: float = 5.0
     max_html_bytes: int = 5_000_000
 
     def validate(self) -> None:
         require(self.timeout_s >= 0, "timeout_s", f"must be >= 0 (0 disables), got {self.timeout_s}")
         require(self.max_html_bytes > 0, "max_html_bytes", f"must be > 0, got {self.max_html_bytes}")
+        require(0.0 < self.max_link_density <= 1.0, "max_link_density",
+                f"must be in (0, 1], got {self.max_link_density}")
 
     def build(self) -> ExtractStep:
         return ExtractStep(self)
@@ -118,6 +129,14 @@ class ExtractConfig(StepConfig):
 
 def make_extractor(config: ExtractConfig) -> Callable[[str], str]:
     """The ``markup -> text`` function of ``config.backend`` (imports the backend lazily)."""
+    if config.backend == "content":
+        from hanforge.corpus.content import extract_content
+
+        def extract_by_markup(markup: str) -> str:
+            return extract_content(markup, list_bullets=config.list_bullets,
+                                   max_link_density=config.max_link_density)
+
+        return extract_by_markup
     if config.backend == "resiliparse":
         from resiliparse.extract.html2text import extract_plain_text
         from resiliparse.parse.html import HTMLTree

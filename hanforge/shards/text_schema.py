@@ -16,6 +16,10 @@ text                       large_string        the document text (kept: final; e
                                                was when dropped, empty when never decoded)
 source                     string              source name (pipeline input label or file stem)
 url                        string?             URL for web documents
+path                       string?             the input file, relative to the input folder that
+                                               named it (the file name for a file argument)
+input_id                   string?             the input record's own id (JSONL key / Parquet
+                                               column ``record_id_field``, default ``id``)
 fetch_date                 timestamp[us,UTC]?  when the page was fetched (WARC-Date), if known
 lang                       string?             ``ko`` when the Hangul ratio passes, else ``other``
 charset                    string?             the charset used to decode the raw bytes
@@ -53,6 +57,8 @@ TEXT_SHARD_SCHEMA = pa.schema(
         pa.field("text", pa.large_string(), nullable=False),
         pa.field("source", pa.string(), nullable=False),
         pa.field("url", pa.string()),
+        pa.field("path", pa.string()),
+        pa.field("input_id", pa.string()),
         pa.field("fetch_date", pa.timestamp("us", tz="UTC")),
         pa.field("lang", pa.string()),
         pa.field("charset", pa.string()),

@@ -7,6 +7,13 @@ corpus engine already normalizes text) and whitespace is kept as is, so the expo
 tokenizer (:func:`spm_to_hf_tokenizer`, the Llama "legacy" layout: prepend ``▁``, replace
 spaces, BPE with byte fallback) gives exactly the SentencePiece ids.
 
+Every Hangul syllable of KS X 1001 (the 2,350 of EUC-KR/CP949, the syllables any Korean text
+is overwhelmingly made of) is a required character of the base vocabulary unless
+``ksx1001_syllables = false``: SentencePiece's ``character_coverage`` keeps only the characters
+frequent in the training text, so a tokenizer trained on one manual spelled 1,747 of them in
+three byte pieces each (민 in 대한민국, 젝 in 프로젝트). The list is generated from Python's
+``euc-kr`` codec, not written out (:func:`ksx1001_syllables`).
+
 Output folder: ``sentencepiece.model``, ``tokenizer.json``, ``tokenizer_config.json``,
 ``manifest.json`` — all written atomically; same inputs and config give identical files.
 """
@@ -27,6 +34,7 @@ from hanforge.fingerprint import file_fingerprint, write_manifest
 from hanforge.shards.text_reader import iter_text_batches, text_shard_files
 
 DEFAULT_SYMBOLS = ("<한국어>", "<영어>", "<코드>")
+KSX1001_SYLLABLES = 2350
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 
 
@@ -48,10 +56,22 @@ class TokenizerTrainConfig(ConfigBase):
     """Use at most this many lines (in input order); 0 means all."""
     num_threads: int = 2
     """SentencePiece trainer threads."""
+    ksx1001_syllables: bool = True
+    """Put the 2,350 KS X 1001 Hangul syllables in the base vocabulary (SentencePiece required
+    characters), so none of them falls back to bytes."""
+    required_chars: str = ""
+    """More characters that must be single pieces of the base vocabulary."""
+    split_digits: bool = True
+    """Split numbers into single digits (what LLM tokenizers do for arithmetic; costs about 0.06
+    Korean chars/token on number-heavy text, see BENCHMARKS.md)."""
 
     def validate(self) -> None:
         require(self.vocab_size >= 300, "vocab_size",
                 f"must be at least 300 (256 byte pieces + specials), got {self.vocab_size}")
+        required = 256 + 3 + len(self.user_defined_symbols) + (KSX1001_SYLLABLES if self.ksx1001_syllables else 0)
+        require(self.vocab_size > required, "vocab_size",
+                f"must be more than {required} to hold the byte pieces, specials and the 2,350 KS X 1001 "
+                f"syllables, got {self.vocab_size} (or set ksx1001_syllables = false)")
         require(0.9 <= self.character_coverage <= 1.0, "character_coverage",
                 f"must be in [0.9, 1], got {self.character_coverage}")
         require(self.max_sentence_bytes >= 256, "max_sentence_bytes",
@@ -61,6 +81,18 @@ class TokenizerTrainConfig(ConfigBase):
         for s in self.user_defined_symbols:
             require(bool(s) and not any(c.isspace() for c in s), "user_defined_symbols",
                     f"{s!r} must be non-empty and contain no whitespace")
+
+
+def ksx1001_syllables() -> str:
+    """The 2,350 Hangul syllables of KS X 1001, in code order (rows 0xB0-0xC8, cells 0xA1-0xFE
+    of EUC-KR), decoded with Python's ``euc-kr`` codec."""
+    return "".join(bytes([row, cell]).decode("euc-kr") for row in range(0xB0, 0xC9) for cell in range(0xA1, 0xFF))
+
+
+def required_characters(config: TokenizerTrainConfig) -> str:
+    """The required characters of ``config`` (KS X 1001 syllables first), without repeats."""
+    chars = (ksx1001_syllables() if config.ksx1001_syllables else "") + config.required_chars
+    return "".join(dict.fromkeys(c for c in chars if not c.isspace()))
 
 
 def iter_shard_texts(inputs: list[str | Path], *, column: str = "text") -> Iterator[tuple[str, str]]:
@@ -199,7 +231,8 @@ def _train_into(output: Path, *, inputs: list[str | Path], config: TokenizerTrai
             normalization_rule_name="identity",
             remove_extra_whitespaces=False,
             allow_whitespace_only_pieces=True,
-            split_digits=True,
+            split_digits=config.split_digits,
+            required_chars=required_characters(config),
             max_sentence_length=config.max_sentence_bytes,
             shuffle_input_sentence=False,
             input_sentence_size=0,

@@ -21,6 +21,13 @@ default 200) and one of these holds:
    ending. Menu paths
    written with `` - `` (LibreOffice help: "서식 - 문자") are left alone.
 
+4. (``drop_repeated_titles``) it repeats, word for word, a short line earlier on the same page
+   (at most ``repeated_title_max_chars`` characters, no sentence ending) that the page has exactly
+   twice: a title written again as a caption or an icon label. Lines found three or more times
+   are table values and stay for the ``repetition`` step to judge. Left in, such repeats make a short manual
+   page look like a repetitive one to the ``repetition`` step (LibreOffice help: "감마 ...
+   감마", "암호 ... 암호"). The first occurrence stays.
+
 ``[prefix_patterns]`` cut news datelines from the start of a line ("(서울=연합뉴스) 홍길동
 기자 = 정부는 ..." keeps "정부는 ..."); counted as ``boilerplate/dateline`` in the stats.
 
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 from typing import ClassVar
 
 from datatrove.data import Document
@@ -70,6 +78,9 @@ class BoilerplateConfig(StepConfig):
         crumb_max_item_chars: longest item of a navigation trail. Default 20.
         strip_datelines: cut ``[prefix_patterns]`` (news datelines) from line starts.
             Default true.
+        drop_repeated_titles: remove later copies of a short line already on the page (rule 4).
+            Default true.
+        repeated_title_max_chars: longest line rule 4 applies to. Default 40.
     """
 
     step_type: ClassVar[str] = "boilerplate"
@@ -80,6 +91,8 @@ class BoilerplateConfig(StepConfig):
     remove_nav_crumbs: bool = True
     crumb_max_item_chars: int = 20
     strip_datelines: bool = True
+    drop_repeated_titles: bool = True
+    repeated_title_max_chars: int = 40
 
     def validate(self) -> None:
         require(self.max_line_chars >= 1, "max_line_chars", f"must be >= 1, got {self.max_line_chars}")
@@ -155,9 +168,17 @@ class BoilerplateRemover(DocumentStep):
             len(item) <= limit and len(item.split()) <= 3 and _CRUMB_ITEM.fullmatch(item) for item in items
         )
 
+    def _lines_seen_twice(self, text: str) -> set[str]:
+        """Short non-sentence lines that occur exactly twice in ``text`` (rule 4 candidates)."""
+        counts = Counter(s for line in text.split("\n")
+                         if (s := line.strip()) and len(s) <= self.config.repeated_title_max_chars)
+        return {s for s, n in counts.items() if n == 2 and not ends_sentence(s)}
+
     def process(self, doc: Document) -> str | None:
         kept: list[str] = []
-        removed = datelines = had_content = 0
+        seen_titles: set[str] = set()
+        twice = self._lines_seen_twice(doc.text) if self.config.drop_repeated_titles else set()
+        removed = datelines = had_content = repeats = 0
         for line in doc.text.split("\n"):
             stripped = line.strip()
             if not stripped:
@@ -167,6 +188,12 @@ class BoilerplateRemover(DocumentStep):
             if self.is_boilerplate(stripped):
                 removed += 1
                 continue
+            if stripped in twice:
+                if stripped in seen_titles:
+                    removed += 1
+                    repeats += 1
+                    continue
+                seen_titles.add(stripped)
             if self.config.strip_datelines and self.prefix_re is not None:
                 match = self.prefix_re.match(stripped)
                 if match and match.end() > 0:
@@ -180,6 +207,8 @@ class BoilerplateRemover(DocumentStep):
         doc.metadata["num_boilerplate_lines"] = removed
         if datelines:
             self.stat_update("boilerplate/dateline", value=datelines)
+        if repeats:
+            self.stat_update("boilerplate/repeated_title", value=repeats)
         if removed or datelines:
             self.stat_update("boilerplate/lines", value=removed)
             doc.text = _BLANK_RUNS.sub("\n\n", "\n".join(kept)).strip("\n")

@@ -12,8 +12,11 @@ drops those that are mostly untranslated English; 0.5 would already drop pages t
 two-thirds Korean. It is a script test, not a language model: tune it by looking at the
 ``hangul_ratio`` column of the shards.
 
-``drop_nonkorean_lines`` (off by default) also removes, from documents that pass, lines that are
-not Korean: a line goes when it has at least ``line_min_eojeols`` eojeols with letters and fewer
+``drop_nonkorean_lines`` (on by default) first removes lines that are not Korean, then decides the
+document on what remains: a Korean page loses its untranslated English paragraphs, and a mixed
+page (letter ratio 0.2-0.3 overall) whose Korean paragraphs are whole keeps those paragraphs
+instead of being dropped. A page with nothing Korean left is dropped as ``hangul_ratio`` (short
+leftovers such as headings then fail the ``length`` step). A line goes when it has at least ``line_min_eojeols`` eojeols with letters and fewer
 than ``line_threshold`` of them contain Hangul. Counting eojeols, not letters, is what keeps
 mixed lines: "LibreOffice 문서를 엽니다" has 2 of 3 Hangul eojeols (kept) even though Latin
 letters outnumber Hangul ones; "This function is part of the OpenDocument standard." has 0 of 8
@@ -41,8 +44,8 @@ class HangulRatioConfig(StepConfig):
         threshold: minimum Hangul / letters ratio of a Korean document; below it the document
             is dropped as ``hangul_ratio`` (``lang = "other"``). Default 0.3 (see the module
             docstring for why not Upstage's 0.5).
-        drop_nonkorean_lines: remove non-Korean lines from kept documents and count them in
-            ``num_nonkorean_lines``. Default false.
+        drop_nonkorean_lines: remove non-Korean lines before the ratio is taken and count them
+            in ``num_nonkorean_lines``. Default true (``bench/extract_quality.py`` measures it).
         line_threshold: a line is non-Korean when fewer than this fraction of its letter-bearing
             eojeols contain Hangul. Default 0.2.
         line_min_eojeols: only lines with at least this many letter-bearing eojeols are judged.
@@ -52,7 +55,7 @@ class HangulRatioConfig(StepConfig):
     step_type: ClassVar[str] = "hangul_ratio"
 
     threshold: float = 0.3
-    drop_nonkorean_lines: bool = False
+    drop_nonkorean_lines: bool = True
     line_threshold: float = 0.2
     line_min_eojeols: int = 4
 
@@ -88,11 +91,6 @@ class HangulRatioFilter(DocumentStep):
 
     def process(self, doc: Document) -> str | None:
         cfg = self.config
-        ratio = count_chars(doc.text).hangul_ratio
-        doc.metadata["hangul_ratio"] = ratio
-        doc.metadata["lang"] = "ko" if ratio >= cfg.threshold else "other"
-        if ratio < cfg.threshold:
-            return "hangul_ratio"
         if cfg.drop_nonkorean_lines:
             lines = doc.text.split("\n")
             kept = [
@@ -105,6 +103,12 @@ class HangulRatioFilter(DocumentStep):
             removed = len(lines) - len(kept)
             doc.metadata["num_nonkorean_lines"] = removed
             if removed:
-                doc.text = "\n".join(kept).strip("\n")
                 self.stat_update("nonkorean_lines", value=removed)
+                self.stat_update("nonkorean_chars", value=sum(len(x) for x in lines) - sum(len(x) for x in kept))
+                doc.text = "\n".join(kept).strip("\n")
+        ratio = count_chars(doc.text).hangul_ratio
+        doc.metadata["hangul_ratio"] = ratio
+        doc.metadata["lang"] = "ko" if ratio >= cfg.threshold else "other"
+        if ratio < cfg.threshold:
+            return "hangul_ratio"
         return None

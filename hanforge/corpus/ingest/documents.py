@@ -48,8 +48,9 @@ def make_document(
     doc_id: str | None = None,
     scratch: dict[str, Any] | None = None,
 ) -> Document:
-    """A document of ``file`` with the reader columns (source, url, fetch_date) and scratch keys."""
-    metadata: dict[str, Any] = {"source": file.source, "url": url, "fetch_date": fetch_date}
+    """A document of ``file`` with the reader columns (source, url, path, fetch_date) and scratch
+    keys; ``path`` names the input file (relative to its input folder) for every document."""
+    metadata: dict[str, Any] = {"source": file.source, "url": url, "path": file.relpath, "fetch_date": fetch_date}
     if scratch:
         metadata.update(scratch)
     key = url or f"{file.source}/{file.relpath}"

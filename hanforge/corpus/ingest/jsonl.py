@@ -1,6 +1,7 @@
 """JSONL reader (``.jsonl``, ``.jsonl.gz``, ``.jsonl.zst``): one JSON object per line -> one document.
 
-The text comes from ``text_field``; ``url_field`` and ``id_field`` are used when present. The
+The text comes from ``text_field``; ``url_field`` and ``id_field`` are used when present, and the
+record's own id (``record_id_field``, default ``id``) is always kept in the ``input_id`` column. The
 offset of a line (for its id) is its byte offset in the uncompressed stream. Lines are read
 with a length limit, so a line over ``max_doc_bytes`` is skipped in chunks and dropped as
 ``too_large`` without being held in memory. A bad line is dropped with a reason and the next
@@ -45,6 +46,9 @@ def _row_document(file: InputFile, row: dict, *, offset: int, config: IngestConf
     doc = make_document(file, text="", offset=offset, url=url,
                         doc_id=str(given_id) if given_id not in (None, "") else None,
                         scratch={keys.FORMAT: keys.FORMAT_TEXT})
+    record_id = row.get(config.record_id_field) if config.record_id_field else None
+    if record_id is not None:
+        doc.metadata["input_id"] = str(record_id)
     text = row.get(config.text_field)
     if not isinstance(text, str):
         return mark_ingest_drop(doc, "missing_text_field")

@@ -25,6 +25,9 @@ class IngestConfig(ConfigBase):
     text_field: JSONL key / Parquet column holding the document text (default "text").
     id_field: JSONL key / Parquet column holding an id to use verbatim as the document id
         (default: none; ids are then the stable hash of url-or-path and offset).
+    record_id_field: JSONL key / Parquet column holding the record's own id, kept verbatim (as a
+        string) in the ``input_id`` column whatever hanforge's own id is (default "id"; ""
+        turns it off). Records without it get a null ``input_id``.
     url_field: JSONL key / Parquet column holding the document URL, used when present
         (default "url").
     korean_only_warc: check each WARC response record before it becomes a document: a
@@ -39,6 +42,7 @@ class IngestConfig(ConfigBase):
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     text_field: str = "text"
     id_field: str | None = None
+    record_id_field: str | None = "id"
     url_field: str | None = "url"
     korean_only_warc: bool = False
     precheck_min_ratio: float = DEFAULT_MIN_RATIO

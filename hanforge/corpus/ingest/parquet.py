@@ -45,8 +45,8 @@ def read_parquet(file: InputFile, fh, *, config: IngestConfig, stat: Callable[..
         stat("parquet/rows_without_text_column", value=parquet.metadata.num_rows)
         yield drop_placeholder(file, reason="missing_text_column", offset=0)
         return
-    columns = [config.text_field] + [c for c in (config.url_field, config.id_field) if c and c in names and
-                                     c != config.text_field]
+    wanted = (config.url_field, config.id_field, config.record_id_field)
+    columns = [config.text_field] + sorted({c for c in wanted if c and c in names and c != config.text_field})
     row_index = 0
     num_bytes = 0
     try:
