@@ -146,7 +146,7 @@ def test_nested_div_page_is_cut_at_the_limit_and_the_next_page_still_extracts():
     # returns to Python; the supervised worker is killed at the limit and forked again.
     nested = "<html><body>" + "<div>" * 100_000 + "한국어 본문" + "</div>" * 100_000 + "</body></html>"
     normal = "<html><body><article>" + "<p>한국어 본문 문단입니다. 이 문장은 충분히 길어서 본문으로 인식됩니다.</p>" * 8 + "</article></body></html>"
-    step = ExtractConfig(timeout_s=0.5).build()
+    step = ExtractConfig(backend="resiliparse", timeout_s=0.5).build()
     started = time.monotonic()
     out = run_step(step, [html_doc(nested, "nested"), html_doc(normal, "normal")])
     assert time.monotonic() - started < 30
