@@ -28,3 +28,7 @@ class BudgetError(HanforgeError):
 
 class TrainingError(HanforgeError):
     """A training run cannot start or continue (bad model path, missing backend, ...)."""
+
+
+class ExportError(HanforgeError):
+    """A trained model cannot be exported, converted, verified or served as asked."""
