@@ -34,6 +34,7 @@ def serve_command(args: argparse.Namespace) -> int:
               curl -s localhost:8000/v1/chat/completions -d '{"messages":[{"role":"user","content":"안녕하세요"}]}'
     """
     import os
+    import tempfile
     from pathlib import Path
 
     from hanforge.serve import build_backend, choose_backend, make_server, resolve_model, vllm_command
@@ -42,7 +43,7 @@ def serve_command(args: argparse.Namespace) -> int:
     if choose_backend(model["kind"], args.backend) == "vllm":
         name = args.name or Path(args.model).resolve().name
         cmd = vllm_command(model["path"], host=args.host, port=args.port, name=name, template=model["template"],
-                           chat_template_file=Path(args.model).resolve() / "chat_template.jinja")
+                           chat_template_file=Path(tempfile.mkdtemp(prefix="hanforge-serve-")) / "alpaca-ko.jinja")
         print("starting:", " ".join(cmd), flush=True)
         os.execvp(cmd[0], cmd)
     backend, description = build_backend(args.model, backend=args.backend, name=args.name, n_ctx=args.n_ctx)
