@@ -16,8 +16,12 @@ import urllib.request
 
 import pytest
 import torch
-from train_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
-from train_helpers import build_tiny_model, build_tokenizer_and_shards, tiny_config
+from train_helpers import (
+    build_tiny_model,
+    build_tokenizer_and_shards,
+    one_torch_thread,  # noqa: F401  (autouse fixture)
+    tiny_config,
+)
 
 from hanforge.cli import main as cli_main
 from hanforge.errors import ExportError
@@ -115,7 +119,7 @@ def test_alpaca_chat_template_renders_the_training_prompt(exported):
     from hanforge.export.source import load_tokenizer
 
     tok = load_tokenizer(exported["tok"])
-    render = lambda msgs: tok.apply_chat_template(msgs, chat_template=ALPACA_KO_CHAT_TEMPLATE,  # noqa: E731
+    render = lambda msgs: tok.apply_chat_template(msgs, chat_template=ALPACA_KO_CHAT_TEMPLATE,
                                                   tokenize=False, add_generation_prompt=True)
     assert render([{"role": "user", "content": "한국의 수도는? "}]) == alpaca_ko_prompt("한국의 수도는?")
     two = render([{"role": "system", "content": "친절하게"}, {"role": "user", "content": "안녕"},

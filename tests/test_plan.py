@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from train_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
-from train_helpers import build_tiny_model, build_tokenizer_and_shards, tiny_config
+from train_helpers import (
+    build_tiny_model,
+    build_tokenizer_and_shards,
+    one_torch_thread,  # noqa: F401  (autouse fixture)
+    tiny_config,
+)
 
 from hanforge.cli import main as cli_main
 from hanforge.errors import ConfigError

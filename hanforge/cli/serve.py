@@ -37,7 +37,13 @@ def serve_command(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from hanforge.serve import build_backend, choose_backend, make_server, resolve_model, vllm_command
+    from hanforge.serve import (
+        build_backend,
+        choose_backend,
+        make_server,
+        resolve_model,
+        vllm_command,
+    )
 
     model = resolve_model(args.model)
     if choose_backend(model["kind"], args.backend) == "vllm":

@@ -212,7 +212,7 @@ def validate_deploy(folder: Path) -> dict[str, str]:
     tool = shutil.which("docker-compose")
     if tool:
         proc = subprocess.run([tool, "-f", str(folder / "docker-compose.yml"), "config", "-q"],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise ExportError(f"{folder / 'docker-compose.yml'}: docker-compose config: {proc.stderr.strip()}")
         results["docker-compose.yml"] = "accepted by docker-compose config"

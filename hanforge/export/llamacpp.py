@@ -58,7 +58,7 @@ def converter_dir(*, version: str = LLAMA_CPP_PYTHON_VERSION, cache: Path | None
         log(f"fetching llama.cpp's converter: pip download llama-cpp-python=={version} (sdist, no build)")
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet",
                f"llama-cpp-python=={version}", "-d", str(tmp_path / "sdist")]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         sdists = sorted((tmp_path / "sdist").glob("llama_cpp_python-*.tar.gz"))
         if proc.returncode != 0 or not sdists:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no sdist"]
@@ -99,7 +99,7 @@ def convert(model_dir: Path, outfile: Path, *, outtype: str, converter: Path, lo
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env.pop("NO_LOCAL_GGUF", None)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         if proc.returncode != 0 or not tmp.is_file():
             raise ExportError(_converter_failure(proc.stderr + proc.stdout, model_dir))
         os.replace(tmp, outfile)

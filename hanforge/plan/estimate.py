@@ -58,7 +58,7 @@ def _pick(rows: list[Measurement], *, stage: str, finetuning: str, gpu: str, num
         size = abs(r.num_params_b - num_params_b) / num_params_b
         return (r.stage != stage, round(size, 2), r.document_masking, -r.tokens_per_s)
 
-    return sorted(cands, key=rank)[0]
+    return min(cands, key=rank)
 
 
 def estimate(rows: list[Measurement], *, stage: str, num_params_b: float, tokens: float, gpu: str,

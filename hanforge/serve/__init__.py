@@ -13,7 +13,12 @@ import importlib.util
 from pathlib import Path
 
 from hanforge.errors import ExportError
-from hanforge.serve.backends import LlamaCppBackend, TransformersBackend, resolve_model, vllm_command
+from hanforge.serve.backends import (
+    LlamaCppBackend,
+    TransformersBackend,
+    resolve_model,
+    vllm_command,
+)
 from hanforge.serve.http_api import make_server
 
 __all__ = ["build_backend", "make_server", "resolve_model", "vllm_command"]

@@ -20,7 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from hanforge.errors import ExportError
-from hanforge.export.chat_template import ALPACA_KO_CHAT_TEMPLATE, chat_template_for, training_template
+from hanforge.export.chat_template import (
+    ALPACA_KO_CHAT_TEMPLATE,
+    chat_template_for,
+    training_template,
+)
 from hanforge.export.source import load_tokenizer
 
 

@@ -27,7 +27,7 @@ def make_server(backend, *, host: str = "127.0.0.1", port: int = 8000, log=None)
         protocol_version = "HTTP/1.1"
         server_version = "hanforge-serve"
 
-        def log_message(self, fmt, *args):  # noqa: D401  (route access logs to the caller)
+        def log_message(self, fmt, *args):
             if log:
                 log(f"{self.address_string()} {fmt % args}")
 
@@ -42,7 +42,7 @@ def make_server(backend, *, host: str = "127.0.0.1", port: int = 8000, log=None)
         def _error(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
             self._json(status, {"error": {"message": message, "type": kind, "code": status}})
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self.path.rstrip("/") == "/v1/models":
                 self._json(200, {"object": "list", "data": [
                     {"id": backend.name, "object": "model", "created": created, "owned_by": "hanforge"}]})
@@ -51,7 +51,7 @@ def make_server(backend, *, host: str = "127.0.0.1", port: int = 8000, log=None)
             else:
                 self._error(404, f"no route {self.path}", "not_found")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             route = self.path.rstrip("/")
             if route not in ("/v1/chat/completions", "/v1/completions"):
                 self._error(404, f"no route {self.path}", "not_found")
