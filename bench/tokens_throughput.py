@@ -30,12 +30,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import pyarrow.parquet as pq  # noqa: E402
-import tokens_data  # noqa: E402
+import pyarrow.parquet as pq
+import tokens_data
 
-from hanforge.shards.tokenize import tokenize_shards  # noqa: E402
-from hanforge.tokenizer.batch_encode import BatchEncoder  # noqa: E402
-from hanforge.tokenizer.load import load_tokenizer  # noqa: E402
+from hanforge.tokenizer.batch_encode import BatchEncoder
+from hanforge.tokenizer.load import load_tokenizer
+from hanforge.tokenizer.tokenize_job import tokenize_shards
 
 
 def naive(texts: list[str], tok, *, seq_len: int, eos: int) -> int:

@@ -81,7 +81,7 @@ def prepare(html: Path, out: Path, *, vocab_size: int, seq_len: int, max_pages: 
     from resiliparse.extract.html2text import extract_plain_text
 
     from hanforge.shards.text_schema import TEXT_SHARD_SCHEMA
-    from hanforge.shards.tokenize import tokenize_shards
+    from hanforge.tokenizer.tokenize_job import tokenize_shards
     from hanforge.tokenizer.train import TokenizerTrainConfig, train_tokenizer
 
     pages = sorted(html.rglob("*.html"))[: max_pages or None]
@@ -238,7 +238,7 @@ def child(spec: dict) -> None:
         try:
             summary = train(TrainConfig.from_table(table), backend=backend, dataset=dataset, progress=False)
             results[run] = summarize_run(summary, out, spec["warmup"])
-        except Exception as exc:  # a failed run is reported, the others still run
+        except Exception as exc:  # noqa: BLE001 - a failed run is reported, the others still run
             results[run] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
         results[run]["wall_s"] = round(time.perf_counter() - t0, 1)
         print(json.dumps({run: results[run]}), flush=True)

@@ -65,6 +65,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         key_tp, val_tp = get_args(tp) or (Any, Any)
         return {_coerce(k, key_tp, where): _coerce(v, val_tp, f"{where}.{k}") for k, v in value.items()}
     if isinstance(tp, type) and issubclass(tp, ConfigBase):
+        if isinstance(value, tp):  # an already built (and validated) config, e.g. in merge()
+            return value
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table, got {value!r}")
         return tp.from_table(value, where=where)
@@ -98,28 +100,20 @@ class ConfigBase:
         """Build from a TOML table; unknown keys and wrong types raise ConfigError."""
         if not isinstance(table, dict):
             raise ConfigError(f"{where or cls.__name__}: expected a table, got {table!r}")
-        hints = typing.get_type_hints(cls)
-        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-        unknown = sorted(set(table) - set(fields))
-        if unknown:
-            raise ConfigError(
-                f"{where + '.' if where else ''}{unknown[0]}: unknown key "
-                f"(known keys: {', '.join(sorted(fields))})"
-            )
-        kwargs = {
-            name: _coerce(value, hints[name], f"{where + '.' if where else ''}{name}")
-            for name, value in table.items()
-        }
-        obj = cls(**kwargs)
-        obj._where = where  # type: ignore[attr-defined]
-        try:
-            obj.validate()
-        except ConfigError as exc:
-            raise ConfigError(f"{where + ': ' if where else ''}{exc}") from None
-        return obj
+        return _validated(cls(**_checked_values(cls, table, where)), where)
 
     def validate(self) -> None:
         """Check cross-field rules; raise ConfigError naming the key. Default: nothing."""
+
+    def merge(self: T, overrides: dict[str, Any]) -> T:
+        """A new config with ``overrides`` applied, checked like keys of the file, validated again.
+
+        The one route for command-line options and programmatic changes: unknown keys and wrong
+        types raise :class:`ConfigError` naming the key; ``self`` is never modified. A value for
+        a nested config field may be a table or an instance of that config class.
+        """
+        where = getattr(self, "_where", "")
+        return _validated(dataclasses.replace(self, **_checked_values(type(self), overrides, where)), where)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (used for fingerprints and manifests)."""
@@ -134,6 +128,30 @@ class ConfigBase:
         if isinstance(self, StepConfig):
             out = {"type": self.step_type, **out}
         return out
+
+
+def _checked_values(cls: type[ConfigBase], table: dict[str, Any], where: str) -> dict[str, Any]:
+    """``table`` with every key known to ``cls`` and every value coerced to its field's type."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(table) - fields)
+    if unknown:
+        raise ConfigError(
+            f"{where + '.' if where else ''}{unknown[0]}: unknown key "
+            f"(known keys: {', '.join(sorted(fields))})"
+        )
+    return {name: _coerce(value, hints[name], f"{where + '.' if where else ''}{name}") for name, value in table.items()}
+
+
+def _validated(obj: T, where: str) -> T:
+    """``obj`` after its ``validate()``, remembering ``where`` it was configured."""
+    obj._where = where  # type: ignore[attr-defined]
+    try:
+        obj.validate()
+    except ConfigError as exc:
+        message = str(exc)  # nested tables' errors already start with their full key
+        raise ConfigError(message if not where or message.startswith(where) else f"{where}: {message}") from None
+    return obj
 
 
 def require(condition: bool, key: str, message: str) -> None:
@@ -165,6 +183,7 @@ REGISTERING_MODULES: tuple[str, ...] = (
     "hanforge.corpus.pii",
     "hanforge.corpus.dedup",
     "hanforge.corpus.mix",
+    "hanforge.tokenizer.tokenize_config",
 )
 
 

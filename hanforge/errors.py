@@ -32,3 +32,15 @@ class TrainingError(HanforgeError):
 
 class ExportError(HanforgeError):
     """A trained model cannot be exported, converted, verified or served as asked."""
+
+
+class OutputError(HanforgeError):
+    """An output folder cannot be used: it holds files of another job or of the user."""
+
+
+class OutputBusyError(OutputError):
+    """Another hanforge process is writing the same output folder."""
+
+
+class IncompleteRunError(HanforgeError):
+    """A job stopped before all its work was done (rerun the same command to resume)."""

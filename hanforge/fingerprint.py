@@ -10,13 +10,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import shutil
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from hanforge.atomic import atomic_write_json, remove_stale_temporaries
-from hanforge.errors import ConfigError
+from hanforge.atomic import atomic_write_json
 
 _FULL_HASH_LIMIT = 1 << 30  # files above 1 GiB are fingerprinted by size + head + tail
 _CHUNK = 1 << 20
@@ -44,15 +42,6 @@ def file_fingerprint(path: str | Path) -> str:
             fh.seek(size - _CHUNK)
             h.update(fh.read(_CHUNK))
     return h.hexdigest()
-
-
-def inputs_fingerprint(paths: list[str | Path], *, root: str | Path | None = None) -> dict[str, str]:
-    """``{relative path: fingerprint}`` for every file (sorted), relative to ``root`` if given."""
-    out = {}
-    for p in sorted(Path(x) for x in paths):
-        key = str(p.relative_to(root)) if root is not None else str(p)
-        out[key] = file_fingerprint(p)
-    return out
 
 
 @functools.cache
@@ -83,30 +72,3 @@ def write_manifest(folder: str | Path, *, kind: str, config: Any, inputs: dict[s
     }
     atomic_write_json(Path(folder) / "manifest.json", manifest)
     return manifest
-
-
-RUN_MARKER = "run.json"
-
-
-def claim_output(output: str | Path, marker: dict[str, Any], *, overwrite: bool, what: str) -> None:
-    """Make ``output`` ready for a resumable job: a fresh folder, or an earlier run of the very
-    same job (``output/run.json`` equal to ``marker``, compared as JSON).
-
-    A folder holding anything besides ``logs/`` (where the console log may already be open) with
-    no marker or a different one is a ConfigError naming ``what`` ("run", "dedup run"), unless
-    ``overwrite``, which empties it. Stale temporaries of a killed run are removed.
-    """
-    output = Path(output)
-    path = output / RUN_MARKER
-    if output.exists() and any(p.name != "logs" for p in output.iterdir()):
-        if overwrite:
-            shutil.rmtree(output)
-        elif not path.is_file():
-            raise ConfigError(f"output folder {output} exists and is not a hanforge {what}; pick another "
-                              "--output or pass --overwrite")
-        elif json.loads(path.read_text(encoding="utf-8")) != json.loads(json.dumps(marker, default=str)):
-            raise ConfigError(f"output folder {output} holds a {what} with a different config or inputs; "
-                              "pass --overwrite to replace it or pick another --output")
-    output.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, marker)
-    remove_stale_temporaries(output)

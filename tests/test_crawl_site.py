@@ -119,7 +119,7 @@ def test_warc_output_valid_and_complete(crawled):
 def test_hanforge_run_reingests_the_warcs_with_korean_intact(crawled, tmp_path):
     site, cfg, summary = crawled
     out = tmp_path / "run"
-    proc = subprocess.run([HANFORGE, "run", "pipelines.toml", "--input", str(cfg.warc_dir), "--output", str(out),
+    proc = subprocess.run([HANFORGE, "run", str(cfg.warc_dir), "--config", "pipelines.toml", "--output", str(out),
                            "--tasks", "1", "--verbose"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = []
@@ -173,7 +173,7 @@ def test_redirect_to_a_refused_address_is_not_followed(sample_dir, tmp_path):
 def test_resume_after_sigkill_continues_without_refetching(sample_dir, tmp_path):
     with CrawlSite(sample_dir, specials=False, page_delay=0.03) as site:
         out = tmp_path / "killed"
-        cmd = [HANFORGE, "crawl", "--seeds", site.url("/"), "--output", str(out), "--max-depth", "1",
+        cmd = [HANFORGE, "crawl", site.url("/"), "--output", str(out), "--max-depth", "1",
                "--rate", "1000", "--concurrency", "2", "--per-host-concurrency", "2", "--allow-private",
                "--warc-max-bytes", "20000", "--no-progress", "--max-pages", "0"]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -217,7 +217,7 @@ def warc_responses_of(files: list[Path]) -> list[tuple[str, int, bytes]]:
 def test_sigterm_stops_gracefully_with_a_complete_warc(sample_dir, tmp_path):
     with CrawlSite(sample_dir, specials=False, page_delay=0.03) as site:
         out = tmp_path / "stopped"
-        cmd = [HANFORGE, "crawl", "--seeds", site.url("/"), "--output", str(out), "--max-depth", "1",
+        cmd = [HANFORGE, "crawl", site.url("/"), "--output", str(out), "--max-depth", "1",
                "--rate", "1000", "--allow-private", "--no-progress", "--user-agent", "hanforge-test/1.0"]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60

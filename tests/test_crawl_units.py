@@ -189,5 +189,5 @@ def test_read_seeds_from_urls_and_files(tmp_path):
 def test_cli_refuses_a_non_http_seed_with_a_clear_error(tmp_path, capsys):
     from hanforge.cli import main
 
-    assert main(["crawl", "--seeds", "ftp://x.kr/", "--output", str(tmp_path / "c"), "--no-progress"]) == 2
+    assert main(["crawl", "ftp://x.kr/", "--output", str(tmp_path / "c"), "--no-progress"]) == 2
     assert "seeds[0]" in capsys.readouterr().err

@@ -364,7 +364,7 @@ def test_slurm_job_arrays_give_the_local_output(corpus, deduped, tmp_path, monke
     monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     summary = run_dedup([folder], output=tmp_path / "slurm", config=CFG, executor="slurm",
                         executor_options=SlurmConfig(partition="cpu"))
-    assert summary.waiting_for is None
+    assert summary.state == "finished"
     scripts = sorted(jobs.glob("*.slurm"))
     assert scripts and all("#SBATCH --partition=cpu" in p.read_text() for p in scripts)
     assert _digest(tmp_path / "slurm") == _digest(deduped)

@@ -12,8 +12,8 @@ from token_helpers import english_lines, sample_texts, train_tiny_tokenizer, wri
 from hanforge.cli import main as cli_main
 from hanforge.corpus.mix import MixConfig, load_mix_config, mix_sources, plan_copies
 from hanforge.errors import BudgetError, ConfigError
-from hanforge.shards.tokenize import tokenize_shards
 from hanforge.tokenizer.load import load_tokenizer
+from hanforge.tokenizer.tokenize_job import tokenize_shards
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def test_mix_config_validation_and_cli(sources, tmp_path, capsys):
         f'[mix.sources.ko]\npath = "{sources["paths"]["korean"]}"\nratio = 0.5\n'
         f'[mix.sources.en]\npath = "{sources["paths"]["english"]}"\nratio = 0.5\n', encoding="utf-8")
     assert load_mix_config(toml).output == str(tmp_path / "out")
-    assert cli_main(["mix", str(toml)]) == 0
+    assert cli_main(["mix", "--config", str(toml)]) == 0
     printed = capsys.readouterr().out
     assert "achieved chars" in printed and "| ko |" in printed
     assert (tmp_path / "out" / "manifest.json").is_file()

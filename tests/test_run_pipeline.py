@@ -18,7 +18,7 @@ import pytest
 from hanforge.cli import main as cli_main
 from hanforge.corpus.pipeline import load_pipelines
 from hanforge.corpus.runner import run_pipeline
-from hanforge.errors import ConfigError
+from hanforge.errors import ConfigError, OutputError
 
 REPO = Path(__file__).resolve().parents[1]
 PIPELINES = REPO / "pipelines.toml"
@@ -102,7 +102,7 @@ def test_two_workers_and_reruns_give_identical_shards(reference_run, tmp_path):
 def test_output_of_another_run_is_not_mixed(reference_run, tmp_path):
     cfg, _ = reference_run
     other = cfg.replace(tasks=3)
-    with pytest.raises(ConfigError, match="different config"):
+    with pytest.raises(OutputError, match="different config"):
         run_pipeline(other)
 
 
@@ -111,7 +111,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, sample_dir):
     data = tmp_path / "data"
     for i in range(6):
         shutil.copytree(sample_dir / "libreoffice-help-ko", data / f"copy{i}")
-    args = [sys.executable, "-m", "hanforge", "run", str(PIPELINES), "--input", str(data), "--tasks", "8",
+    args = [sys.executable, "-m", "hanforge", "run", str(data), "--config", str(PIPELINES), "--tasks", "8",
             "--workers", "1"]
     killed = tmp_path / "killed"
     proc = subprocess.Popen([*args, "--output", str(killed)], cwd=tmp_path, stdout=subprocess.DEVNULL,
@@ -159,9 +159,9 @@ def test_slurm_job_script_runs_and_gives_the_local_shards(reference_run, tmp_pat
     assert "#SBATCH --partition=cpu" in script and "#SBATCH --array=0-3" in script
     assert "launch_pickled_pipeline" in script
     # the fake sbatch ran the array at once, so a second call finds every task done
-    assert first.submitted_only is False or len(list((Path(on_slurm.output) / "logs" / "completions").iterdir())) == 4
+    assert first.state == "finished" or len(list((Path(on_slurm.output) / "logs" / "completions").iterdir())) == 4
     second = run_pipeline(on_slurm)
-    assert second.submitted_only is False
+    assert second.state == "finished"
     assert shard_bytes(Path(on_slurm.output)) == shard_bytes(Path(cfg.output))
 
 
@@ -185,14 +185,14 @@ def test_bad_config_fails_before_work_naming_the_key(tmp_path, snippet, message)
 
 def test_cli_run_and_inspect(tmp_path, capsys, sample_dir):
     out = tmp_path / "cli"
-    code = cli_main(["run", str(PIPELINES), "--input", str(sample_dir / "debian-faq-ko"), "--output", str(out)])
+    code = cli_main(["run", str(sample_dir / "debian-faq-ko"), "--config", str(PIPELINES), "--output", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "documents in" in printed and "kept" in printed
     assert cli_main(["inspect", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "rows: 18" in printed and "hangul_ratio" in printed and "drop reasons" in printed
-    assert cli_main(["run", str(tmp_path / "missing.toml")]) == 2
+    assert cli_main(["run", "--config", str(tmp_path / "missing.toml")]) == 2
     assert "config file not found" in capsys.readouterr().err
 
 

@@ -12,11 +12,11 @@ import pyarrow as pa
 import pytest
 from token_helpers import sample_texts, train_tiny_tokenizer, write_text_shards
 
-from hanforge.errors import InputError, ShardError
+from hanforge.errors import InputError, OutputError, ShardError
 from hanforge.shards import token_format
 from hanforge.shards.token_format import open_token_shard, read_manifest, write_token_shards
-from hanforge.shards.tokenize import tokenize_shards
 from hanforge.tokenizer.load import load_tokenizer
+from hanforge.tokenizer.tokenize_job import tokenize_shards
 
 SEQ_LEN = 96
 
@@ -159,7 +159,7 @@ def test_tokenize_resumes_after_a_crash(corpus, tmp_path, monkeypatch):
     mtimes = {p.name: p.stat().st_mtime_ns for p in out.glob("tokens-*.arrow")}
     monkeypatch.setattr(token_format.TokenShardWriter, "_write_shard", original)
 
-    from hanforge.shards import tokenize as tokenize_module
+    from hanforge.tokenizer import tokenize_job as tokenize_module
 
     calls = []
     monkeypatch.setattr(tokenize_module, "_tokenize_one", lambda job: calls.append(job))
@@ -170,7 +170,7 @@ def test_tokenize_resumes_after_a_crash(corpus, tmp_path, monkeypatch):
     assert {p.name: p.read_bytes() for p in out.iterdir()} == {p.name: p.read_bytes() for p in reference.iterdir()}
     # a finished set is returned as is; other settings into the same folder are refused
     assert tokenize_shards(output=out, **kwargs) == manifest
-    with pytest.raises(ShardError, match="other inputs or config"):
+    with pytest.raises(OutputError, match="different config or inputs"):
         tokenize_shards(output=out, **{**kwargs, "seq_len": 64})
     assert tokenize_shards(output=out, overwrite=True, **{**kwargs, "seq_len": 64})["seq_len"] == 64
 
@@ -238,12 +238,12 @@ def test_writer_uses_4_byte_ids_above_65535_and_rejects_bad_ids(tmp_path):
 def test_cli_tokenize_prints_a_summary(corpus, tmp_path, capsys):
     from hanforge.cli import main as cli_main
 
-    code = cli_main(["tokenize", "--input", str(corpus["shards"]), "--tokenizer", str(corpus["tok"]),
+    code = cli_main(["tokenize", str(corpus["shards"]), "--tokenizer", str(corpus["tok"]),
                      "--seq-len", "64", "--output", str(tmp_path / "t"), "--rows-per-shard", "100"])
     out = capsys.readouterr().out
     assert code == 0 and "packing efficiency" in out and "skipped empty documents: 1" in out
     assert read_manifest(tmp_path / "t")["seq_len"] == 64
-    assert cli_main(["tokenize", "--input", str(tmp_path / "nope"), "--tokenizer", str(corpus["tok"]),
+    assert cli_main(["tokenize", str(tmp_path / "nope"), "--tokenizer", str(corpus["tok"]),
                      "--seq-len", "64", "--output", str(tmp_path / "u")]) == 2
 
 
@@ -271,7 +271,7 @@ def test_split_packing_round_trips_for_any_documents(tmp_path_factory, docs, seq
 
 
 def test_tokenize_reruns_only_the_inputs_whose_work_is_missing(corpus, tmp_path, monkeypatch):
-    from hanforge.shards import tokenize as tokenize_module
+    from hanforge.tokenizer import tokenize_job as tokenize_module
 
     kwargs = dict(inputs=[corpus["shards"]], tokenizer=corpus["tok"], seq_len=SEQ_LEN, rows_per_shard=30,
                   shuffle_seed=5, progress=False, output=tmp_path / "t")

@@ -96,7 +96,7 @@ def test_report_compares_korean_and_english_chars_per_token(corpus, tmp_path, ca
     assert classify_line("데비안은 무엇인가요?") == "ko"
     assert classify_line("This is an untranslated English sentence.") == "en"
     assert classify_line("12345 -- ##") is None
-    code = cli_main(["tokenizer", "report", "--input", str(corpus["held"]), "--tokenizer", str(corpus["tok"]),
+    code = cli_main(["tokenizer", "report", str(corpus["held"]), "--tokenizer", str(corpus["tok"]),
                      str(base), "--json", str(tmp_path / "r.json")])
     out = capsys.readouterr().out
     assert code == 0 and "ko chars/token" in out and "en-base" in out

@@ -8,17 +8,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from hanforge.cli._options import add_inputs, add_output, add_progress, add_verb
 from hanforge.corpus.crawl import CrawlConfig, run_crawl
 from hanforge.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("crawl", help="crawl sites politely into gzipped WARC files (resumable)",
-                       description=crawl_command.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_verb(sub, "crawl", crawl_command, help="crawl sites politely into gzipped WARC files (resumable)")
     d = CrawlConfig
-    p.add_argument("--seeds", nargs="+", required=True, metavar="FILE|URL",
-                   help="seed URLs, or files with one URL per line (# comments allowed)")
-    p.add_argument("--output", required=True, help="crawl folder (WARCs in <output>/warc/); rerun to resume")
+    add_inputs(p, "seed URLs, or files with one URL per line (# comments allowed)")
+    add_output(p, "crawl folder (WARCs in <output>/warc/); rerun to resume")
     p.add_argument("--max-pages", type=int, default=d.max_pages, help="most URLs fetched, 0 = no limit (%(default)s)")
     p.add_argument("--max-depth", type=int, default=d.max_depth, help="most link hops from a seed (%(default)s)")
     p.add_argument("--allow-domain", action="append", dest="allow_domains", default=[], metavar="D",
@@ -47,8 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="start a new WARC file after this many bytes (%(default)s)")
     p.add_argument("--warc-max-seconds", type=float, default=d.warc_max_seconds,
                    help="also start a new WARC file after this many seconds; bounds what a kill loses (%(default)s)")
-    p.add_argument("--no-progress", action="store_true", help="no live progress display")
-    p.set_defaults(func=crawl_command)
+    add_progress(p)
 
 
 def read_seeds(items: list[str]) -> list[str]:
@@ -60,13 +58,13 @@ def read_seeds(items: list[str]) -> list[str]:
             continue
         path = Path(item)
         if not path.is_file():
-            raise InputError(f"--seeds: {item!r} is neither an http(s) URL nor a seed file")
+            raise InputError(f"seed {item!r} is neither an http(s) URL nor a seed file")
         for line in path.read_text(encoding="utf-8").splitlines():
             line = line.split("#", 1)[0].strip()
             if line:
                 seeds.append(line)
     if not seeds:
-        raise InputError(f"--seeds: no URLs in {' '.join(items)}")
+        raise InputError(f"no seed URLs in {' '.join(items)}")
     return seeds
 
 
@@ -78,11 +76,11 @@ def crawl_command(args: argparse.Namespace) -> int:
     links within the allowed domains, and refuses private/loopback/link-local addresses unless
     --allow-private. A killed crawl resumes without refetching what is in completed WARCs.
 
-    Example:  hanforge crawl --seeds seeds.txt --output crawl/ --max-pages 5000 --rate 0.5
-              hanforge run --input crawl/warc --output corpus/
+    Example:  hanforge crawl seeds.txt --output crawl/ --max-pages 5000 --rate 0.5
+              hanforge run crawl/warc --output corpus/
     """
     table = {
-        "seeds": read_seeds(args.seeds), "output": args.output, "max_pages": args.max_pages,
+        "seeds": read_seeds(args.inputs), "output": args.output, "max_pages": args.max_pages,
         "max_depth": args.max_depth, "allow_domains": args.allow_domains, "rate": args.rate,
         "concurrency": args.concurrency, "per_host_concurrency": args.per_host_concurrency,
         "user_agent": args.user_agent, "timeout": args.timeout, "max_seconds": args.max_seconds,

@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
 from pathlib import Path
 
 from rich.console import Console
 
+from hanforge.cli._options import add_config, add_inputs, add_output, add_overwrite, add_progress, add_verb, add_workers
 from hanforge.config import read_toml
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("dedup", help="remove exact and near-duplicate documents (MinHash-LSH, Korean-correct)",
-                       description=dedup_command.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="shard folders (<dir>/shards or a folder of .parquet)")
-    p.add_argument("--output", required=True, help="output folder")
-    p.add_argument("--config", help="pipelines.toml whose [dedup] section sets the defaults")
-    p.add_argument("--threshold", type=float, help="Jaccard threshold (default 0.8)")
-    p.add_argument("--keep", help="longest | first | quality:<column> (default longest)")
+    p = add_verb(sub, "dedup", dedup_command,
+                 help="remove exact and near-duplicate documents (MinHash-LSH, Korean-correct)")
+    add_inputs(p, "shard folders (<dir>/shards or a folder of .parquet)")
+    add_output(p)
+    add_config(p, "pipelines.toml whose [dedup] section sets the defaults")
+    p.add_argument("--threshold", type=float, help="Jaccard threshold (default: [dedup] threshold, 0.8)")
+    p.add_argument("--keep", help="longest | first | quality:<column> (default: [dedup] keep, longest)")
     p.add_argument("--exact-only", action="store_true", help="exact duplicates only (no MinHash stages)")
-    p.add_argument("--index", help="output folder of an earlier dedup run to deduplicate against")
-    p.add_argument("--workers", type=int, default=1, help="processes running tasks at once")
-    p.add_argument("--executor", choices=["local", "ray", "slurm"], default="local")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder of another run")
-    p.add_argument("--verbose", action="store_true", help="show datatrove's task logs on the console")
-    p.set_defaults(func=dedup_command)
+    p.add_argument("--index", metavar="DIR", help="output folder of an earlier dedup run to deduplicate against")
+    add_workers(p)
+    p.add_argument("--executor", choices=["local", "ray", "slurm"], default="local", help="where tasks run")
+    add_overwrite(p)
+    add_progress(p, verbose=True)
 
 
 def dedup_command(args: argparse.Namespace) -> int:
@@ -41,50 +39,29 @@ def dedup_command(args: argparse.Namespace) -> int:
     """
     from hanforge.corpus.dedup.config import DedupConfig
     from hanforge.corpus.dedup.run import run_dedup
+    from hanforge.corpus.report import task_progress
+    from hanforge.output import SUBMITTED
 
-    table = read_toml(args.config).get("dedup", {}) if args.config else {}
-    config = DedupConfig.from_table(table, where="dedup")
-    changes = {}
+    table = dict(read_toml(args.config).get("dedup", {})) if args.config else {}
     if args.threshold is not None:
-        changes["threshold"] = args.threshold
+        table["threshold"] = args.threshold
     if args.keep is not None:
-        changes["keep"] = args.keep
+        table["keep"] = args.keep
     if args.exact_only:
-        changes["near"] = False
-    if changes:
-        config = DedupConfig.from_table({**config.to_dict(), **changes}, where="dedup")
+        table["near"] = False
+    config = DedupConfig.from_table(table, where="dedup")
     output = Path(args.output)
-    with dedup_progress(quiet_logs=not args.verbose, log_path=output / "logs" / "console.log") as on_progress:
+    with task_progress("dedup", quiet_logs=not args.verbose, show=not args.no_progress,
+                       log_path=output / "logs" / "console.log") as on_progress:
         summary = run_dedup(args.inputs, output=output, config=config, workers=args.workers,
                             executor=args.executor, index=args.index, overwrite=args.overwrite,
                             on_progress=on_progress)
-    if summary.waiting_for:
-        print(f"stage {summary.waiting_for} was submitted to Slurm; rerun the same command after it finishes "
+    if summary.state == SUBMITTED:
+        print(f"stage {summary.submitted_stage} was submitted to Slurm; rerun the same command after it finishes "
               "to run the next stages (finished tasks are skipped)")
         return 0
     print_dedup_summary(summary.stats, output=summary.output)
     return 0
-
-
-@contextlib.contextmanager
-def dedup_progress(*, quiet_logs: bool, log_path: Path):
-    """One rich progress bar per stage; with ``quiet_logs`` task logs (fd 2) go to ``log_path``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("tasks"), TimeElapsedColumn(), console=Console(file=sys.stdout))
-    bars: dict[str, int] = {}
-
-    def on_progress(stage: str, done: int, total: int) -> None:
-        if stage not in bars:
-            bars[stage] = progress.add_task(f"dedup · {stage}", total=total)
-        progress.update(bars[stage], completed=done)
-
-    from hanforge.corpus.report import stderr_to_file
-
-    redirect = stderr_to_file(log_path) if quiet_logs else contextlib.nullcontext()
-    with progress, redirect:
-        yield on_progress
 
 
 def print_dedup_summary(stats: dict, *, output: Path) -> None:
@@ -96,6 +73,3 @@ def print_dedup_summary(stats: dict, *, output: Path) -> None:
                   f"duplicates removed; {stats['clusters']:,} clusters (largest {stats['largest_cluster']:,}).")
     console.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in stats["seconds"].items()))
     console.print(f"shards: {output / 'shards'}  excluded: {output / 'excluded'}")
-
-
-

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from hanforge.cli._options import add_verb
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "export",
-        help="export a trained run: merged safetensors, bnb 4-bit, GGUF f16/q8_0/q4_k_m (verified), --deploy files",
-        description=export_command.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_verb(sub, "export", export_command,
+                 help="export a trained run: merged safetensors, bnb 4-bit, GGUF f16/q8_0/q4_k_m (verified), --deploy files")
     p.add_argument("source", help="run folder (hanforge train --output), its merged/ folder, or a model folder")
     p.add_argument("--output", help="export folder (default: <run>/export)")
     p.add_argument("--formats", default="merged,f16,q8_0",
@@ -23,7 +21,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--deploy", action="store_true", help="write Dockerfile, docker-compose.yml, k8s.yaml")
     p.add_argument("--deploy-backend", choices=["llama.cpp", "vllm"], default="llama.cpp",
                    help="server in the deployment files (llama.cpp: GGUF on CPU; vllm: safetensors on a GPU)")
-    p.set_defaults(func=export_command)
 
 
 def export_command(args: argparse.Namespace) -> int:

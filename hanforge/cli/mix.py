@@ -6,22 +6,26 @@ Thin wrapper over :func:`hanforge.corpus.mix.mix_sources`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+
+from hanforge.cli._options import add_config, add_output, add_overwrite, add_verb
 
 
-def run(args: argparse.Namespace) -> int:
-    """Mix the sources of the [mix] section of CONFIG; print planned vs achieved per source.
+def mix_command(args: argparse.Namespace) -> int:
+    """Mix the sources of the [mix] section of the config; print planned vs achieved per source.
 
-    Example:  hanforge mix pipelines.toml --total 2000000000
+    Without --config: ./pipelines.toml, else the pipelines shipped with hanforge (their [mix]
+    reads the walkthrough's outputs, see examples/walkthrough.sh).
+
+    Example:  hanforge mix --config pipelines.toml --total 2000000000
     """
     from hanforge.corpus.mix import format_mix_report, load_mix_config, mix_sources
+    from hanforge.corpus.pipeline import default_config_path
 
-    config = load_mix_config(args.config)
-    if args.total is not None:
-        config.total = args.total
-    if args.output is not None:
-        config.output = args.output
-    if args.seed is not None:
-        config.seed = args.seed
+    config = load_mix_config(args.config or default_config_path())
+    changes = {key: getattr(args, key) for key in ("total", "output", "seed") if getattr(args, key) is not None}
+    if changes:
+        config = dataclasses.replace(config, **changes)  # validated by mix_sources
     manifest = mix_sources(config, overwrite=args.overwrite)
     print(format_mix_report(manifest))
     print(f"wrote {config.output}/shards/ ({len(manifest['shards'])} shard(s)) and manifest.json")
@@ -29,11 +33,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("mix", help="mix text-shard sources to target ratios under a token budget",
-                              description=run.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("config", nargs="?", default="pipelines.toml", help="TOML file with a [mix] section")
-    p.add_argument("--total", type=int, default=None, help="override mix.total")
-    p.add_argument("--output", default=None, help="override mix.output")
-    p.add_argument("--seed", type=int, default=None, help="override mix.seed")
-    p.add_argument("--overwrite", action="store_true", help="replace a mix of other inputs or config")
-    p.set_defaults(func=run)
+    p = add_verb(subparsers, "mix", mix_command, help="mix text-shard sources to target ratios under a token budget")
+    add_config(p, "TOML file with a [mix] section (default: ./pipelines.toml, else the packaged one)")
+    p.add_argument("--total", type=int, default=None, help="budget (default: mix.total)")
+    add_output(p, "output folder (default: mix.output)", required=False)
+    p.add_argument("--seed", type=int, default=None, help="sampling seed (default: mix.seed)")
+    add_overwrite(p)

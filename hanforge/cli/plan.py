@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from hanforge.cli._options import add_verb
 import re
 
 
@@ -18,12 +20,8 @@ def _tokens(text: str) -> float:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "plan",
-        help="time and cost of a training recipe from measured throughput (--calibrate N measures this machine)",
-        description=plan_command.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_verb(sub, "plan", plan_command,
+                 help="time and cost of a training recipe from measured throughput (--calibrate N measures this machine)")
     p.add_argument("--stage", choices=["cpt", "sft", "dpo"], default="cpt")
     p.add_argument("--params", type=float, help="model size in billions of parameters (e.g. 7.6)")
     p.add_argument("--tokens", type=_tokens,
@@ -37,7 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--list", action="store_true", help="print the measured rows and exit")
     p.add_argument("--calibrate", type=int, metavar="N", help="measure N training steps of --config here")
     p.add_argument("--config", help="train.toml for --calibrate")
-    p.set_defaults(func=plan_command)
 
 
 def plan_command(args: argparse.Namespace) -> int:

@@ -5,24 +5,25 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hanforge.cli._options import add_config, add_inputs, add_output, add_overwrite, add_progress, add_verb, add_workers
+from hanforge.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run a corpus pipeline (default: the embedded Korean sample)",
-                       description=run_command.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("config", nargs="?", help="pipelines file (default: ./pipelines.toml)")
+    p = add_verb(sub, "run", run_command, help="run a corpus pipeline (default: the embedded Korean sample)")
+    add_inputs(p, "input files or folders, replacing the pipeline's inputs; the reader is picked from the file "
+                  "type", required=False)
+    add_config(p, "pipelines file (default: ./pipelines.toml, else the one shipped with hanforge)")
     p.add_argument("--pipeline", help="pipeline name (default: the file's default_pipeline)")
-    p.add_argument("--input", nargs="+", dest="inputs", metavar="PATH",
-                   help="input files or folders; the reader is picked from the file type")
+    add_output(p, "output folder (default: the pipeline's output)", required=False)
     p.add_argument("--source", help="value of the source column (default: input folder/file name)")
-    p.add_argument("--output", help="output folder")
-    p.add_argument("--workers", type=int, help="processes running tasks at once")
-    p.add_argument("--tasks", type=int, help="number of tasks (fixes the shard layout; default from config)")
-    p.add_argument("--executor", choices=["local", "ray", "slurm"])
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder of another run")
+    add_workers(p, default=None)
+    p.add_argument("--tasks", type=int, metavar="N",
+                   help="number of tasks (fixes the shard layout; default from config)")
+    p.add_argument("--executor", choices=["local", "ray", "slurm"], help="where tasks run (default from config)")
+    add_overwrite(p)
     p.add_argument("--list", action="store_true", help="list the pipelines in the file and exit")
-    p.add_argument("--verbose", action="store_true", help="show datatrove's task logs on the console")
-    p.set_defaults(func=run_command)
+    add_progress(p, verbose=True)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -30,14 +31,20 @@ def run_command(args: argparse.Namespace) -> int:
 
     Writes <output>/shards/*.parquet (kept), <output>/excluded/*.parquet (dropped, with
     drop_reason and drop_step), <output>/stats.json and <output>/manifest.json. Rerunning the
-    same command resumes: finished tasks are skipped.
+    same command resumes: finished tasks are skipped. With no config file in the working
+    directory the pipelines shipped with hanforge are used (hanforge init writes a copy).
 
-    Example:  hanforge run pipelines.toml --pipeline korean-web --input crawl/ --workers 8
+    Examples:  hanforge run
+               hanforge run crawl/ --config pipelines.toml --pipeline korean-web --workers 8
     """
     from hanforge.corpus.pipeline import default_config_path, load_pipelines
     from hanforge.corpus.report import print_run_summary, task_progress
     from hanforge.corpus.runner import run_pipeline
+    from hanforge.output import SUBMITTED
 
+    for item in args.inputs:
+        if item.endswith(".toml"):
+            raise ConfigError(f"{item}: a config file is passed as --config {item}, inputs are data files or folders")
     config_path = Path(args.config) if args.config else default_config_path()
     pipelines = load_pipelines(config_path)
     if args.list:
@@ -54,12 +61,14 @@ def run_command(args: argparse.Namespace) -> int:
             changes[key] = getattr(args, key)
     if changes:
         cfg = cfg.replace(**changes)
-    with task_progress(f"hanforge run · {cfg.name}", quiet_logs=not args.verbose,
+    with task_progress(f"hanforge run · {cfg.name}", quiet_logs=not args.verbose, show=not args.no_progress,
                        log_path=Path(cfg.output) / "logs" / "console.log") as on_progress:
         summary = run_pipeline(cfg, overwrite=args.overwrite, on_progress=on_progress)
-    if summary.submitted_only:
+    if summary.state == SUBMITTED:
         print(f"submitted {summary.tasks} tasks to Slurm; logs in {summary.output / 'logs'}; "
               "rerun the same command after they finish to write stats.json and manifest.json")
         return 0
+    if summary.num_tasks_skipped:
+        print(f"resumed: {summary.num_tasks_skipped} of {summary.tasks} tasks were already done and skipped")
     print_run_summary(summary.stats, output=summary.output)
     return 0

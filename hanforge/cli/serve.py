@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from hanforge.cli._options import add_verb
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "serve",
-        help="serve an exported model over an OpenAI-compatible HTTP API (transformers, llama.cpp or vLLM)",
-        description=serve_command.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_verb(sub, "serve", serve_command,
+                 help="serve an exported model over an OpenAI-compatible HTTP API (transformers, llama.cpp or vLLM)")
     p.add_argument("model", help="export folder, run folder, model folder or .gguf file")
     p.add_argument("--backend", choices=["auto", "transformers", "llama.cpp", "vllm"], default="auto")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
     p.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
     p.add_argument("--name", help="model id in /v1/models (default: the folder or file name)")
     p.add_argument("--n-ctx", type=int, default=2048, help="context length (llama.cpp)")
-    p.set_defaults(func=serve_command)
 
 
 def serve_command(args: argparse.Namespace) -> int:

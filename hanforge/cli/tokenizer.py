@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from hanforge.cli._options import HelpFormatter, add_inputs, add_output, add_overwrite, add_verb
 
-def _train(args: argparse.Namespace) -> int:
+
+def train_command(args: argparse.Namespace) -> int:
+    """Train a SentencePiece BPE on Parquet text shards and export it as a Hugging Face tokenizer.
+
+    Writes DIR/tokenizer.json, tokenizer_config.json, sentencepiece.model and manifest.json. A
+    folder holding a tokenizer of other inputs or settings is refused unless --overwrite.
+
+    Example:  hanforge tokenizer train out/dedup --output out/tok --vocab-size 32000
+    """
     from hanforge.tokenizer.train import TokenizerTrainConfig, train_tokenizer
 
     table = {"vocab_size": args.vocab_size, "character_coverage": args.character_coverage,
@@ -14,27 +23,39 @@ def _train(args: argparse.Namespace) -> int:
     if args.symbols is not None:
         table["user_defined_symbols"] = args.symbols
     config = TokenizerTrainConfig.from_table(table, where="tokenizer train")
-    m = train_tokenizer(inputs=args.input, output=args.output, config=config)
+    m = train_tokenizer(inputs=args.inputs, output=args.output, config=config, overwrite=args.overwrite)
     print(f"trained SentencePiece BPE: vocab {m['vocab_size']:,} from {m['num_lines']:,} lines "
           f"({m['num_chars']:,} chars, {m['num_docs']:,} docs; {m['num_lines_cut']:,} long lines cut)")
     print(f"wrote {args.output}/tokenizer.json, sentencepiece.model, manifest.json")
     return 0
 
 
-def _extend(args: argparse.Namespace) -> int:
+def extend_command(args: argparse.Namespace) -> int:
+    """Add Korean BPE tokens learned from text shards to an existing Hugging Face tokenizer.
+
+    Writes DIR/tokenizer.json (base ids unchanged, new tokens appended), new_tokens.json and
+    manifest.json; hanforge train's vocab init uses new_tokens.json for the new embeddings.
+
+    Example:  hanforge tokenizer extend out/dedup --base path/to/hf-model --num-tokens 8000 --output out/tok-ext
+    """
     from hanforge.tokenizer.extend import extend_tokenizer
 
-    m = extend_tokenizer(base=args.base, inputs=args.input, output=args.output, num_new_tokens=args.num_tokens,
-                         train_vocab_size=args.train_vocab_size, max_lines=args.max_lines)
+    m = extend_tokenizer(base=args.base, inputs=args.inputs, output=args.output, num_new_tokens=args.num_tokens,
+                         train_vocab_size=args.train_vocab_size, max_lines=args.max_lines,
+                         overwrite=args.overwrite)
     print(f"added {m['num_added_tokens']:,} Korean tokens: vocab {m['base_vocab_size']:,} → {m['vocab_size']:,}")
     print(f"wrote {args.output}/tokenizer.json, new_tokens.json, manifest.json")
     return 0
 
 
-def _report(args: argparse.Namespace) -> int:
+def report_command(args: argparse.Namespace) -> int:
+    """Compare tokenizers on held-out text shards: Korean and English characters per token.
+
+    Example:  hanforge tokenizer report held-out/ --tokenizer out/tok path/to/other --json report.json
+    """
     from hanforge.tokenizer.report import format_report, tokenizer_report
 
-    rows = tokenizer_report(inputs=args.input, tokenizers=args.tokenizer, max_lines=args.max_lines)
+    rows = tokenizer_report(inputs=args.inputs, tokenizers=args.tokenizer, max_lines=args.max_lines)
     print(format_report(rows))
     if args.json:
         from hanforge.atomic import atomic_write_json
@@ -44,33 +65,35 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("tokenizer", help="train, extend or compare tokenizers")
-    sub = p.add_subparsers(dest="tokenizer_verb", metavar="ACTION", required=True)
+    p = subparsers.add_parser("tokenizer", help="train, extend or compare tokenizers", formatter_class=HelpFormatter,
+                              description="Train, extend or compare tokenizers (hanforge tokenizer ACTION --help).")
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    t = sub.add_parser("train", help="train a SentencePiece BPE on text shards, export as HF tokenizer")
-    t.add_argument("--input", nargs="+", required=True, metavar="SHARDS")
-    t.add_argument("--output", required=True, metavar="DIR")
-    t.add_argument("--vocab-size", type=int, default=32000)
-    t.add_argument("--character-coverage", type=float, default=0.9995)
-    t.add_argument("--no-byte-fallback", action="store_true")
+    t = add_verb(sub, "train", train_command, help="train a SentencePiece BPE on text shards, export as HF tokenizer")
+    add_inputs(t, "text shard folders (or Parquet files)")
+    add_output(t, "tokenizer folder")
+    t.add_argument("--vocab-size", type=int, default=32000, metavar="N", help="vocabulary size")
+    t.add_argument("--character-coverage", type=float, default=0.9995, metavar="F",
+                   help="share of characters covered by the vocabulary (rest: byte fallback)")
+    t.add_argument("--no-byte-fallback", action="store_true", help="map uncovered characters to <unk>")
     t.add_argument("--symbols", nargs="*", default=None, metavar="SYM",
                    help="user-defined symbols (default: <한국어> <영어> <코드>)")
-    t.add_argument("--max-lines", type=int, default=0, help="use at most this many lines (0 = all)")
-    t.add_argument("--threads", type=int, default=2)
-    t.set_defaults(func=_train)
+    t.add_argument("--max-lines", type=int, default=0, metavar="N", help="use at most this many lines (0 = all)")
+    t.add_argument("--threads", type=int, default=2, metavar="N", help="SentencePiece training threads")
+    add_overwrite(t)
 
-    e = sub.add_parser("extend", help="add Korean BPE tokens learned from shards to an HF tokenizer")
+    e = add_verb(sub, "extend", extend_command, help="add Korean BPE tokens learned from shards to an HF tokenizer")
+    add_inputs(e, "text shard folders (or Parquet files)")
     e.add_argument("--base", required=True, metavar="PATH", help="HF tokenizer folder or tokenizer.json")
-    e.add_argument("--input", nargs="+", required=True, metavar="SHARDS")
-    e.add_argument("--output", required=True, metavar="DIR")
-    e.add_argument("--num-tokens", type=int, required=True, help="Korean tokens to add (at most)")
-    e.add_argument("--train-vocab-size", type=int, default=None)
-    e.add_argument("--max-lines", type=int, default=0)
-    e.set_defaults(func=_extend)
+    add_output(e, "tokenizer folder")
+    e.add_argument("--num-tokens", type=int, required=True, metavar="N", help="Korean tokens to add (at most)")
+    e.add_argument("--train-vocab-size", type=int, default=None, metavar="N",
+                   help="vocabulary of the helper BPE (default: base + 2 × --num-tokens, at most 64k)")
+    e.add_argument("--max-lines", type=int, default=0, metavar="N", help="use at most this many lines (0 = all)")
+    add_overwrite(e)
 
-    r = sub.add_parser("report", help="Korean and English characters per token of tokenizers")
-    r.add_argument("--input", nargs="+", required=True, metavar="SHARDS", help="held-out text shards")
-    r.add_argument("--tokenizer", nargs="+", required=True, metavar="PATH")
-    r.add_argument("--max-lines", type=int, default=0)
+    r = add_verb(sub, "report", report_command, help="Korean and English characters per token of tokenizers")
+    add_inputs(r, "held-out text shard folders (or Parquet files)")
+    r.add_argument("--tokenizer", nargs="+", required=True, metavar="PATH", help="tokenizer folders to compare")
+    r.add_argument("--max-lines", type=int, default=0, metavar="N", help="use at most this many lines (0 = all)")
     r.add_argument("--json", default=None, metavar="FILE", help="also write the rows as JSON")
-    r.set_defaults(func=_report)

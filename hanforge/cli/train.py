@@ -3,28 +3,44 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
+
+from hanforge.cli._options import add_config, add_output, add_overwrite, add_progress, add_verb
+from hanforge.errors import TrainingError
+
+#: What a training run writes in its folder (the files --overwrite may delete).
+TRAIN_RUN_OWNS = ("checkpoints/**", "adapter/**", "merged/**", "tensorboard/**", "data/**", "metrics.jsonl",
+                  "summary.json", "train_config.json")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "train",
-        help="train a model: --stage cpt | sft | dpo (Unsloth on GPU, transformers+peft on CPU)",
-        description=train_command.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--stage", choices=["cpt", "sft", "dpo"], help="stage (or stage = ... in the config)")
-    p.add_argument("--config", required=True, help="train.toml")
-    p.add_argument(
-        "--backend",
-        choices=["auto", "unsloth", "transformers"],
-        default="auto",
-        help="auto = unsloth on a CUDA GPU when installed, else transformers + peft",
-    )
-    p.add_argument("--output", help="run folder (overrides output in the config)")
-    p.add_argument("--max-steps", type=int, help="optimizer steps (overrides run.max_steps)")
-    p.add_argument("--steps-this-run", type=int, help="stop with a checkpoint after this many steps; rerun resumes")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=train_command)
+    p = add_verb(sub, "train", train_command,
+                 help="train a model: --stage cpt | sft | dpo (Unsloth on GPU, transformers+peft on CPU)")
+    add_config(p, "train.toml (see docs/training.md and examples/train-*.toml)", required=True)
+    p.add_argument("--stage", choices=["cpt", "sft", "dpo"], help="stage (default: stage = ... in the config)")
+    p.add_argument("--backend", choices=["auto", "unsloth", "transformers"], default="auto",
+                   help="auto = unsloth on a CUDA GPU when installed, else transformers + peft")
+    add_output(p, "run folder (default: output in the config)", required=False)
+    p.add_argument("--max-steps", type=int, metavar="N", help="optimizer steps (default: run.max_steps)")
+    p.add_argument("--steps-this-run", type=int, metavar="N",
+                   help="stop with a checkpoint after this many steps; rerun resumes")
+    add_overwrite(p)
+    add_progress(p)
+
+
+def check_local_paths(config) -> None:
+    """Fail at once, naming the path, when a model or tokenizer folder does not exist (hanforge
+    never downloads from the Hub, so transformers must not go looking there either)."""
+    paths = {"model.path": config.model.path, "model.tokenizer": config.model.tokenizer}
+    if config.vocab is not None:
+        paths |= {"vocab.added_tokens": config.vocab.added_tokens, "vocab.old_tokenizer": config.vocab.old_tokenizer}
+    for key, value in paths.items():
+        if value and not Path(value).exists():
+            raise TrainingError(f"{key}: {value} does not exist (give a local folder; hanforge never downloads "
+                                "models from the Hub)")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local folders only: no retries against the Hub
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -36,11 +52,13 @@ def train_command(args: argparse.Namespace) -> int:
     peft, with what to install for the fast path). Rerunning the same command resumes from the
     newest checkpoint in the output folder. Writes metrics.jsonl, tensorboard/, checkpoints/,
     adapter/, merged/ (16-bit safetensors for plain transformers) and summary.json.
+    Needs the train extra: pip install 'hanforge[train]' (CPU-only machines: first
+    pip install torch --index-url https://download.pytorch.org/whl/cpu).
 
     Example:  hanforge train --stage cpt --config examples/train-cpt.toml
     """
+    from hanforge.extras import TRAIN_PACKAGES, require_torch
     from hanforge.train.config import load_train_config
-    from hanforge.train.trainer import train
 
     overrides: dict = {}
     if args.output:
@@ -48,13 +66,26 @@ def train_command(args: argparse.Namespace) -> int:
     if args.max_steps is not None:
         overrides["run"] = {"max_steps": args.max_steps}
     config = load_train_config(args.config, overrides=overrides)
-    summary = train(
-        config,
-        stage=args.stage,
-        backend=args.backend,
-        max_steps_this_run=args.steps_this_run,
-        progress=not args.no_progress,
-    )
+    check_local_paths(config)
+    require_torch("hanforge train", packages=TRAIN_PACKAGES)
+    from hanforge.output import JobOutput
+    from hanforge.train.checkpoint import resume_fingerprint
+    from hanforge.train.trainer import train
+
+    # the run folder: one writer at a time; --overwrite replaces only what an earlier run wrote
+    job = JobOutput(config.output, what="training run", marker={"resume_fingerprint": resume_fingerprint(config)},
+                    owns=TRAIN_RUN_OWNS)
+    with job:
+        job.claim(overwrite=args.overwrite)
+        summary = train(
+            config,
+            stage=args.stage,
+            backend=args.backend,
+            max_steps_this_run=args.steps_this_run,
+            progress=not args.no_progress,
+        )
+        if summary.completed:
+            job.finish()
     print(format_summary(summary))
     return 0
 

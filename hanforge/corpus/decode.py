@@ -40,6 +40,7 @@ from hanforge.corpus.hangul_precheck import (  # noqa: F401  (public API, regist
 )
 from hanforge.corpus.steps import DocumentStep, is_dropped
 from hanforge.errors import HanforgeError
+from hanforge.shards import document_keys as keys
 
 UNDECODABLE = "undecodable"
 BINARY_CONTENT = "binary_content"
@@ -265,17 +266,17 @@ class DecodeStep(DocumentStep):
         """Release the raw bytes of documents an earlier step dropped (they are never decoded)."""
         for doc in data:
             if is_dropped(doc):
-                doc.metadata.pop("_raw", None)
+                doc.metadata.pop(keys.RAW, None)
             yield doc
 
     def process(self, doc: Document) -> str | None:
-        if doc.metadata.get("_format") != "html":
+        if doc.metadata.get(keys.FORMAT) != keys.FORMAT_HTML:
             return None
-        raw = doc.metadata.pop("_raw", None)
+        raw = doc.metadata.pop(keys.RAW, None)
         if raw is None:
             return "missing_raw_bytes"
         try:
-            result = decode_page(raw, http_charset=doc.metadata.get("_http_charset"),
+            result = decode_page(raw, http_charset=doc.metadata.get(keys.HTTP_CHARSET),
                                  max_replacement_ratio=self.config.max_replacement_ratio)
         except DecodeError as exc:
             return exc.reason

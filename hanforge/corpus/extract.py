@@ -41,18 +41,17 @@ from datatrove.data import Document
 
 from hanforge.config import StepConfig, register_step, require
 from hanforge.corpus.steps import DocumentStep
+from hanforge.shards import document_keys as keys
 
 T = TypeVar("T")
 
-FORMAT_KEY = "_format"
-RAW_KEY = "_raw"
 
 
 class ExtractTimeout(Exception):
     """Raised inside an extraction call when its time limit expires."""
 
 
-def _raise_timeout(signum, frame):  # noqa: ARG001 - signal handler signature
+def _raise_timeout(signum, frame):
     raise ExtractTimeout
 
 
@@ -179,13 +178,13 @@ class ExtractStep(DocumentStep):
         self._extract: Callable[[str], str] | None = None  # built lazily: picklable for executors
 
     def process(self, doc: Document) -> str | None:
-        fmt = doc.metadata.get(FORMAT_KEY, "text")
-        if fmt == "text":
+        fmt = doc.metadata.get(keys.FORMAT, keys.FORMAT_TEXT)
+        if fmt == keys.FORMAT_TEXT:
             self.stat_update("extract/passthrough")
             return None
-        if fmt != "html":
+        if fmt != keys.FORMAT_HTML:
             return f"extract_unknown_format:{fmt}"
-        doc.metadata.pop(RAW_KEY, None)
+        doc.metadata.pop(keys.RAW, None)
         markup = doc.text
         if _utf8_size_exceeds(markup, self.config.max_html_bytes):
             return "too_large"
@@ -196,11 +195,11 @@ class ExtractStep(DocumentStep):
             text = call_with_time_limit(lambda: extract(markup), self.config.timeout_s)
         except ExtractTimeout:
             return "extract_timeout"
-        except Exception as exc:  # a parser failure on one page is a counted drop
+        except Exception as exc:  # noqa: BLE001 - a parser failure on one page is a counted drop
             return f"extract_error:{type(exc).__name__}"
         self.stat_update("extract/html")
         if not text or not text.strip():
             return "extract_empty"
         doc.text = text
-        doc.metadata[FORMAT_KEY] = "text"
+        doc.metadata[keys.FORMAT] = keys.FORMAT_TEXT
         return None

@@ -35,6 +35,7 @@ from datatrove.data import Document
 
 from hanforge.config import StepConfig, register_step, require
 from hanforge.corpus.steps import DocumentStep
+from hanforge.shards import document_keys as keys
 
 #: Drop reason of pages the pre-check rejects.
 NOT_KOREAN_PRECHECK = "not_korean_precheck"
@@ -182,12 +183,12 @@ class HangulPrecheck(DocumentStep):
         self.config = config
 
     def process(self, doc: Document) -> str | None:
-        if doc.metadata.get("_format") != "html":
+        if doc.metadata.get(keys.FORMAT) != keys.FORMAT_HTML:
             self.stat_update("passed_not_html")
             return None
-        if self.config.use_warc_language and not warc_language_allows(doc.metadata.get("_warc_lang")):
+        if self.config.use_warc_language and not warc_language_allows(doc.metadata.get(keys.WARC_LANG)):
             self.stat_update("rejected_by_warc_language")
             return NOT_KOREAN_PRECHECK
-        if not looks_korean(doc.metadata.get("_raw") or b"", min_ratio=self.config.min_ratio):
+        if not looks_korean(doc.metadata.get(keys.RAW) or b"", min_ratio=self.config.min_ratio):
             return NOT_KOREAN_PRECHECK
         return None

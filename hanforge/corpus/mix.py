@@ -27,6 +27,7 @@ streaming over Parquet and explainable in a report; it is a few dozen lines of n
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 from typing import Any, Literal
@@ -40,8 +41,13 @@ from hanforge.atomic import atomic_path
 from hanforge.config import ConfigBase, read_toml, register_section, require
 from hanforge.errors import BudgetError, ConfigError, ShardError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
+from hanforge.output import JobOutput
+from hanforge.shards.text_reader import iter_text_batches, text_shard_files
 from hanforge.shards.text_schema import TEXT_SHARD_SCHEMA
+from hanforge.shards.token_format import appends_eos
 
+#: What ``hanforge mix`` writes in its output folder (the files it may delete on --overwrite).
+MIX_OWNS = ("shards/mix-*.parquet", "manifest.json")
 RATIO_TOLERANCE = 1e-6
 ROWS_PER_OUTPUT_SHARD = 50_000
 
@@ -110,17 +116,18 @@ def load_mix_config(path: str | Path) -> MixConfig:
     if "mix" not in data:
         raise ConfigError(f"{path}: no [mix] section")
     cfg = MixConfig.from_table(data["mix"], where="mix")
-    base = path.parent
+    from hanforge.corpus.pipeline import config_base
+
+    base = config_base(path)
 
     def resolve(p: str) -> str:
         return str(p if Path(p).is_absolute() else base / p)
 
-    cfg.output = resolve(cfg.output)
-    if cfg.tokenizer:
-        cfg.tokenizer = resolve(cfg.tokenizer)
-    for source in cfg.sources.values():
-        source.path = resolve(source.path)
-    return cfg
+    return cfg.merge({
+        "output": resolve(cfg.output),
+        "tokenizer": resolve(cfg.tokenizer) if cfg.tokenizer else cfg.tokenizer,
+        "sources": {name: source.merge({"path": resolve(source.path)}) for name, source in cfg.sources.items()},
+    })
 
 
 # -- counting ---------------------------------------------------------------------------------
@@ -129,21 +136,14 @@ def _count_units(files: list[tuple[str, Path]], *, unit: str, tokenizer) -> tupl
     sizes, clusters = [], []
     eos_id = tokenizer.eos_id if unit == "tokens" else None
     for _, path in files:
-        parquet = pq.ParquetFile(path)
-        names = parquet.schema_arrow.names
-        if "text" not in names:
-            raise ShardError(f"{path}: no column 'text' (columns: {', '.join(names)})")
-        cols = ["text"] + (["dup_cluster_size"] if "dup_cluster_size" in names else [])
-        for batch in parquet.iter_batches(columns=cols, batch_size=2048):
+        for batch in iter_text_batches(path, optional=["dup_cluster_size"]):
             if unit == "tokens":
                 values, lengths = tokenizer.encoder.encode(batch.column("text"))
-                if eos_id is not None:  # as TokenShardWriter: EOS after a non-empty document unless already last
-                    last = values[np.maximum(np.cumsum(lengths) - 1, 0)] if len(values) else lengths
-                    lengths = lengths + ((lengths > 0) & (last != eos_id))
+                lengths = lengths + appends_eos(values, lengths, eos_id)  # as TokenShardWriter packs
                 sizes.append(lengths)
             else:
                 sizes.append(pc.utf8_length(pc.fill_null(batch.column("text"), "")).to_numpy().astype(np.int64))
-            if "dup_cluster_size" in cols:
+            if "dup_cluster_size" in batch.schema.names:
                 c = batch.column("dup_cluster_size").to_numpy(zero_copy_only=False)
                 clusters.append(np.where(np.isnan(c.astype(float)), 1, c).astype(np.int64))
             else:
@@ -190,8 +190,6 @@ def plan_copies(sizes: np.ndarray, weights: np.ndarray, *, target: int, max_copi
 # -- the job ----------------------------------------------------------------------------------
 def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]:
     """Sample the configured sources into ``config.output``; return the manifest (the report)."""
-    from hanforge.shards.tokenize import text_shard_files
-
     config.validate()
     output = Path(config.output)
     tokenizer = None
@@ -199,6 +197,33 @@ def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]
         from hanforge.tokenizer.load import load_tokenizer
 
         tokenizer = load_tokenizer(config.tokenizer)
+    plan, inputs = _count_sources(config, tokenizer=tokenizer)
+    fingerprint_config = {**config.to_dict(), "output": None,
+                          "tokenizer": tokenizer.fingerprint if tokenizer else None,
+                          "sources": {k: {**s.to_dict(), "path": None} for k, s in config.sources.items()}}
+    job = JobOutput(output, what="mix", owns=MIX_OWNS, data_dirs=("shards",),
+                    marker={"config_fingerprint": config_fingerprint(fingerprint_config), "inputs": inputs})
+    # planned before the folder is claimed: a budget that cannot be met writes nothing
+    report = _plan_sources(config, plan) if job.check(overwrite=overwrite) != "finished" else None
+    with job:
+        if job.claim(overwrite=overwrite) == "finished" and (output / "manifest.json").is_file():
+            return json.loads((output / "manifest.json").read_text(encoding="utf-8"))
+        (output / "manifest.json").unlink(missing_ok=True)
+        report = report if report is not None else _plan_sources(config, plan)
+        achieved_total = sum(r["achieved"] for r in report.values())
+        shard_files = _write_mix_shards(output, config=config, plan=plan)
+        manifest = write_manifest(
+            output, kind="mix", config=fingerprint_config, inputs=inputs, unit=config.unit,
+            total_planned=config.total, total_achieved=achieved_total,
+            tokenizer={"fingerprint": tokenizer.fingerprint, "name": tokenizer.name} if tokenizer else None,
+            sources=report, shards=shard_files,
+        )
+        job.finish()
+    return manifest
+
+
+def _count_sources(config: MixConfig, *, tokenizer) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Per source: its shard files and per-document sizes/cluster sizes; and the input fingerprints."""
     plan: dict[str, dict[str, Any]] = {}
     inputs: dict[str, str] = {}
     for name, source in config.sources.items():
@@ -207,21 +232,14 @@ def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]
             inputs[f"{name}/{key}"] = file_fingerprint(path)
         sizes, clusters = _count_units(files, unit=config.unit, tokenizer=tokenizer)
         plan[name] = {"files": files, "sizes": sizes, "clusters": clusters}
-    fingerprint_config = {**config.to_dict(), "output": None,
-                          "tokenizer": tokenizer.fingerprint if tokenizer else None,
-                          "sources": {k: {**s.to_dict(), "path": None} for k, s in config.sources.items()}}
-    manifest_path = output / "manifest.json"
-    if manifest_path.is_file():
-        import json
+    return plan, inputs
 
-        done = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if done.get("config_fingerprint") == config_fingerprint(fingerprint_config) and done.get("inputs") == inputs:
-            return done
-        if not overwrite:
-            raise ShardError(f"{output}: holds a mix of other inputs or config; choose another output "
-                             "or pass --overwrite")
-    manifest_path.unlink(missing_ok=True)
 
+def _plan_sources(config: MixConfig, plan: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Copies per document of every source (into ``plan``) and the per-source report.
+
+    Every source that cannot reach its target under its caps is named in one BudgetError.
+    """
     report: dict[str, dict[str, Any]] = {}
     errors = []
     for index, (name, source) in enumerate(sorted(config.sources.items())):
@@ -261,18 +279,11 @@ def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]
             "num_rows_written": int(copies.sum()),
         }
     if errors:
-        raise BudgetError("the mix budget cannot be met under the caps:\n  " + "\n  ".join(errors))
+        raise BudgetError("the mix budget cannot be met under the caps: " + "; ".join(errors))
     achieved_total = sum(r["achieved"] for r in report.values())
     for r in report.values():
         r["ratio_achieved"] = r["achieved"] / achieved_total
-
-    shard_files = _write_mix_shards(output, config=config, plan=plan)
-    return write_manifest(
-        output, kind="mix", config=fingerprint_config, inputs=inputs, unit=config.unit,
-        total_planned=config.total, total_achieved=achieved_total,
-        tokenizer={"fingerprint": tokenizer.fingerprint, "name": tokenizer.name} if tokenizer else None,
-        sources=report, shards=shard_files,
-    )
+    return report
 
 
 def _write_mix_shards(output: Path, *, config: MixConfig, plan: dict[str, dict[str, Any]]) -> list[str]:

@@ -7,7 +7,6 @@ message naming it, e.g. ``pipelines.korean-web.steps[3].min_chars: expected an i
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +20,9 @@ from hanforge.shards.text_writer import DEFAULT_MAX_SHARD_BYTES
 DEFAULT_CONFIG_NAMES = ("pipelines.toml",)
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PACKAGE_DIR / "sample"
+#: The default pipelines shipped in the package (a copy of the repository's pipelines.toml; a
+#: test keeps them equal), used when the working directory has no pipelines.toml.
+PACKAGED_CONFIG = PACKAGE_DIR / "assets" / "pipelines.toml"
 
 
 @dataclass
@@ -71,7 +73,8 @@ class PipelineConfig(ConfigBase):
 
     description: free text shown by ``hanforge run --list``.
     inputs: input paths (files or folders; relative paths resolve against the config file's
-        folder; ``sample:`` prefix resolves into the embedded sample). ``--input`` replaces them.
+        folder; ``sample:`` prefix resolves into the embedded sample). Inputs on the command line
+        replace them.
     output: output folder (relative to the working directory). ``--output`` replaces it.
     source: value of the ``source`` column (default: each input's folder or file name).
     tasks: number of tasks the inputs are split into (0 = one per input file, at most 64).
@@ -113,11 +116,10 @@ class PipelineConfig(ConfigBase):
         return out
 
     def replace(self, **changes: Any) -> PipelineConfig:
-        """A copy with ``changes`` applied and validated again."""
-        new = dataclasses.replace(self, **changes)
-        new._where = getattr(self, "_where", "pipeline")
-        new.validate()
-        return new
+        """A copy with ``changes`` applied and validated again (:meth:`ConfigBase.merge`)."""
+        if not hasattr(self, "_where"):
+            self._where = "pipeline"
+        return self.merge(changes)
 
 
 @dataclass
@@ -160,7 +162,7 @@ def load_pipelines(path: str | Path) -> PipelinesFile:
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: pipelines.{name}: expected a table")
         cfg = PipelineConfig.from_table({**table, "name": name}, where=f"pipelines.{name}")
-        cfg.inputs = [resolve_input(p, base=path.parent) for p in cfg.inputs]
+        cfg.inputs = [resolve_input(p, base=config_base(path)) for p in cfg.inputs]
         pipelines[name] = cfg
     if default is None:
         default = next(iter(pipelines))
@@ -179,9 +181,15 @@ def load_pipelines(path: str | Path) -> PipelinesFile:
 
 
 def default_config_path() -> Path:
-    """``./pipelines.toml``; a clear error when the working directory has none."""
+    """``./pipelines.toml`` when the working directory has one, else the packaged default."""
     for name in DEFAULT_CONFIG_NAMES:
         if Path(name).is_file():
             return Path(name)
-    raise ConfigError("no pipelines.toml in the working directory: run from the hanforge checkout "
-                      "or pass the config file (hanforge run path/to/pipelines.toml)")
+    return PACKAGED_CONFIG
+
+
+def config_base(path: str | Path) -> Path:
+    """The folder relative paths in the config file ``path`` resolve against: the file's own
+    folder, or the working directory for the packaged default (never inside the package)."""
+    path = Path(path)
+    return Path.cwd() if path.resolve() == PACKAGED_CONFIG else path.parent

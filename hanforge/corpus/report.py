@@ -31,32 +31,48 @@ def stderr_to_file(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def task_progress(title: str, *, quiet_logs: bool, log_path: Path) -> Iterator:
-    """A rich progress bar over completed tasks; yields the ``on_progress(done, total)`` callback.
+def task_progress(title: str, *, quiet_logs: bool, log_path: Path, show: bool = True) -> Iterator:
+    """Rich progress bars over completed tasks; yields the ``on_progress`` callback.
 
-    With ``quiet_logs`` the per-task logs go to ``log_path`` instead of the console; on failure
-    the last lines of that file are printed.
+    With ``quiet_logs`` the per-task logs go to ``log_path`` instead of the console, from the
+    first progress report on (the job calls it once its output folder is claimed, so a job
+    refused before any work writes no log file). On an unexpected failure the last lines of
+    that file are printed; a hanforge error or Ctrl-C is reported as one line by the CLI.
     """
+    from hanforge.errors import HanforgeError
+
     console = Console(file=sys.stdout)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("tasks"), TimeElapsedColumn(), console=console, transient=False)
-    task_id = None
+                        TextColumn("tasks"), TimeElapsedColumn(), console=console, transient=False,
+                        disable=not show)
+    bars: dict[str, Any] = {}
+    stack_started = False
+    with contextlib.ExitStack() as stack:
 
-    def on_progress(done: int, total: int) -> None:
-        nonlocal task_id
-        if task_id is None:
-            task_id = progress.add_task(title, total=total)
-        progress.update(task_id, completed=done)
+        def on_progress(*report) -> None:
+            """``on_progress(done, total)``, or ``(stage, done, total)`` for one bar per stage."""
+            nonlocal stack_started
+            if not stack_started:  # the job has claimed its output: show progress, keep logs
+                stack_started = True
+                if quiet_logs:
+                    stack.enter_context(stderr_to_file(log_path))
+                stack.enter_context(progress)
+            *stage, done, total = report
+            label = f"{title} · {stage[0]}" if stage else title
+            if label not in bars:
+                bars[label] = progress.add_task(label, total=total)
+            progress.update(bars[label], completed=done)
 
-    redirect = stderr_to_file(log_path) if quiet_logs else contextlib.nullcontext()
-    try:
-        with progress, redirect:
+        try:
             yield on_progress
-    except BaseException:
-        if quiet_logs and log_path.exists():
-            tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-20:]
-            print("\n".join(["--- last task log lines (" + str(log_path) + ") ---", *tail]), file=sys.stderr)
-        raise
+        except (HanforgeError, KeyboardInterrupt):
+            raise
+        except BaseException:
+            if stack_started and quiet_logs and log_path.exists():
+                stack.close()
+                tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-20:]
+                print("\n".join(["--- last task log lines (" + str(log_path) + ") ---", *tail]), file=sys.stderr)
+            raise
 
 
 def print_run_summary(stats: dict[str, Any], *, output: Path, console: Console | None = None) -> None:

@@ -26,7 +26,8 @@ from hanforge.atomic import atomic_write_json
 from hanforge.corpus.ingest import DocumentReader, InputFile, discover_inputs
 from hanforge.corpus.pipeline import PipelineConfig, RayConfig, SlurmConfig
 from hanforge.errors import ConfigError, InputError
-from hanforge.fingerprint import claim_output, config_fingerprint, file_fingerprint, write_manifest
+from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
+from hanforge.output import SUBMITTED, IncompleteRunError, JobOutput
 from hanforge.shards.text_writer import ShardWriterStep
 
 MAX_DEFAULT_TASKS = 64
@@ -132,7 +133,8 @@ class RunSummary:
     output: Path
     tasks: int
     stats: dict[str, Any] = field(default_factory=dict)
-    submitted_only: bool = False
+    state: str = "finished"  # or output.SUBMITTED: tasks handed to Slurm, rerun to finish
+    num_tasks_skipped: int = 0  # tasks finished by an earlier (interrupted) run of the same job
 
 
 def output_fingerprint(cfg: PipelineConfig, files: list[InputFile], tasks: int) -> dict[str, Any]:
@@ -150,56 +152,73 @@ def _completed_ranks(logs: Path) -> set[int]:
     return {int(p.name) for p in folder.iterdir()} if folder.is_dir() else set()
 
 
-def _prepare_output(output: Path, fingerprint: dict[str, Any], *, overwrite: bool, tasks: int) -> None:
-    """Make ``output`` ready: fresh, or a resumable earlier run of the very same job."""
-    claim_output(output, fingerprint, overwrite=overwrite, what="run")
+#: What ``hanforge run`` writes in its output folder (the files it may delete on --overwrite).
+RUN_OWNS = ("shards/*", "excluded/*", f"{LOGS}/**", "stats.json", "manifest.json")
+
+
+def _prepare_output(job: JobOutput, *, overwrite: bool, tasks: int) -> set[int]:
+    """Claim ``job``'s folder (fresh, or a resumable earlier run of the very same job), remove
+    the partial shards of unfinished tasks; return the ranks already completed."""
+    job.claim(overwrite=overwrite)
+    output = job.folder
     done = _completed_ranks(output / LOGS)
     for sub in ("shards", "excluded"):
         for shard in (output / sub).glob("*.parquet") if (output / sub).is_dir() else []:
             rank = int(shard.name.split("-")[0])
             if rank not in done or rank >= tasks:  # partial output of an unfinished task
                 shard.unlink()
+    return done
 
 
 def run_pipeline(cfg: PipelineConfig, *, overwrite: bool = False, on_progress=None) -> RunSummary:
     """Run one corpus pipeline end to end; see the module docstring."""
     if not cfg.inputs:
-        raise InputError(f"pipeline {cfg.name or ''!r} has no inputs: set inputs in pipelines.toml or pass --input")
+        raise InputError(f"pipeline {cfg.name or ''!r} has no inputs: set inputs in pipelines.toml or pass them "
+                         "(hanforge run INPUT...)")
     files = discover_inputs(cfg.inputs, source=cfg.source)
     if not files:
         raise InputError(f"no input files found under {', '.join(cfg.inputs)}")
     tasks = cfg.tasks or min(len(files), MAX_DEFAULT_TASKS)
     output = Path(cfg.output)
     fingerprint = output_fingerprint(cfg, files, tasks)
-    _prepare_output(output, fingerprint, overwrite=overwrite, tasks=tasks)
+    job = JobOutput(output, what="run", marker=fingerprint, owns=RUN_OWNS, data_dirs=("shards", "excluded"))
+    with job:
+        done_before = _prepare_output(job, overwrite=overwrite, tasks=tasks)
+        steps = [DocumentReader(files, config=cfg.ingest)]
+        steps += [step_cfg.build() for step_cfg in cfg.step_configs]
+        steps.append(ShardWriterStep(output, max_bytes=cfg.shard_max_bytes))
 
-    steps = [DocumentReader(files, config=cfg.ingest)]
-    steps += [step_cfg.build() for step_cfg in cfg.step_configs]
-    steps.append(ShardWriterStep(output, max_bytes=cfg.shard_max_bytes))
+        started = time.perf_counter()
+        execute_steps(steps, tasks=tasks, workers=cfg.workers, logging_dir=output / LOGS,
+                      job_name=f"hanforge-{cfg.name or 'run'}", executor=cfg.executor,
+                      executor_options=cfg.ray if cfg.executor == "ray" else cfg.slurm, on_progress=on_progress)
+        seconds = time.perf_counter() - started
+        done = _completed_ranks(output / LOGS)
+        if cfg.executor == "slurm" and len(done) < tasks:
+            return RunSummary(output=output, tasks=tasks, state=SUBMITTED)
+        if len(done) < tasks:
+            raise IncompleteRunError(f"only {len(done)} of {tasks} tasks completed; see {output / LOGS / 'logs'} "
+                                     "and rerun the same command to resume")
+        shard_rows = {str(p.relative_to(output)): pq.read_metadata(p).num_rows
+                      for sub in ("shards", "excluded") for p in sorted((output / sub).glob("*.parquet"))}
+        skipped = done_before & set(range(tasks))
+        num_docs_this_run = sum(n for name, n in shard_rows.items()
+                                if int(Path(name).name.split("-")[0]) not in skipped)
+        stats = collect_stats(output, seconds=seconds, num_docs_this_run=num_docs_this_run,
+                              input_bytes=sum(Path(f.path).stat().st_size for f in files if Path(f.path).exists()),
+                              num_kept=sum(n for name, n in shard_rows.items() if name.startswith("shards/")))
+        atomic_write_json(output / "stats.json", stats)
+        write_manifest(output, kind="text-shards", config=fingerprint["config"], inputs=fingerprint["inputs"],
+                       tasks=tasks, shards=shard_rows)
+        job.finish()
+    return RunSummary(output=output, tasks=tasks, stats=stats, num_tasks_skipped=len(skipped))
 
-    started = time.perf_counter()
-    execute_steps(steps, tasks=tasks, workers=cfg.workers, logging_dir=output / LOGS,
-                  job_name=f"hanforge-{cfg.name or 'run'}", executor=cfg.executor,
-                  executor_options=cfg.ray if cfg.executor == "ray" else cfg.slurm, on_progress=on_progress)
-    done = len(_completed_ranks(output / LOGS))
-    if cfg.executor == "slurm" and done < tasks:
-        return RunSummary(output=output, tasks=tasks, submitted_only=True)
-    if done < tasks:
-        raise InputError(f"only {done} of {tasks} tasks completed; see {output / LOGS / 'logs'} and rerun to resume")
-    shard_rows = {str(p.relative_to(output)): pq.read_metadata(p).num_rows
-                  for sub in ("shards", "excluded") for p in sorted((output / sub).glob("*.parquet"))}
-    stats = collect_stats(output, seconds=time.perf_counter() - started,
-                          input_bytes=sum(Path(f.path).stat().st_size for f in files if Path(f.path).exists()),
-                          num_kept=sum(n for name, n in shard_rows.items() if name.startswith("shards/")))
-    atomic_write_json(output / "stats.json", stats)
-    write_manifest(output, kind="text-shards", config=fingerprint["config"], inputs=fingerprint["inputs"],
-                   tasks=tasks, shards=shard_rows)
-    return RunSummary(output=output, tasks=tasks, stats=stats)
 
-
-def collect_stats(output: Path, *, seconds: float, input_bytes: int, num_kept: int) -> dict[str, Any]:
+def collect_stats(output: Path, *, seconds: float, input_bytes: int, num_kept: int,
+                  num_docs_this_run: int | None = None) -> dict[str, Any]:
     """Merge datatrove's per-task stats into hanforge's ``stats.json`` layout (``num_kept``: rows
-    in the kept shards, read from their footers by the caller)."""
+    in the kept shards, read from their footers by the caller; ``num_docs_this_run``: documents
+    of the tasks this run did, for docs/s; a resumed run skips the tasks done before)."""
     per_step: dict[str, Counter] = {}
     step_seconds: Counter = Counter()
     order: list[str] = []
@@ -243,5 +262,6 @@ def collect_stats(output: Path, *, seconds: float, input_bytes: int, num_kept: i
         "pii": dict(sorted(pii.items())),
         "bytes": {"input": input_bytes, "kept_text_chars": int(kept_text_bytes)},
         "seconds": round(seconds, 3),
-        "docs_per_second": round((kept + excluded) / seconds, 1) if seconds > 0 else None,
+        "docs_per_second": (round((kept + excluded if num_docs_this_run is None else num_docs_this_run) / seconds, 1)
+                            if seconds > 0 else None),
     }

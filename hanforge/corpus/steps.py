@@ -19,8 +19,7 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from loguru import logger
 
-DROP_REASON = "drop_reason"
-DROP_STEP = "drop_step"
+from hanforge.shards.document_keys import DROP_REASON, DROP_STEP
 
 
 def is_dropped(doc: Document) -> bool:
@@ -59,7 +58,7 @@ class DocumentStep(PipelineStep):
             with self.track_time():
                 try:
                     reason = self.process(doc)
-                except Exception as exc:  # one bad document never ends the run
+                except Exception as exc:  # noqa: BLE001 - one bad document never ends the run
                     logger.warning(f"{self.name}: {type(exc).__name__} on document {doc.id}: {exc}")
                     reason = f"error:{type(exc).__name__}"
             if reason is None:

@@ -11,6 +11,8 @@ task rank and a counter, so a rerun of a task overwrites exactly its own shards.
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from hanforge.atomic import TMP_MARKER
 from hanforge.errors import ShardError
+from hanforge.shards.document_keys import DROP_REASON, UnknownMetadataWarning, unknown_keys
 from hanforge.shards.text_schema import METADATA_COLUMNS, TEXT_SHARD_SCHEMA
 
 DEFAULT_MAX_SHARD_BYTES = 256 << 20
@@ -89,7 +92,7 @@ class TextShardWriter:
             self._finish_shard()
         if self._writer is None:
             self._final = self.folder / f"{self.prefix}-{len(self.paths):05d}.parquet"
-            self._tmp = self._final.with_name(self._final.name + TMP_MARKER + "w")
+            self._tmp = self._final.with_name(f"{self._final.name}{TMP_MARKER}{os.getpid()}")
             self.folder.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self._tmp, self.schema, compression="zstd",
                                             write_statistics=True, store_schema=True)
@@ -121,7 +124,11 @@ def conform_table(table: pa.Table, schema: pa.Schema = TEXT_SHARD_SCHEMA) -> pa.
 
 
 def document_row(doc: Document) -> dict[str, Any]:
-    """The shard row of a document: id, text and every schema column found in its metadata."""
+    """The shard row of a document: id, text and every schema column found in its metadata.
+
+    Scratch keys (``_raw``, ...) are not written; other keys that are no column are reported by
+    :class:`ShardWriterStep` (see :mod:`hanforge.shards.document_keys`).
+    """
     meta = doc.metadata
     row = {name: meta.get(name) for name in METADATA_COLUMNS}
     row["id"] = doc.id
@@ -136,7 +143,9 @@ class ShardWriterStep(PipelineStep):
     """Last step of a corpus pipeline: kept docs → ``shards/``, dropped → ``excluded/``.
 
     Shard names are ``{rank:05d}-{NNNNN}.parquet``; stats count ``kept``, ``excluded`` and
-    ``excluded/<reason>`` so ``kept + excluded`` equals what the reader produced.
+    ``excluded/<reason>`` so ``kept + excluded`` equals what the reader produced. A metadata key
+    that is no column and no scratch is counted as ``unknown_metadata/<key>`` and warned about
+    once per task (:class:`UnknownMetadataWarning`; an error under pytest's warning filters).
     """
 
     type = "hanforge"
@@ -150,15 +159,22 @@ class ShardWriterStep(PipelineStep):
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         kept = TextShardWriter(self.output / "shards", prefix=f"{rank:05d}", max_bytes=self.max_bytes)
         excluded = TextShardWriter(self.output / "excluded", prefix=f"{rank:05d}", max_bytes=self.max_bytes)
+        warned: set[str] = set()
         for doc in data:
+            for key in unknown_keys(doc.metadata):
+                self.stat_update("unknown_metadata", f"unknown_metadata/{key}")
+                if key not in warned:
+                    warned.add(key)
+                    warnings.warn(f"document metadata key {key!r} is no text-shard column and is not written "
+                                  "(a typo in a step's signal name?)", UnknownMetadataWarning, stacklevel=2)
             row = document_row(doc)
-            if row["drop_reason"] is None:
+            if row[DROP_REASON] is None:
                 kept.write_rows([row])
                 self.stat_update("kept")
                 self.stat_update("kept_chars", value=row["num_chars"])
             else:
                 excluded.write_rows([row])
-                self.stat_update("excluded", f"excluded/{row['drop_reason']}")
+                self.stat_update("excluded", f"excluded/{row[DROP_REASON]}")
         kept.close()
         excluded.close()
         return

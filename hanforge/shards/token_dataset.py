@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset, Sampler
 
 from hanforge.errors import ShardError
-from hanforge.shards.token_format import open_token_shard, read_manifest
+from hanforge.extras import require_torch
+from hanforge.shards.token_format import IGNORE_INDEX, open_token_shard, read_manifest
 
-IGNORE_INDEX = -100
+require_torch("hanforge.shards.TokenShardDataset")  # a one-line "what to install", not ModuleNotFoundError
+import torch  # noqa: E402
+from torch.utils.data import Dataset, Sampler  # noqa: E402
 
 
 class _MappedShard:

@@ -29,6 +29,23 @@ SHARD_PREFIX = "tokens"
 BATCH_ROWS = 1024
 DEFAULT_ROWS_PER_SHARD = 8192
 DEFAULT_WINDOW = 64
+#: Label of a position that is not a training target (torch's cross-entropy ``ignore_index``).
+IGNORE_INDEX = -100
+
+
+def appends_eos(ids: np.ndarray, lengths: np.ndarray, eos_id: int | None) -> np.ndarray:
+    """Per document (``ids`` flat, ``lengths`` per document): whether packing appends EOS to it.
+
+    The one EOS rule of hanforge: a non-empty document gets EOS unless its last id already is
+    EOS; empty documents are skipped, and without an EOS id nothing is appended. The packer
+    (:class:`TokenShardWriter`) and the mixer's exact token count both use it, so a mix's
+    budget equals what ``hanforge tokenize`` writes.
+    """
+    lengths = np.asarray(lengths, np.int64)
+    if eos_id is None or not len(ids):
+        return np.zeros(len(lengths), bool)
+    last = np.asarray(ids)[np.maximum(np.cumsum(lengths) - 1, 0)]
+    return (lengths > 0) & (last != eos_id)
 
 
 def id_dtype_for(vocab_size: int) -> np.dtype:
@@ -185,7 +202,7 @@ class TokenShardWriter:
             if mask.shape != arr.shape:
                 raise ShardError(f"document {index}: loss_mask length {len(mask)} != ids length {len(arr)}")
         arr = arr.astype(self.id_dtype, copy=False)
-        if self.eos_id is not None and int(arr[-1]) != self.eos_id:
+        if appends_eos(arr, np.array([len(arr)]), self.eos_id)[0]:
             arr = np.append(arr, np.array([self.eos_id], self.id_dtype))
             if mask is not None:
                 mask = np.append(mask, np.uint8(1))
@@ -232,7 +249,7 @@ class TokenShardWriter:
         if not len(lens):
             return
         if self.eos_id is not None:
-            with_eos = ids[np.cumsum(lens) - 1] != self.eos_id
+            with_eos = appends_eos(ids, lens, self.eos_id)
             lens = lens + with_eos
             out = np.empty(int(lens.sum()), self.id_dtype)
             is_eos = np.zeros(len(out), bool)
@@ -373,9 +390,8 @@ class TokenShardWriter:
             if self.with_loss_mask:
                 columns.append(pa.FixedSizeListArray.from_arrays(pa.array(masks), self.seq_len))
             table = pa.Table.from_arrays(columns, schema=schema)
-            with atomic_path(path) as tmp:
-                with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
-                    writer.write_table(table, max_chunksize=BATCH_ROWS)
+            with atomic_path(path) as tmp, pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+                writer.write_table(table, max_chunksize=BATCH_ROWS)
         num_pad = int(pads.sum())
         self.shards.append({
             "file": path.name,

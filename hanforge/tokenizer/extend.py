@@ -27,14 +27,18 @@ from typing import Any
 
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-from hanforge.atomic import atomic_write_bytes, atomic_write_json
+from hanforge.atomic import atomic_path, atomic_write_bytes, atomic_write_json
 from hanforge.errors import InputError
 from hanforge.fingerprint import file_fingerprint, write_manifest
+from hanforge.output import JobOutput
+from hanforge.shards.text_reader import text_shard_files
 from hanforge.tokenizer.load import load_tokenizer, tokenizer_json_path
 from hanforge.tokenizer.train import iter_shard_texts
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _COPIED = ("tokenizer_config.json", "special_tokens_map.json", "generation_config.json")
+#: What ``hanforge tokenizer extend`` writes in its output folder (deleted only by --overwrite).
+EXTEND_OWNS = ("tokenizer.json", "new_tokens.json", "manifest.json", *_COPIED)
 
 
 def _korean_lines(inputs: list[str | Path], *, max_lines: int) -> list[str]:
@@ -56,7 +60,8 @@ def _merge_pair(merge: Any) -> tuple[str, str]:
 
 
 def extend_tokenizer(*, base: str | Path, inputs: list[str | Path], output: str | Path, num_new_tokens: int,
-                     train_vocab_size: int | None = None, max_lines: int = 0) -> dict[str, Any]:
+                     train_vocab_size: int | None = None, max_lines: int = 0,
+                     overwrite: bool = False) -> dict[str, Any]:
     """Add up to ``num_new_tokens`` Korean BPE tokens learned from ``inputs`` to tokenizer ``base``.
 
     ``train_vocab_size`` is the size of the helper BPE trained on the corpus (default: base
@@ -66,36 +71,72 @@ def extend_tokenizer(*, base: str | Path, inputs: list[str | Path], output: str 
         raise InputError(f"num_new_tokens must be positive, got {num_new_tokens}")
     base_file = tokenizer_json_path(base)
     base_tok = load_tokenizer(base)
+    job = JobOutput(output, what="tokenizer extension", owns=EXTEND_OWNS,
+                    marker={"base": base_tok.fingerprint, "inputs": _input_fingerprints(inputs),
+                            "num_new_tokens": num_new_tokens, "train_vocab_size": train_vocab_size,
+                            "max_lines": max_lines})
+    job.check(overwrite=overwrite)  # refuse before the work, not after it
     data = json.loads(base_file.read_text(encoding="utf-8"))
     model = data.get("model", {})
     if model.get("type") != "BPE":
         raise InputError(f"{base_file}: only BPE tokenizers can be extended (model type {model.get('type')!r})")
     vocab: dict[str, int] = model["vocab"]
-    merges: list = model["merges"]
-    string_merges = bool(merges) and isinstance(merges[0], str)
 
     lines = _korean_lines(inputs, max_lines=max_lines)
     if not lines:
         raise InputError(f"no Korean lines found in {', '.join(map(str, inputs))}")
+    size = train_vocab_size or min(len(vocab) + 2 * num_new_tokens, 65536)
+    helper = _train_helper_bpe(lines, base_tok=base_tok, data=data, size=size)
+    added = _append_korean_tokens(data, helper=helper, num_new_tokens=num_new_tokens, base_file=base_file)
+    output = Path(output)
+    with job:
+        job.claim(overwrite=overwrite)
+        extended = _write_extended(output, data=data, base_file=base_file, base_tok=base_tok, added=added)
+        manifest = write_manifest(
+            output, kind="tokenizer-extension",
+            config={"num_new_tokens": num_new_tokens, "train_vocab_size": size, "max_lines": max_lines},
+            inputs={"base/tokenizer.json": base_tok.fingerprint,
+                    **{f"corpus/{k}": v for k, v in _input_fingerprints(inputs).items()}},
+            base_vocab_size=base_tok.vocab_size,
+            vocab_size=extended.get_vocab_size(with_added_tokens=True),
+            num_added_tokens=len(added),
+            num_training_lines=len(lines),
+            tokenizer_fingerprint=file_fingerprint(output / "tokenizer.json"),
+        )
+        job.finish()
+    return manifest
 
-    helper = Tokenizer(models.BPE(unk_token=model.get("unk_token")))
+
+def _train_helper_bpe(lines: list[str], *, base_tok, data: dict[str, Any], size: int) -> Tokenizer:
+    """A BPE of ``size`` trained on ``lines`` with the base tokenizer's normalizer and pre-tokenizer."""
+    helper = Tokenizer(models.BPE(unk_token=data["model"].get("unk_token")))
     helper.normalizer = base_tok.tokenizer.normalizer
     pre = base_tok.tokenizer.pre_tokenizer
     byte_level = "ByteLevel" in json.dumps(data.get("pre_tokenizer"))
     if pre is None:  # SentencePiece "legacy" layout: the normalizer turns spaces into ▁
         pre = pre_tokenizers.Split("▁", behavior="merged_with_next")
     helper.pre_tokenizer = pre
-    size = train_vocab_size or min(len(vocab) + 2 * num_new_tokens, 65536)
     trainer = trainers.BpeTrainer(
         vocab_size=size, show_progress=False, min_frequency=2,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet() if byte_level else [],
     )
     helper.train_from_iterator(lines, trainer=trainer)
     helper.decoder = base_tok.tokenizer.decoder  # to read byte-level symbols back as text
+    return helper
+
+
+def _append_korean_tokens(data: dict[str, Any], *, helper: Tokenizer, num_new_tokens: int,
+                          base_file: Path) -> list[dict[str, Any]]:
+    """Append the helper's Korean tokens the base lacks (and their merges) to ``data`` in place.
+
+    Returns ``[{"id", "token"}]`` of the added tokens, in the helper's order.
+    """
+    vocab: dict[str, int] = data["model"]["vocab"]
+    merges: list = data["model"]["merges"]
+    string_merges = bool(merges) and isinstance(merges[0], str)
     helper_data = json.loads(helper.to_str())
     helper_vocab: dict[str, int] = helper_data["model"]["vocab"]
     produced = {a + b: (a, b) for a, b in map(_merge_pair, helper_data["model"]["merges"])}
-
     # tokenizers renumbers added tokens that are missing from the model vocabulary to follow it,
     # so pin them there with their ids; then the new ids can follow them safely
     for special in data.get("added_tokens", []):
@@ -122,35 +163,27 @@ def extend_tokenizer(*, base: str | Path, inputs: list[str | Path], output: str 
         next_id += 1
     if not added:
         raise InputError(f"{base_file}: the corpus taught no Korean token that the base lacks")
+    return added
 
-    output = Path(output)
+
+def _write_extended(output: Path, *, data: dict[str, Any], base_file: Path, base_tok,
+                    added: list[dict[str, Any]]) -> Tokenizer:
+    """Write the extended tokenizer.json, the base's side files and new_tokens.json; return it loaded."""
     output.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     atomic_write_bytes(output / "tokenizer.json", text.encode("utf-8"))
     for name in _COPIED:
         if (base_file.parent / name).is_file() and base_file.parent.resolve() != output.resolve():
-            shutil.copyfile(base_file.parent / name, output / f"{name}.tmp-copy")
-            (output / f"{name}.tmp-copy").replace(output / name)
+            with atomic_path(output / name) as tmp:
+                shutil.copyfile(base_file.parent / name, tmp)
     extended = Tokenizer.from_file(str(output / "tokenizer.json"))
     for entry in added:
         entry["text"] = extended.decode([entry["id"]])
         # the base model's pieces of the same symbol string (no normalizer / pre-tokenizer)
         entry["base_ids"] = [t.id for t in base_tok.tokenizer.model.tokenize(entry["token"])]
     atomic_write_json(output / "new_tokens.json", added)
-    return write_manifest(
-        output, kind="tokenizer-extension",
-        config={"num_new_tokens": num_new_tokens, "train_vocab_size": size, "max_lines": max_lines},
-        inputs={"base/tokenizer.json": base_tok.fingerprint,
-                **{f"corpus/{k}": v for k, v in _input_fingerprints(inputs).items()}},
-        base_vocab_size=base_tok.vocab_size,
-        vocab_size=extended.get_vocab_size(with_added_tokens=True),
-        num_added_tokens=len(added),
-        num_training_lines=len(lines),
-        tokenizer_fingerprint=file_fingerprint(output / "tokenizer.json"),
-    )
+    return extended
 
 
 def _input_fingerprints(inputs: list[str | Path]) -> dict[str, str]:
-    from hanforge.shards.tokenize import text_shard_files
-
     return {key: file_fingerprint(path) for key, path in text_shard_files(inputs)}

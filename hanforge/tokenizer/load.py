@@ -49,6 +49,9 @@ def tokenizer_json_path(path: str | Path) -> Path:
     """The ``tokenizer.json`` behind ``path`` (a folder or the file itself)."""
     path = Path(path)
     file = path / "tokenizer.json" if path.is_dir() else path
+    if not path.exists():
+        raise InputError(f"{path}: tokenizer path does not exist (give a Hugging Face tokenizer folder or "
+                         "tokenizer.json)")
     if not file.is_file():
         raise InputError(f"{path}: no tokenizer.json found (give a Hugging Face tokenizer folder or file)")
     return file

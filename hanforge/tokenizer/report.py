@@ -1,6 +1,6 @@
 """Compare tokenizers on held-out shards: Korean and English characters per token, side by side.
 
-``hanforge tokenizer report --input HELDOUT --tokenizer A --tokenizer B ...`` calls
+``hanforge tokenizer report HELDOUT --tokenizer A B ...`` calls
 :func:`tokenizer_report`. Each non-empty line of the shards is classed as Korean (at least half of
 its letters are Hangul), English (Latin letters only, at least 12 of them) or neither; for each
 class and tokenizer the report gives characters per token (higher = fewer tokens for the same

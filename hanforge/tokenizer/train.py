@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from hanforge.atomic import atomic_write_bytes, atomic_write_json
 from hanforge.config import ConfigBase, require
-from hanforge.errors import InputError, ShardError
+from hanforge.errors import InputError
 from hanforge.fingerprint import file_fingerprint, write_manifest
+from hanforge.shards.text_reader import iter_text_batches, text_shard_files
 
 DEFAULT_SYMBOLS = ("<한국어>", "<영어>", "<코드>")
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
@@ -65,20 +65,11 @@ class TokenizerTrainConfig(ConfigBase):
 
 def iter_shard_texts(inputs: list[str | Path], *, column: str = "text") -> Iterator[tuple[str, str]]:
     """``(source, text)`` of every document of the text shards behind ``inputs``, in path order."""
-    from hanforge.shards.tokenize import text_shard_files
-
     for key, path in text_shard_files(inputs):
-        try:
-            parquet = pq.ParquetFile(path)
-        except (OSError, ValueError) as exc:
-            raise ShardError(f"{path}: cannot read Parquet text shard ({exc})") from None
-        names = parquet.schema_arrow.names
-        if column not in names:
-            raise ShardError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
-        cols = [column] + (["source"] if "source" in names else [])
-        for batch in parquet.iter_batches(columns=cols, batch_size=2048):
+        for batch in iter_text_batches(path, text_column=column, optional=["source"]):
             texts = batch.column(column).to_pylist()
-            sources = batch.column("source").to_pylist() if "source" in cols else [key.split("/")[0]] * len(texts)
+            has_source = "source" in batch.schema.names
+            sources = batch.column("source").to_pylist() if has_source else [key.split("/")[0]] * len(texts)
             for source, text in zip(sources, texts, strict=True):
                 yield source, text or ""
 
@@ -159,21 +150,39 @@ def save_hf_tokenizer(tok, output: Path) -> None:
     })
 
 
+#: What ``hanforge tokenizer train`` writes in its output folder (deleted only by --overwrite).
+TRAIN_OWNS = ("sentencepiece.model", "tokenizer.json", "tokenizer_config.json", "manifest.json")
+
+
 def train_tokenizer(*, inputs: list[str | Path], output: str | Path,
-                    config: TokenizerTrainConfig | None = None) -> dict[str, Any]:
+                    config: TokenizerTrainConfig | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Train a SentencePiece BPE on the shards in ``inputs``; write SPM + HF files to ``output``.
 
-    Returns the manifest (config, input fingerprints, line/char counts, vocab size).
+    Returns the manifest (config, input fingerprints, line/char counts, vocab size). A folder
+    holding a tokenizer of the same inputs and config is returned as is; one of other inputs
+    or config is an OutputError unless ``overwrite``.
     """
-    import sentencepiece as spm
-
-    from hanforge.shards.tokenize import text_shard_files
+    from hanforge.output import JobOutput
 
     config = config or TokenizerTrainConfig()
     config.validate()
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
     files = text_shard_files(inputs)
+    inputs_fp = {key: file_fingerprint(path) for key, path in files}
+    job = JobOutput(output, what="tokenizer", owns=TRAIN_OWNS,
+                    marker={"config": config.to_dict(), "inputs": inputs_fp})
+    with job:
+        if job.claim(overwrite=overwrite) == "finished" and (output / "manifest.json").is_file():
+            return json.loads((output / "manifest.json").read_text(encoding="utf-8"))
+        manifest = _train_into(output, inputs=inputs, config=config, inputs_fp=inputs_fp)
+        job.finish()
+    return manifest
+
+
+def _train_into(output: Path, *, inputs: list[str | Path], config: TokenizerTrainConfig,
+                inputs_fp: dict[str, str]) -> dict[str, Any]:
+    import sentencepiece as spm
+
     stats = {"num_docs": 0, "num_lines": 0, "num_chars": 0, "num_lines_cut": 0}
     model = io.BytesIO()
     try:
@@ -205,7 +214,7 @@ def train_tokenizer(*, inputs: list[str | Path], output: str | Path,
     save_hf_tokenizer(tok, output)
     return write_manifest(
         output, kind="tokenizer", config=config,
-        inputs={key: file_fingerprint(path) for key, path in files},
+        inputs=inputs_fp,
         method="sentencepiece-bpe",
         vocab_size=tok.get_vocab_size(with_added_tokens=True),
         tokenizer_fingerprint=file_fingerprint(output / "tokenizer.json"),

@@ -17,6 +17,7 @@ import torch
 
 from hanforge.errors import TrainingError
 from hanforge.train.config import TrainConfig
+from hanforge.train.tokenizer import load_tokenizer_for_training
 
 BackendName = Literal["unsloth", "transformers"]
 INSTALL_HINT = "for the fast path use a CUDA GPU and install unsloth (pip install 'hanforge[train]' unsloth)"
@@ -102,19 +103,6 @@ def _unsloth_checkpointing(mc) -> str | bool:
     return "unsloth" if mc.offload_activations else True
 
 
-def load_tokenizer_for_training(path: str):
-    """The Hugging Face tokenizer at ``path`` (a pad token is set to EOS when it has none)."""
-    from transformers import AutoTokenizer
-
-    try:
-        tok = AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as exc:
-        raise TrainingError(f"{path}: cannot load tokenizer ({exc})") from None
-    if tok.pad_token_id is None and tok.eos_token_id is not None:
-        tok.pad_token = tok.eos_token
-    return tok
-
-
 def load_model(config: TrainConfig, backend: Backend):
     """Load ``config.model`` on ``backend``; return ``(model, tokenizer, info)``.
 
@@ -134,7 +122,7 @@ def load_model(config: TrainConfig, backend: Backend):
             "set load_in_4bit = false here or " + INSTALL_HINT
         )
     if backend.name == "unsloth":
-        from unsloth import FastLanguageModel  # noqa: I001  (unsloth must be imported before transformers patches)
+        from unsloth import FastLanguageModel
 
         try:
             model, _ = FastLanguageModel.from_pretrained(

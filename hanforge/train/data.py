@@ -133,7 +133,7 @@ def build_sft_shards(
     Reuses ``output`` when its manifest records the same data file, template, tokenizer and
     length. Returns the folder and a summary (examples, truncated, tokens).
     """
-    from hanforge.shards.token_format import write_token_shards
+    from hanforge.output import JobOutput
 
     output = Path(output)
     key = {
@@ -144,11 +144,21 @@ def build_sft_shards(
             {"vocab": sorted(tokenizer.get_vocab().items()), "chat_template": getattr(tokenizer, "chat_template", None)}
         ),
     }
-    manifest_path = output / "manifest.json"
-    if manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if manifest.get("sft_key") == key:
-            return output, manifest
+    job = JobOutput(output, what="SFT token-shard set", marker=key, owns=("tokens-*.arrow", "manifest.json"))
+    with job:
+        # a rebuild (other data, template, tokenizer or length) replaces only the shards hanforge wrote
+        if job.claim(overwrite=True) == "finished" and (output / "manifest.json").is_file():
+            return output, json.loads((output / "manifest.json").read_text(encoding="utf-8"))
+        manifest = _write_sft_shards(instructions, template=template, tokenizer=tokenizer, max_length=max_length,
+                                     output=output, key=key)
+        job.finish()
+    return output, manifest
+
+
+def _write_sft_shards(instructions: str | Path, *, template: str, tokenizer, max_length: int, output: Path,
+                      key: dict[str, Any]) -> dict[str, Any]:
+    from hanforge.shards.token_format import write_token_shards
+
     records = read_records(instructions)
     if not records:
         raise InputError(f"{instructions}: no records")
@@ -157,7 +167,7 @@ def build_sft_shards(
         pieces = segments_for_record(record, template=template, tokenizer=tokenizer, where=f"{instructions} record {n}")
         examples.append(tokenize_segments(pieces, tokenizer, add_special=template == "alpaca-ko"))
     eos = tokenizer.eos_token_id
-    manifest = write_token_shards(
+    return write_token_shards(
         examples,
         output=output,
         seq_len=max_length,
@@ -169,7 +179,6 @@ def build_sft_shards(
         with_loss_mask=True,
         extra_manifest={"sft_key": key},
     )
-    return output, manifest
 
 
 class PreferenceDataset(Dataset):

@@ -50,11 +50,11 @@ import torch.nn.functional as F
 
 from hanforge.atomic import atomic_write_json
 from hanforge.errors import TrainingError
+from hanforge.shards.token_format import IGNORE_INDEX
 from hanforge.train.backend import Backend, choose_backend, load_model
 from hanforge.train.checkpoint import checkpoint_dirs, load_checkpoint, resume_fingerprint, save_checkpoint
 from hanforge.train.config import TrainConfig
 
-IGNORE_INDEX = -100
 EMBEDDING_KEYS = ("embed_tokens", "lm_head")
 
 

@@ -31,12 +31,18 @@ from hanforge.corpus.dedup.layout import StateLayout, discover_shards
 from hanforge.corpus.dedup.removal import RemovalStage
 from hanforge.corpus.dedup.shingles import minhash_engine
 from hanforge.corpus.dedup.stages import CandidateStage, SignatureStage
-from hanforge.errors import ConfigError, HanforgeError
-from hanforge.fingerprint import claim_output, config_fingerprint, file_fingerprint, write_manifest
+from hanforge.corpus.runner import execute_steps
+from hanforge.errors import ConfigError
+from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
+from hanforge.output import SUBMITTED, IncompleteRunError, JobOutput
 from hanforge.shards.text_writer import DEFAULT_MAX_SHARD_BYTES
 
 #: Config keys an index must share with the run that uses it.
-SCHEME_KEYS = ("shingle", "ngram", "bands", "rows", "seed", "band_partitions", "graph_partitions", "exact", "near")  # noqa: E501
+SCHEME_KEYS = ("shingle", "ngram", "bands", "rows", "seed", "band_partitions", "graph_partitions", "exact", "near")
+
+
+#: What ``hanforge dedup`` writes in its output folder (the files it may delete on --overwrite).
+DEDUP_OWNS = ("shards/*", "excluded/*", "state/**", "work/**", "logs/**", "stats.json", "manifest.json")
 
 
 @dataclass
@@ -45,31 +51,14 @@ class DedupSummary:
 
     output: Path
     stats: dict[str, Any] = field(default_factory=dict)
-    #: set when a stage was submitted to Slurm and has not finished: rerun the same command later
-    waiting_for: str | None = None
+    #: "finished", or output.SUBMITTED when a stage was handed to Slurm: rerun the same command later
+    state: str = "finished"
+    submitted_stage: str | None = None  # the stage handed to Slurm
 
 
 class _StageSubmitted(Exception):
     def __init__(self, stage: str) -> None:
         self.stage = stage
-
-
-def _execute(steps: list, *, tasks: int, workers: int, logging_dir: Path, job_name: str, executor: str,
-             executor_options: Any = None, on_progress=None) -> None:
-    try:
-        from hanforge.corpus.runner import execute_steps
-    except ImportError:  # the corpus runner's own imports are not all in place yet
-        execute_steps = None
-    if execute_steps is not None:
-        execute_steps(steps, tasks=tasks, workers=workers, logging_dir=logging_dir, job_name=job_name,
-                      executor=executor, executor_options=executor_options, on_progress=on_progress)
-        return
-    if executor != "local":
-        raise ConfigError(f"executor {executor!r} needs hanforge.corpus.runner, which failed to import")
-    from datatrove.executor import LocalPipelineExecutor
-
-    LocalPipelineExecutor(steps, tasks=tasks, workers=min(workers, tasks), logging_dir=str(logging_dir),
-                          skip_completed=True, start_method="forkserver").run()
 
 
 def _reference(index: str | Path | None, config: DedupConfig) -> tuple[str | None, int]:
@@ -111,7 +100,9 @@ def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConf
     fingerprint = {"config": config.to_dict(), "config_fingerprint": config_fingerprint(config),
                    "inputs": inputs_fp, "max_shard_bytes": max_shard_bytes, "minhash_engine": minhash_engine(),
                    "index": file_fingerprint(Path(reference) / "manifest.json") if reference else None}
-    claim_output(output, fingerprint, overwrite=overwrite, what="dedup run")
+    job = JobOutput(output, what="dedup run", marker=fingerprint, owns=DEDUP_OWNS,
+                    data_dirs=("shards", "excluded", "state", "work"))
+    job.claim(overwrite=overwrite)
     layout = StateLayout(output)
     out, shard_paths = str(output.resolve()), [str(p.resolve()) for p in shards]
     seconds: dict[str, float] = {}
@@ -119,23 +110,27 @@ def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConf
     def stage(name: str, step, tasks: int) -> None:
         start = time.perf_counter()
         report = (lambda done, total: on_progress(name, done, total)) if on_progress else None
-        _execute([step], tasks=tasks, workers=workers, logging_dir=layout.logs / name, job_name=f"dedup-{name}",
-                 executor=executor, executor_options=executor_options, on_progress=report)
+        execute_steps([step], tasks=tasks, workers=workers, logging_dir=layout.logs / name, job_name=f"dedup-{name}",
+                      executor=executor, executor_options=executor_options, on_progress=report)
         seconds[name.split("-")[0]] = seconds.get(name.split("-")[0], 0.0) + time.perf_counter() - start
         completions = layout.logs / name / "completions"
         done = len(list(completions.iterdir())) if completions.is_dir() else 0
         if done < tasks:
             if executor == "slurm":  # submitted as a job array: the next stage needs its output
                 raise _StageSubmitted(name)
-            raise HanforgeError(f"dedup stage {name}: only {done} of {tasks} tasks completed; see "
-                                f"{layout.logs / name} and rerun the same command to resume")
+            raise IncompleteRunError(f"dedup stage {name}: only {done} of {tasks} tasks completed; see "
+                                     f"{layout.logs / name} and rerun the same command to resume")
 
-    try:
-        return _run_stages(stage, layout=layout, output=output, out=out, shard_paths=shard_paths, config=config,
-                           reference=reference, num_ref=num_ref, max_shard_bytes=max_shard_bytes,
-                           seconds=seconds, inputs_fp=inputs_fp, fingerprint=fingerprint)
-    except _StageSubmitted as submitted:
-        return DedupSummary(output=output, waiting_for=submitted.stage)
+    with job:
+        try:
+            summary = _run_stages(stage, layout=layout, output=output, out=out, shard_paths=shard_paths,
+                                  config=config, reference=reference, num_ref=num_ref,
+                                  max_shard_bytes=max_shard_bytes, seconds=seconds, inputs_fp=inputs_fp,
+                                  fingerprint=fingerprint)
+        except _StageSubmitted as submitted:
+            return DedupSummary(output=output, state=SUBMITTED, submitted_stage=submitted.stage)
+        job.finish()
+    return summary
 
 
 def _run_stages(stage, *, layout: StateLayout, output: Path, out: str, shard_paths: list[str], config: DedupConfig,

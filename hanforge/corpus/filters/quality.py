@@ -43,6 +43,8 @@ from typing import ClassVar
 from datatrove.data import Document
 
 from hanforge.config import StepConfig, register_step, require
+from hanforge.corpus import morphemes as morph
+from hanforge.corpus import sentences as sent
 from hanforge.corpus.filters.korean_text import char_class, content_lines, count_chars
 from hanforge.corpus.steps import DocumentStep
 
@@ -87,6 +89,18 @@ class QualityConfig(StepConfig):
         min_alpha_eojeol_ratio: drop ``alpha_eojeol_ratio`` when fewer eojeols contain a
             letter. Default 0.791 (FineWeb-2).
         min_stop_endings: drop ``stop_endings`` with fewer distinct Korean endings. Default 2.
+        sentences: split lines of at least ``sentence_min_chars`` characters into sentences
+            with kss before the line rules (:mod:`hanforge.corpus.sentences`). Default False.
+        sentence_min_chars: see ``sentences``. Default 200.
+        sentence_backend: kss backend, one of punct, fast, pecab. Default "punct".
+        precise: morpheme analyzer (kiwi, okt, komoran; :mod:`hanforge.corpus.morphemes`).
+            When set, the mean word length (``avg_morpheme_len`` within
+            [``min_avg_morpheme_len``, ``max_avg_morpheme_len``]) and the alphabetic word ratio
+            are computed on morphemes, and ``stop_endings`` is replaced by FineWeb-2's rule:
+            at least ``min_stop_words`` stop-word morphemes (Gopher style, drop reason
+            ``stop_words``). Default "" (off).
+        min_avg_morpheme_len / max_avg_morpheme_len: Default 1.0 / 6.0 (FineWeb-2 Korean).
+        min_stop_words: Default 2 (FineWeb-2).
     """
 
     step_type: ClassVar[str] = "quality"
@@ -104,8 +118,27 @@ class QualityConfig(StepConfig):
     max_line_chars: int = 20_000
     min_alpha_eojeol_ratio: float = 0.791
     min_stop_endings: int = 2
+    sentences: bool = False
+    sentence_min_chars: int = sent.DEFAULT_SENTENCE_MIN_CHARS
+    sentence_backend: str = "punct"
+    precise: str = ""
+    min_avg_morpheme_len: float = 1.0
+    max_avg_morpheme_len: float = 6.0
+    min_stop_words: int = 2
 
     def validate(self) -> None:
+        require(self.sentence_min_chars >= 1, "sentence_min_chars", f"must be >= 1, got {self.sentence_min_chars}")
+        require(
+            self.sentence_backend in sent.KSS_BACKENDS,
+            "sentence_backend",
+            f"must be one of {', '.join(sent.KSS_BACKENDS)}, got {self.sentence_backend!r}",
+        )
+        require(
+            self.precise in ("", *morph.ANALYZERS),
+            "precise",
+            f"must be one of {', '.join(morph.ANALYZERS)} or empty, got {self.precise!r}",
+        )
+        require(self.min_stop_words >= 0, "min_stop_words", f"must be >= 0, got {self.min_stop_words}")
         require(self.min_avg_eojeol_len >= 0, "min_avg_eojeol_len", f"must be >= 0, got {self.min_avg_eojeol_len}")
         require(
             self.max_avg_eojeol_len > self.min_avg_eojeol_len,
@@ -129,6 +162,10 @@ class QualityConfig(StepConfig):
         require(self.min_stop_endings >= 0, "min_stop_endings", f"must be >= 0, got {self.min_stop_endings}")
 
     def build(self) -> QualityFilter:
+        if self.sentences:
+            sent.require_kss(self.sentence_backend)
+        if self.precise:
+            morph.analyzer(self.precise)
         return QualityFilter(self)
 
 
@@ -187,6 +224,10 @@ class QualityFilter(DocumentStep):
         lines = content_lines(text)
         if not words:
             return "empty"
+        if cfg.sentences:
+            lines = sent.split_long_lines(lines, min_chars=cfg.sentence_min_chars, backend=cfg.sentence_backend)
+        if cfg.precise:
+            return self._precise(doc, lines)
         counts = count_chars(text)
         # str.strip with the text's own punctuation / non-letter characters runs in C:
         # a word is punctuation-only when stripping punctuation leaves nothing, and holds a
@@ -203,6 +244,11 @@ class QualityFilter(DocumentStep):
             return "avg_eojeol_len_low"
         if avg_len > cfg.max_avg_eojeol_len:
             return "avg_eojeol_len_high"
+        return self._common(doc, words, lines, counts, num_eojeols=len(words))
+
+    def _common(self, doc: Document, words: list[str], lines: list[str], counts, *, num_eojeols: int) -> str | None:
+        """The ratio and line rules shared by the eojeol and the precise mode."""
+        cfg, text, meta = self.config, doc.text, doc.metadata
         if meta["punct_ratio"] > cfg.max_punct_ratio:
             return "punct_ratio"
         if meta["symbol_ratio"] > cfg.max_symbol_ratio:
@@ -215,15 +261,38 @@ class QualityFilter(DocumentStep):
             return "bullet_lines"
         if sum(line.endswith(("...", "…")) for line in lines) / len(lines) > cfg.max_ellipsis_lines_ratio:
             return "ellipsis_lines"
-        if text.count("#") / len(words) > cfg.max_hash_ratio:
+        if text.count("#") / num_eojeols > cfg.max_hash_ratio:
             return "hash_ratio"
-        if (text.count("...") + text.count("…")) / len(words) > cfg.max_ellipsis_ratio:
+        if (text.count("...") + text.count("…")) / num_eojeols > cfg.max_ellipsis_ratio:
             return "ellipsis_ratio"
         if max(map(len, lines)) > cfg.max_line_chars:
             return "line_too_long"
         nonletters = counts.nonletter_chars
         if sum(1 for w in words if w.strip(nonletters)) / len(words) < cfg.min_alpha_eojeol_ratio:
             return "alpha_eojeol_ratio"
-        if cfg.min_stop_endings and count_endings(words, at_most=cfg.min_stop_endings) < cfg.min_stop_endings:
+        if cfg.precise:
+            if cfg.min_stop_words and morph.count_stop_words(words, at_most=cfg.min_stop_words) < cfg.min_stop_words:
+                return "stop_words"
+        elif cfg.min_stop_endings and count_endings(words, at_most=cfg.min_stop_endings) < cfg.min_stop_endings:
             return "stop_endings"
         return None
+
+    def _precise(self, doc: Document, lines: list[str]) -> str | None:
+        """Precise mode: word rules on morphemes (hash/ellipsis per word stay per eojeol)."""
+        cfg, text = self.config, doc.text
+        words = morph.morphemes(text, cfg.precise)
+        if not words:
+            return "empty"
+        counts = count_chars(text)
+        worded = [w for w in words if w.strip(counts.punct_chars)]
+        avg_len = sum(map(len, worded)) / len(worded) if worded else 0.0
+        meta = doc.metadata
+        meta["avg_morpheme_len"] = avg_len
+        meta["punct_ratio"] = counts.punct / counts.num_chars
+        meta["symbol_ratio"] = counts.symbols / counts.num_chars
+        meta["digit_ratio"] = counts.digits / counts.num_chars
+        if avg_len < cfg.min_avg_morpheme_len:
+            return "avg_morpheme_len_low"
+        if avg_len > cfg.max_avg_morpheme_len:
+            return "avg_morpheme_len_high"
+        return self._common(doc, words, lines, counts, num_eojeols=len(text.split()))

@@ -45,6 +45,8 @@ from typing import ClassVar
 from datatrove.data import Document
 
 from hanforge.config import StepConfig, register_step, require
+from hanforge.corpus import morphemes as morph
+from hanforge.corpus import sentences as sent
 from hanforge.corpus.filters.korean_text import content_lines
 from hanforge.corpus.steps import DocumentStep
 
@@ -78,6 +80,15 @@ class RepetitionConfig(StepConfig):
         char_dup_ratio: max characters of repeated lines / non-newline characters. Default 0.1.
         new_line_ratio: max line breaks per eojeol. Default 0.387 (FineWeb-2's 0.196 per Kiwi
             token x 1.97 tokens per eojeol).
+        sentences: split lines of at least ``sentence_min_chars`` characters into sentences
+            with kss before the line rules (:mod:`hanforge.corpus.sentences`). Default False.
+        sentence_min_chars: see ``sentences``. Default 200.
+        sentence_backend: kss backend, one of punct, fast, pecab. Default "punct".
+        precise: morpheme analyzer (kiwi, okt, komoran; :mod:`hanforge.corpus.morphemes`):
+            n-grams over morphemes and ``precise_new_line_ratio`` per morpheme instead of
+            eojeols. Default "" (off).
+        precise_new_line_ratio: max line breaks per morpheme in precise mode. Default 0.196
+            (FineWeb-2 Korean, per Kiwi token).
     """
 
     step_type: ClassVar[str] = "repetition"
@@ -94,8 +105,24 @@ class RepetitionConfig(StepConfig):
     )
     char_dup_ratio: float | None = 0.1
     new_line_ratio: float | None = 0.387
+    sentences: bool = False
+    sentence_min_chars: int = sent.DEFAULT_SENTENCE_MIN_CHARS
+    sentence_backend: str = "punct"
+    precise: str = ""
+    precise_new_line_ratio: float | None = 0.196
 
     def validate(self) -> None:
+        require(self.sentence_min_chars >= 1, "sentence_min_chars", f"must be >= 1, got {self.sentence_min_chars}")
+        require(
+            self.sentence_backend in sent.KSS_BACKENDS,
+            "sentence_backend",
+            f"must be one of {', '.join(sent.KSS_BACKENDS)}, got {self.sentence_backend!r}",
+        )
+        require(
+            self.precise in ("", *morph.ANALYZERS),
+            "precise",
+            f"must be one of {', '.join(morph.ANALYZERS)} or empty, got {self.precise!r}",
+        )
         fractions = ("dup_line_frac", "dup_line_char_frac", "dup_para_frac", "dup_para_char_frac", "char_dup_ratio")
         for key in fractions:
             value = getattr(self, key)
@@ -113,6 +140,10 @@ class RepetitionConfig(StepConfig):
                 require(0.0 <= frac <= 1.0, f"{key}.{n}", f"must be within [0, 1], got {frac}")
 
     def build(self) -> RepetitionFilter:
+        if self.sentences:
+            sent.require_kss(self.sentence_backend)
+        if self.precise:
+            morph.analyzer(self.precise)
         return RepetitionFilter(self)
 
 
@@ -204,11 +235,13 @@ class RepetitionFilter(DocumentStep):
             return "empty"
         num_chars = len(text)
         lines = _LINE_SPLIT.split(text)
+        if cfg.sentences:
+            lines = sent.split_long_lines(lines, min_chars=cfg.sentence_min_chars, backend=cfg.sentence_backend)
         dup_lines, dup_line_chars = duplicates(lines)
         dup_line_frac = dup_lines / len(lines)
         dup_line_char_frac = dup_line_chars / num_chars
 
-        words = text.split()
+        words = morph.morphemes(text, cfg.precise) if cfg.precise else text.split()
         grams = EojeolNgrams.of(words)
         top = {n: grams.top_ngram_chars(n) / num_chars for n, _ in self.top_ngrams}
         # Fast path: clean text repeats no n-gram of the smallest size, hence none longer.
@@ -216,6 +249,8 @@ class RepetitionFilter(DocumentStep):
         dup = {n: grams.dup_ngram_chars(n) / num_chars if repeats else 0.0 for n, _ in self.dup_ngrams}
 
         nonblank = content_lines(text)
+        if cfg.sentences:
+            nonblank = sent.split_long_lines(nonblank, min_chars=cfg.sentence_min_chars, backend=cfg.sentence_backend)
         _, repeated_line_chars = duplicates(nonblank)
         char_dup_ratio = repeated_line_chars / max(1, num_chars - text.count("\n"))
         new_line_ratio = (len(nonblank) - 1) / len(words) if words else 0.0
@@ -245,6 +280,7 @@ class RepetitionFilter(DocumentStep):
                 return f"dup_{n}gram"
         if cfg.char_dup_ratio is not None and char_dup_ratio > cfg.char_dup_ratio:
             return "char_dup_ratio"
-        if cfg.new_line_ratio is not None and new_line_ratio > cfg.new_line_ratio:
+        new_line_limit = cfg.precise_new_line_ratio if cfg.precise else cfg.new_line_ratio
+        if new_line_limit is not None and new_line_ratio > new_line_limit:
             return "new_line_ratio"
         return None

@@ -18,6 +18,7 @@ from datatrove.data import Document
 
 from hanforge.corpus.ingest.discover import InputFile
 from hanforge.corpus.steps import DROP_REASON, DROP_STEP
+from hanforge.shards import document_keys as keys
 
 INGEST_STEP = "ingest"
 
@@ -55,7 +56,7 @@ def make_document(
 def mark_ingest_drop(doc: Document, reason: str) -> Document:
     """Mark a reader-made document dropped by ``ingest``; its raw bytes are released."""
     doc.text = ""
-    doc.metadata.pop("_raw", None)
+    doc.metadata.pop(keys.RAW, None)
     doc.metadata[DROP_REASON] = reason
     doc.metadata[DROP_STEP] = INGEST_STEP
     return doc

@@ -14,12 +14,13 @@ from datatrove.data import Document
 from hanforge.corpus.ingest.discover import InputFile
 from hanforge.corpus.ingest.documents import make_document, mark_ingest_drop
 from hanforge.corpus.ingest.options import IngestConfig
+from hanforge.shards import document_keys as keys
 
 
 def read_html_file(file: InputFile, fh, *, size: int, config: IngestConfig) -> Iterator[Document]:
     """Yield the one document of an HTML file opened as binary ``fh`` of ``size`` bytes."""
-    scratch = {"_format": "html", "_http_headers": {}, "_http_charset": None, "_content_type": None,
-               "_warc_lang": None}
+    scratch = {keys.FORMAT: keys.FORMAT_HTML, keys.HTTP_HEADERS: {}, keys.HTTP_CHARSET: None,
+               keys.CONTENT_TYPE: None, keys.WARC_LANG: None}
     doc = make_document(file, text="", offset=0, scratch=scratch)
     if size > config.max_doc_bytes:
         yield mark_ingest_drop(doc, "too_large")
@@ -28,5 +29,5 @@ def read_html_file(file: InputFile, fh, *, size: int, config: IngestConfig) -> I
     if len(raw) > config.max_doc_bytes:  # the file grew, or size was unknown
         yield mark_ingest_drop(doc, "too_large")
         return
-    doc.metadata["_raw"] = raw
+    doc.metadata[keys.RAW] = raw
     yield doc

@@ -23,6 +23,7 @@ from datatrove.data import Document
 from hanforge.corpus.ingest.discover import InputFile
 from hanforge.corpus.ingest.documents import drop_placeholder, make_document, mark_ingest_drop, read_error_reason
 from hanforge.corpus.ingest.options import IngestConfig
+from hanforge.shards import document_keys as keys
 
 _SKIP_CHUNK = 1 << 20
 
@@ -34,7 +35,7 @@ def _row_document(file: InputFile, row: dict, *, offset: int, config: IngestConf
     given_id = row.get(config.id_field) if config.id_field else None
     doc = make_document(file, text="", offset=offset, url=url,
                         doc_id=str(given_id) if given_id not in (None, "") else None,
-                        scratch={"_format": "text"})
+                        scratch={keys.FORMAT: keys.FORMAT_TEXT})
     text = row.get(config.text_field)
     if not isinstance(text, str):
         return mark_ingest_drop(doc, "missing_text_field")
@@ -135,4 +136,4 @@ def read_jsonl(file: InputFile, fh, *, config: IngestConfig, stat: Callable[...,
 
 
 def _line_drop(file: InputFile, offset: int, reason: str) -> Document:
-    return mark_ingest_drop(make_document(file, text="", offset=offset, scratch={"_format": "text"}), reason)
+    return mark_ingest_drop(make_document(file, text="", offset=offset, scratch={keys.FORMAT: keys.FORMAT_TEXT}), reason)

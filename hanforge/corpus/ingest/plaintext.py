@@ -14,11 +14,12 @@ from hanforge.corpus.decode import DecodeError, decode_text_bytes
 from hanforge.corpus.ingest.discover import InputFile
 from hanforge.corpus.ingest.documents import make_document, mark_ingest_drop
 from hanforge.corpus.ingest.options import IngestConfig
+from hanforge.shards import document_keys as keys
 
 
 def read_text_file(file: InputFile, fh, *, size: int, config: IngestConfig) -> Iterator[Document]:
     """Yield the one document of a text file opened as binary ``fh`` of ``size`` bytes."""
-    doc = make_document(file, text="", offset=0, scratch={"_format": "text"})
+    doc = make_document(file, text="", offset=0, scratch={keys.FORMAT: keys.FORMAT_TEXT})
     if size > config.max_doc_bytes:
         yield mark_ingest_drop(doc, "too_large")
         return

@@ -44,6 +44,7 @@ from hanforge.corpus.hangul_precheck import NOT_KOREAN_PRECHECK, korean_precheck
 from hanforge.corpus.ingest.discover import InputFile
 from hanforge.corpus.ingest.documents import drop_placeholder, make_document, mark_ingest_drop
 from hanforge.corpus.ingest.options import IngestConfig
+from hanforge.shards import document_keys as keys
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 WARC_MAGIC = b"WARC/1."
@@ -160,11 +161,11 @@ def _record_document(
     http = record.http_headers if record.is_http else None
     content_type = record.http_content_type if http is not None else None
     scratch = {
-        "_format": "html",
-        "_http_headers": dict(http.items()) if http is not None else {},
-        "_http_charset": record.http_charset if http is not None else None,
-        "_content_type": content_type,
-        "_warc_lang": warc_lang,
+        keys.FORMAT: keys.FORMAT_HTML,
+        keys.HTTP_HEADERS: dict(http.items()) if http is not None else {},
+        keys.HTTP_CHARSET: record.http_charset if http is not None else None,
+        keys.CONTENT_TYPE: content_type,
+        keys.WARC_LANG: warc_lang,
     }
     doc = make_document(file, text="", offset=offset, url=url, fetch_date=fetch_date, scratch=scratch)
     status = http.status_code if http is not None else None
@@ -186,7 +187,7 @@ def _record_document(
         raw, warc_lang=warc_lang, min_ratio=config.precheck_min_ratio, use_warc_language=True
     ):
         return mark_ingest_drop(doc, NOT_KOREAN_PRECHECK)
-    doc.metadata["_raw"] = raw
+    doc.metadata[keys.RAW] = raw
     return doc
 
 

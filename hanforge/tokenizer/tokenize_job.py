@@ -16,11 +16,12 @@ Two resumable phases, both deterministic whatever the number of workers:
 
 Example::
 
-    hanforge tokenize --input out/web --tokenizer out/tok --seq-len 4096 --output out/tokens
+    hanforge tokenize out/web --tokenizer out/tok --seq-len 4096 --output out/tokens
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -32,45 +33,25 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from hanforge.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
+from hanforge.atomic import atomic_path, atomic_write_json
 from hanforge.errors import InputError, ShardError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint
+from hanforge.shards.text_reader import iter_text_batches, text_shard_files
 from hanforge.shards.token_format import (
     DEFAULT_ROWS_PER_SHARD,
     TokenShardWriter,
     read_manifest,
 )
+from hanforge.output import JobOutput
 from hanforge.tokenizer.load import load_tokenizer
+from hanforge.tokenizer.tokenize_config import TokenizeConfig
 
 WORK_DIR = "_work"
+#: What ``hanforge tokenize`` writes in its output folder (the files it may delete on --overwrite).
+TOKENIZE_OWNS = ("tokens-*.arrow", "manifest.json", f"{WORK_DIR}/**")
 _PACK_BLOCK = 8192  # documents gathered per TokenShardWriter.add_documents call
 _WORK_SCHEMA = pa.schema([pa.field("ids", pa.large_list(pa.uint32())), pa.field("source", pa.string())])
-
-
-def text_shard_files(inputs: list[str | Path]) -> list[tuple[str, Path]]:
-    """``[(key, path)]`` of the Parquet text shards behind ``inputs``, sorted by key.
-
-    An input is a Parquet file, a folder holding ``shards/*.parquet`` (a corpus output: the
-    ``excluded/`` shards are not used), or a folder of ``*.parquet``. The key is
-    ``<input name>/<relative path>`` (no absolute paths end up in manifests).
-    """
-    found: dict[str, Path] = {}
-    for raw in inputs:
-        path = Path(raw)
-        if path.is_file() and path.suffix == ".parquet":
-            found[path.name] = path
-            continue
-        if not path.is_dir():
-            raise InputError(f"{path}: input is neither a Parquet file nor a folder of text shards")
-        folder = path / "shards" if (path / "shards").is_dir() else path
-        files = sorted(p for p in folder.glob("*.parquet") if p.is_file())
-        if not files:
-            raise InputError(f"{path}: no *.parquet text shards found (looked in {folder.name}/)")
-        for f in files:
-            found[f"{path.name}/{f.relative_to(path)}"] = f
-    return sorted(found.items())
 
 
 _LOADED: dict[tuple[str, str | None], Any] = {}
@@ -90,32 +71,34 @@ def _tokenize_one(job: dict[str, Any], loaded=None) -> dict[str, Any]:
     loaded = loaded or _cached_tokenizer(job["tokenizer"], job["eos_token"])
     if loaded.fingerprint != job["tokenizer_fingerprint"]:
         raise ShardError(f"{job['tokenizer']}: tokenizer changed while the job was running")
-    path = Path(job["input"])
-    try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ShardError(f"{path}: cannot read Parquet text shard ({exc})") from None
-    names = parquet.schema_arrow.names
-    if job["text_column"] not in names:
-        raise ShardError(f"{path}: no column {job['text_column']!r} (columns: {', '.join(names)})")
-    columns = [job["text_column"]] + (["source"] if "source" in names else [])
     default_source = job["key"].split("/", 1)[0]
     num_docs = 0
-    with atomic_path(job["work"]) as tmp:
-        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, _WORK_SCHEMA) as writer:
-            # use_threads=False: input shards already run in parallel (threads or processes)
-            for batch in parquet.iter_batches(batch_size=job["batch_size"], columns=columns, use_threads=False):
-                values, lengths = loaded.encoder.encode(batch.column(job["text_column"]))
-                offsets = np.zeros(len(lengths) + 1, np.int64)
-                np.cumsum(lengths, out=offsets[1:])
-                ids = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
-                sources = batch.column("source") if "source" in columns else pa.array([default_source] * batch.num_rows)
-                writer.write_batch(pa.record_batch([ids, sources.cast(pa.string())], schema=_WORK_SCHEMA))
-                num_docs += batch.num_rows
+    with atomic_path(job["work"]) as tmp, pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, _WORK_SCHEMA) as writer:
+        # use_threads=False: input shards already run in parallel (threads or processes)
+        for batch in iter_text_batches(job["input"], text_column=job["text_column"], optional=["source"],
+                                       batch_size=job["batch_size"], use_threads=False):
+            values, lengths = loaded.encoder.encode(batch.column(job["text_column"]))
+            offsets = np.zeros(len(lengths) + 1, np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            ids = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
+            has_source = "source" in batch.schema.names
+            sources = batch.column("source") if has_source else pa.array([default_source] * batch.num_rows)
+            writer.write_batch(pa.record_batch([ids, sources.cast(pa.string())], schema=_WORK_SCHEMA))
+            num_docs += batch.num_rows
     marker = {"input": job["key"], "fingerprint": job["fingerprint"], "tokenizer": loaded.fingerprint,
               "num_docs": num_docs}
     atomic_write_json(job["marker"], marker)
     return marker
+
+
+@contextlib.contextmanager
+def _cancel_on_interrupt(pool):
+    """On Ctrl-C, drop the queued inputs instead of tokenizing them all before exiting."""
+    try:
+        yield
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
 
 
 def _read_marker(path: Path) -> dict[str, Any] | None:
@@ -129,22 +112,26 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
                     rows_per_shard: int = DEFAULT_ROWS_PER_SHARD, shuffle_seed: int | None = 0,
                     num_workers: int = 1, batch_size: int = 1024, eos_token: str | None = None,
                     text_column: str = "text", overwrite: bool = False, keep_work: bool = False,
-                    progress: bool = True) -> dict[str, Any]:
+                    progress: bool = True, on_skipped=None) -> dict[str, Any]:
     """Tokenize Parquet text shards and pack them into an Arrow token-shard set at ``output``.
+
+    The settings are those of :class:`~hanforge.tokenizer.tokenize_config.TokenizeConfig`
+    (``[tokenize]``; pass ``**config.job_kwargs()``), checked before any work starts.
 
     ``shuffle_seed`` None keeps documents in input order; an int shuffles all documents with a
     seeded global permutation. Returns the manifest (see docs/token-shards.md). Reruns resume;
     a finished set with the same inputs and config is returned as is. ``overwrite`` replaces a
-    set made from other inputs or config (otherwise that is a ShardError).
+    set made from other inputs or config (otherwise that is an OutputError); only files hanforge
+    wrote are deleted. ``on_skipped(done, total)`` is called when a rerun reuses input shards
+    tokenized before.
     """
-    from tqdm import tqdm
-
+    TokenizeConfig(seq_len=seq_len, rows_per_shard=rows_per_shard, shuffle_seed=shuffle_seed,
+                   num_workers=num_workers, batch_size=batch_size, eos_token=eos_token,
+                   text_column=text_column).validate()
     output = Path(output)
     loaded = load_tokenizer(tokenizer, eos_token=eos_token)
     if loaded.eos_id is None:
         raise InputError(f"{tokenizer}: no EOS token found; pass eos_token (--eos-token)")
-    if num_workers < 1:
-        raise InputError(f"num_workers must be at least 1, got {num_workers}")
     files = text_shard_files(inputs)
     input_fps = {key: file_fingerprint(path) for key, path in files}
     config = {
@@ -157,30 +144,35 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
     }
     state = {"config_fingerprint": config_fingerprint(config), "inputs": input_fps}
     work = output / WORK_DIR
-    state_path = work / "state.json"
-
-    if (output / "manifest.json").is_file():
-        done = read_manifest(output)
-        if done.get("config_fingerprint") == state["config_fingerprint"] and done.get("inputs") == input_fps:
-            return done
-        if not overwrite:
-            raise ShardError(f"{output}: holds token shards of other inputs or config; "
-                             "choose another --output or pass --overwrite")
-    if state_path.is_file() and _read_marker(state_path) != state and not overwrite:
-        raise ShardError(f"{output}: holds an unfinished tokenize run of other inputs or config; "
-                         "choose another --output or pass --overwrite")
-    if overwrite or (state_path.is_file() and _read_marker(state_path) != state) or not state_path.is_file():
-        # a fresh run: nothing under output can be reused
-        if work.is_dir():
-            shutil.rmtree(work)
-        for old in output.glob("tokens-*.arrow"):
-            old.unlink()
+    job = JobOutput(output, what="token-shard set", marker=state, owns=TOKENIZE_OWNS, data_dirs=(WORK_DIR,))
+    with job:
+        if job.claim(overwrite=overwrite) == "finished" and (output / "manifest.json").is_file():
+            return read_manifest(output)
         (output / "manifest.json").unlink(missing_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(output)
-    atomic_write_json(state_path, state)
+        work.mkdir(parents=True, exist_ok=True)
+        jobs = _pending_jobs(files, work=work, input_fps=input_fps, loaded=loaded, batch_size=batch_size,
+                             text_column=text_column)
+        if on_skipped and len(jobs) < len(files):
+            on_skipped(len(files) - len(jobs), len(files))
+        _run_jobs(jobs, loaded=loaded, num_workers=num_workers, num_files=len(files), progress=progress)
+        writer = TokenShardWriter(output, seq_len=seq_len, vocab_size=loaded.vocab_size, eos_id=loaded.eos_id,
+                                  rows_per_shard=rows_per_shard, split_documents=True, skip_existing=True)
+        _pack(writer, work=work, num_files=len(files), shuffle_seed=shuffle_seed, progress=progress)
+        manifest = writer.close(
+            config=config,
+            inputs=input_fps,
+            tokenizer={"fingerprint": loaded.fingerprint, "name": loaded.name},
+            shuffle_seed=shuffle_seed,
+        )
+        if not keep_work:
+            shutil.rmtree(work)
+        job.finish()
+    return manifest
 
-    # -- phase 1: tokenize each input shard (skip the ones already done) -----------------------
+
+def _pending_jobs(files: list[tuple[str, Path]], *, work: Path, input_fps: dict[str, str], loaded,
+                  batch_size: int, text_column: str) -> list[dict[str, Any]]:
+    """Phase 1 jobs of the input shards whose cached token ids are missing or stale."""
     jobs = []
     for index, (key, path) in enumerate(files):
         marker_path = work / f"in-{index:05d}.json"
@@ -193,29 +185,44 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
                      "marker": str(marker_path), "tokenizer": str(loaded.path), "eos_token": loaded.eos_token,
                      "tokenizer_fingerprint": loaded.fingerprint,
                      "batch_size": batch_size, "text_column": text_column})
+    return jobs
+
+
+def _run_jobs(jobs: list[dict[str, Any]], *, loaded, num_workers: int, num_files: int, progress: bool) -> None:
+    """Phase 1: tokenize each pending input shard (threads of this process, or worker processes)."""
+    from tqdm import tqdm
+
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     if jobs:
         loaded.encoder  # noqa: B018 - built once here, not by the first thread to need it
-    bar = tqdm(total=len(files), initial=len(files) - len(jobs), desc="tokenize", unit="shard",
+    bar = tqdm(total=num_files, initial=num_files - len(jobs), desc="tokenize", unit="shard",
                disable=not progress)
     if num_workers == 1 or len(jobs) <= 1:
         # threads: the Rust encoder and pyarrow release the GIL, and the threads share one
         # tokenizer and its word cache; each input still gets its own work file
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), cores))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), cores))) as pool, _cancel_on_interrupt(pool):
             for _ in pool.map(lambda job: _tokenize_one(job, loaded), jobs):
                 bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=num_workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=num_workers, mp_context=get_context("spawn")) as pool, \
+                _cancel_on_interrupt(pool):
             for _ in pool.map(_tokenize_one, jobs):
                 bar.update()
     bar.close()
 
-    # -- phase 2: pack all documents (shuffled globally) into token shards ---------------------
-    # Work files stay memory-mapped: record batches are zero-copy numpy views, so only the
-    # per-document index (a few bytes per document) lives in RAM, whatever the corpus size.
+
+def _pack(writer: TokenShardWriter, *, work: Path, num_files: int, shuffle_seed: int | None,
+          progress: bool) -> None:
+    """Phase 2: all documents (shuffled globally unless ``shuffle_seed`` is None) into ``writer``.
+
+    Work files stay memory-mapped: record batches are zero-copy numpy views, so only the
+    per-document index (a few bytes per document) lives in RAM, whatever the corpus size.
+    """
+    from tqdm import tqdm
+
     offsets, values, source_codes, source_names = [], [], [], {}
-    for i in range(len(files)):
+    for i in range(num_files):
         reader = pa.ipc.open_file(pa.memory_map(str(work / f"in-{i:05d}.arrow")))
         for b in range(reader.num_record_batches):
             batch = reader.get_batch(b)
@@ -234,8 +241,6 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
     row_of = (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)).astype(np.int64)
     num_docs = len(chunk_of)
     order = np.arange(num_docs) if shuffle_seed is None else np.random.default_rng(shuffle_seed).permutation(num_docs)
-    writer = TokenShardWriter(output, seq_len=seq_len, vocab_size=loaded.vocab_size, eos_id=loaded.eos_id,
-                              rows_per_shard=rows_per_shard, split_documents=True, skip_existing=True)
     all_codes = np.concatenate(source_codes) if source_codes else np.zeros(0, np.int32)
     with tqdm(total=num_docs, desc="pack", unit="doc", disable=not progress, mininterval=1.0) as bar:
         for block in range(0, num_docs, _PACK_BLOCK):
@@ -246,16 +251,6 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
             writer.add_documents(np.concatenate(pieces) if pieces else np.zeros(0, np.uint32), lengths,
                                  sources=all_codes[docs], source_names=names)
             bar.update(len(docs))
-    del offsets, values
-    manifest = writer.close(
-        config=config,
-        inputs=input_fps,
-        tokenizer={"fingerprint": loaded.fingerprint, "name": loaded.name},
-        shuffle_seed=shuffle_seed,
-    )
-    if not keep_work:
-        shutil.rmtree(work)
-    return manifest
 
 
 def summarize(manifest: dict[str, Any]) -> str:

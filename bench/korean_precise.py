@@ -1,0 +1,120 @@
+"""kss sentences and morpheme (precise) mode of the quality/repetition filters vs the default.
+
+Run (from the repo root; LibreOffice help unpacked, see /work/shared/data/README)::
+
+    python bench/korean_precise.py --lo /tmp/lo/libreoffice/help/ko/text --limit 400 \
+        --analyzers kiwi,okt,komoran --out bench/results/korean_precise.md
+
+Pages are extracted and normalized as in ``bench/filter_rates.py``. For the repetition and
+quality steps it runs the default (eojeol) configuration, then ``sentences = true`` and
+``precise = <analyzer>`` for each analyzer, on the same pages, and reports: drops, kept
+characters, documents whose keep/drop decision flips against the default (with their path and
+reasons, so they can be read), and seconds and MB/s per step on one core. Analyzer load time
+(JVM start for konlpy) is reported apart from the per-MB cost. Lines-over-length counts
+give the share of text the kss option would split at several thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import time
+from pathlib import Path
+
+from datatrove.data import Document
+
+sys.path.insert(0, str(Path(__file__).parent))
+from filter_rates import load_pages  # noqa: E402
+
+from hanforge.corpus import morphemes as morph  # noqa: E402
+from hanforge.corpus.filters import QualityConfig, RepetitionConfig  # noqa: E402
+
+
+def decide(step, pages) -> tuple[dict[str, str | None], float]:
+    reasons: dict[str, str | None] = {}
+    start = time.perf_counter()
+    for _, path, text in pages:
+        reasons[path] = step.process(Document(text=text, id=path, metadata={}))
+    return reasons, time.perf_counter() - start
+
+
+def kss_speed(args) -> int:
+    """kss alone, one call per line of > 100 characters, per backend (import timed apart)."""
+    pages = load_pages(args.lo, "lo")[: args.limit]
+    lines = [line for p in pages for line in p[2].split("\n") if len(line) > 100]
+    mb = sum(len(line.encode()) for line in lines) / 1e6
+    t0 = time.perf_counter()
+    from kss import split_sentences
+
+    print(f"{len(lines)} lines > 100 chars, {mb:.3f} MB; import kss {time.perf_counter() - t0:.1f} s")
+    for backend in args.kss_backends.split(","):
+        t0 = time.perf_counter()
+        n = sum(len(split_sentences(line, backend=backend, num_workers=1)) for line in lines)
+        secs = time.perf_counter() - t0
+        print(f"kss backend={backend}: {n} sentences, {secs:.1f} s, {mb / secs:.4f} MB/s", flush=True)
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lo", type=Path, required=True)
+    ap.add_argument("--limit", type=int, default=400, help="first N pages (sorted by path)")
+    ap.add_argument("--analyzers", default="kiwi", help="comma list of kiwi, okt, komoran")
+    ap.add_argument("--sentence-min-chars", type=int, default=200)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--kss-backends", default="", help="only time kss backends (comma list) on lines > 100 chars")
+    args = ap.parse_args()
+    if args.kss_backends:
+        return kss_speed(args)
+
+    pages = [p for p in load_pages(args.lo, "lo")[: args.limit] if p[2].strip()]
+    chars = {p[1]: len(p[2]) for p in pages}
+    mb = sum(len(p[2].encode()) for p in pages) / 1e6
+    out = [f"# Korean precise steps ({datetime.date.today()}, {len(pages)} LibreOffice pages, {mb:.3f} MB)", ""]
+    line_lens = [len(line) for p in pages for line in p[2].split("\n")]
+    total = sum(line_lens)
+    out.append("Share of characters on lines of at least N characters (what `sentences` would split):")
+    for n in (100, 200, 400, 1000):
+        out.append(f"- N={n}: {sum(x for x in line_lens if x >= n) / total:.1%} of characters, "
+                   f"{sum(1 for x in line_lens if x >= n)} lines")
+    out.append("")
+
+    variants = [("default", {})]
+    variants.append(("sentences", {"sentences": True, "sentence_min_chars": args.sentence_min_chars}))
+    for name in args.analyzers.split(","):
+        variants.append((f"precise={name}", {"precise": name}))
+    out.append("| step | variant | load s | run s | MB/s | dropped | kept chars | flips vs default |")
+    out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    flip_notes = []
+    for cls in (RepetitionConfig, QualityConfig):
+        base = None
+        for label, kw in variants:
+            t0 = time.perf_counter()
+            step = cls(**kw).build()
+            if "precise" in kw:
+                morph.analyzer(kw["precise"])("워밍업 문장")  # first call starts the JVM / model
+            load = time.perf_counter() - t0
+            reasons, secs = decide(step, pages)
+            dropped = sum(r is not None for r in reasons.values())
+            kept = sum(chars[p] for p, r in reasons.items() if r is None)
+            if base is None:
+                base = reasons
+                flips = []
+            else:
+                flips = [p for p in reasons if (reasons[p] is None) != (base[p] is None)]
+            out.append(f"| {cls.step_type} | {label} | {load:.1f} | {secs:.1f} | {mb / secs:.3f} | {dropped} | "
+                       f"{kept:,} | {len(flips)} |")
+            for p in flips[:8]:
+                flip_notes.append(f"- {cls.step_type} {label}: {p}: default={base[p]} -> {reasons[p]}")
+            print(out[-1], flush=True)
+    out += ["", "Flipped documents (first 8 per variant):", *flip_notes, ""]
+    text = "\n".join(out) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""Split long lines into sentences with kss before line statistics (the ``sentences`` option).
+
+Korean web text often carries a whole article on one line or in one ``<p>``; line statistics
+(duplicate lines, lines ending a sentence, boilerplate lines) are then computed over one or two
+"lines" and mean little. With ``sentences = true`` a step first splits every line longer than
+``sentence_min_chars`` into sentences with kss (``kss.split_sentences``) and computes its line
+statistics on the result; the document text itself is never changed.
+
+kss (not a hand-written splitter) because it is the standard Korean sentence splitter and
+handles sentence ends without a period (``...했다 그리고``), quotes and numbers. Backend
+``punct`` is pure Python, needs no model download and no JVM; it is still slow: about
+0.004 MB/s per core on the 2-core VM (``bench/korean_precise.py``), which is why the option is
+off by default and only lines above a length are split.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from hanforge.errors import ConfigError
+
+#: kss backends that need nothing but kss itself (no mecab binary, no model download).
+KSS_BACKENDS: tuple[str, ...] = ("punct", "fast", "pecab")
+#: Lines shorter than this are left as they are (see ``bench/korean_precise.py``).
+DEFAULT_SENTENCE_MIN_CHARS = 200
+
+
+@functools.lru_cache(maxsize=1)
+def _kss_split():
+    try:
+        from kss import split_sentences
+    except ImportError as exc:
+        raise ConfigError(
+            "sentences: kss is not installed; install it with `pip install 'hanforge[korean]'`"
+        ) from exc
+    return split_sentences
+
+
+def require_kss(backend: str) -> None:
+    """Raise ConfigError (one line) unless kss imports and ``backend`` is one it can run offline."""
+    if backend not in KSS_BACKENDS:
+        raise ConfigError(f"sentence_backend: must be one of {', '.join(KSS_BACKENDS)}, got {backend!r}")
+    _kss_split()
+
+
+def split_long_lines(lines: list[str], *, min_chars: int, backend: str = "punct") -> list[str]:
+    """``lines`` with every line of at least ``min_chars`` characters replaced by its sentences.
+
+    Lines under the limit pass through untouched (and cost nothing). A line that kss returns
+    nothing for is kept whole, so no text is lost from the statistics.
+    """
+    long_idx = [i for i, line in enumerate(lines) if len(line) >= min_chars]
+    if not long_idx:
+        return lines
+    split = _kss_split()
+    out: list[str] = []
+    start = 0
+    for i in long_idx:
+        out.extend(lines[start:i])
+        sentences = split(lines[i], backend=backend, num_workers=1)
+        out.extend(sentences if sentences else [lines[i]])
+        start = i + 1
+    out.extend(lines[start:])
+    return out
