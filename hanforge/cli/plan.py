@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from hanforge.cli._options import add_verb
-import re
 
 
 def _tokens(text: str) -> float:
