@@ -30,6 +30,10 @@ class TrainingError(HanforgeError):
     """A training run cannot start or continue (bad model path, missing backend, ...)."""
 
 
+class ExportError(HanforgeError):
+    """A trained model cannot be exported, converted, verified or served as asked."""
+
+
 class OutputError(HanforgeError):
     """An output folder cannot be used: it holds files of another job or of the user."""
 
