@@ -132,10 +132,18 @@ class AblationConfig(ConfigBase):
         return self.token_budget // (self.batch_size * self.seq_len)
 
 
+def resolve_input(value: str, *, base: Path) -> str:
+    """``sample:`` paths via the corpus engine; other relative paths against ``base``. Keeps the
+    corpus engine (datatrove) unimported when no path needs it: a GPU training box may lack it."""
+    if value.startswith("sample:"):
+        from hanforge.corpus.pipeline import resolve_input as resolve_corpus_input
+
+        return resolve_corpus_input(value, base=base)
+    return value if "://" in value or Path(value).is_absolute() else str((base / value).resolve())
+
+
 def load_ablation_config(path: str | Path) -> AblationConfig:
     """Read and validate ``ablate.toml``; relative paths in it resolve against its folder."""
-    from hanforge.corpus.pipeline import resolve_input
-
     path = Path(path)
     cfg = AblationConfig.from_table(read_toml(path), where=path.name)
     base = path.parent
