@@ -23,6 +23,7 @@ One shared SentencePiece tokenizer (trained on the union of the variants), the s
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import shutil
 import sys
@@ -74,13 +75,13 @@ intermediate_size = 384
 """
 
 GPU_PROXY = """
-seq_len = 1024
-batch_size = 32
+seq_len = 512
+batch_size = 16
 token_budget = {budget}
 learning_rate = 1e-3
-warmup_steps = 20
-eval_window = 1024
-eval_stride = 512
+warmup_steps = 10
+eval_window = 512
+eval_stride = 256
 eval_batch_size = 16
 backend = "transformers"
 [proxy]
@@ -92,8 +93,9 @@ intermediate_size = 1536
 """
 
 
-def html_folder_to_warc(folder: Path, out: Path) -> Path:
-    """Every page of ``folder`` as a WARC response record (URLs as in e2e_vs_datatrove.py)."""
+def html_folder_to_warc(folder: Path, out: Path, *, every: int = 1) -> Path:
+    """Pages of ``folder`` (those with sha1(path) % every == 0) as WARC response records (URLs as in
+    e2e_vs_datatrove.py)."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
@@ -104,6 +106,8 @@ def html_folder_to_warc(folder: Path, out: Path) -> Path:
         writer = WARCWriter(fh, gzip=True)
         for path in sorted(folder.rglob("*.html")):
             name = str(path.relative_to(folder))
+            if int(hashlib.sha1(name.encode()).hexdigest(), 16) % every:
+                continue
             url = f"https://help.libreoffice.org/0/{name.split('help/', 1)[-1]}"
             headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
             record = writer.create_warc_record(url, "response", payload=io.BytesIO(path.read_bytes()),
@@ -141,6 +145,9 @@ def main() -> None:
     parser.add_argument("--job", type=Path, help="gpu-job: folder to fill (copied to the GPU machine)")
     parser.add_argument("--budget", type=int, default=0, help="tokens per run (default: 400k CPU, 8M GPU)")
     parser.add_argument("--heldout-chars", type=int, default=40000)
+    parser.add_argument("--every", type=int, default=1, help="use the train pages with sha1(path) %% EVERY == 0 "
+                        "(a smaller input on a busy machine)")
+    parser.add_argument("--only", choices=["hanforge", "datatrove"], help="text stage: build only these variants")
     args = parser.parse_args()
 
     from hanforge.eval.ablate import format_ablation_table, run_ablation, text_stats, variant_text, _doc_hash
@@ -148,9 +155,15 @@ def main() -> None:
     from hanforge.eval.texts import read_eval_texts
 
     data = prepare(args.work)
-    warc = html_folder_to_warc(data["lo_train_html"], args.work / "lo-train.warc.gz")
-    dt = datatrove_corpus(warc, args.work / "datatrove-lo-train")
-    out = args.work / "ablation"
+    suffix = f"-every{args.every}" if args.every > 1 else ""
+    warc = html_folder_to_warc(data["lo_train_html"], args.work / f"lo-train{suffix}.warc.gz", every=args.every)
+    dt = args.work / f"datatrove-lo-train{suffix}"
+    if args.only != "hanforge":
+        datatrove_corpus(warc, dt)
+    if args.only == "datatrove":
+        return
+    dt = dt / "shards"
+    out = args.work / f"ablation{suffix}"
     heldout = [data["heldout_lo"]]
     variants = VARIANTS.format(datatrove=dt)
     if args.stage in ("text", "gpu-job"):
@@ -160,9 +173,13 @@ def main() -> None:
         hashes = {_doc_hash(t) for t in read_eval_texts(cfg.heldout)}
         texts = {}
         for v in cfg.variants:
+            if args.only == "hanforge" and v.shards:
+                continue
             texts[v.name] = variant_text(v, cfg, out / "variants" / v.name, log=print)
             print(v.name, text_stats(texts[v.name], hashes, name=v.name))
         tok = out / "tokenizer"
+        if args.only == "hanforge":
+            return
         if not (tok / "tokenizer.json").is_file():
             from hanforge.tokenizer.train import TokenizerTrainConfig, train_tokenizer
 
@@ -180,9 +197,12 @@ def main() -> None:
                     shutil.copy(f, dest / f.name)
                 shard_variants += f'\n[[variants]]\nname = "{name}"\nshards = "data/{name}"\n'
             shutil.copytree(tok, job / "data" / "tokenizer")
+            shutil.rmtree(job / "src", ignore_errors=True)
+            shutil.copytree(REPO / "hanforge", job / "src" / "hanforge",
+                            ignore=shutil.ignore_patterns("__pycache__", "sample"))
             shutil.copytree(data["heldout_lo"] / "shards", job / "data" / "heldout-lo")
             (job / "ablate.toml").write_text(
-                'output = "ablation-out"\npipelines = ""\nheldout = ["data/heldout-lo"]\nseeds = [1, 2]\n'
+                'output = "ablation-out"\npipelines = ""\nheldout = ["data/heldout-lo"]\nseeds = [1, 2, 3]\n'
                 'tokenizer = "data/tokenizer"\n' + GPU_PROXY.format(budget=args.budget or 8_000_000)
                 + shard_variants, encoding="utf-8")
             print(f"wrote {job}/ablate.toml and data/")

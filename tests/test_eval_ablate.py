@@ -55,7 +55,7 @@ drop_steps = ["quality", "repetition"]
 def test_ablate_two_variants_on_the_sample(tmp_path, sample_dir, sample_html_files, capsys):
     pages = tmp_path / "pages"
     pages.mkdir()
-    for path in sorted((sample_dir / "libreoffice-help-ko").rglob("*.html"))[:40]:
+    for path in sorted((sample_dir / "libreoffice-help-ko").rglob("*.html"))[:24]:
         shutil.copy(path, pages / path.name)
     heldout = tmp_path / "heldout"
     heldout.mkdir()
