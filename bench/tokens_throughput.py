@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import pyarrow.parquet as pq  # noqa: E402
 import tokens_data  # noqa: E402
 
-from hanforge.shards.tokenize import tokenize_shards  # noqa: E402
+from hanforge.tokenizer.tokenize_job import tokenize_shards  # noqa: E402
 from hanforge.tokenizer.batch_encode import BatchEncoder  # noqa: E402
 from hanforge.tokenizer.load import load_tokenizer  # noqa: E402
 

@@ -81,7 +81,7 @@ def prepare(html: Path, out: Path, *, vocab_size: int, seq_len: int, max_pages: 
     from resiliparse.extract.html2text import extract_plain_text
 
     from hanforge.shards.text_schema import TEXT_SHARD_SCHEMA
-    from hanforge.shards.tokenize import tokenize_shards
+    from hanforge.tokenizer.tokenize_job import tokenize_shards
     from hanforge.tokenizer.train import TokenizerTrainConfig, train_tokenizer
 
     pages = sorted(html.rglob("*.html"))[: max_pages or None]

@@ -46,15 +46,6 @@ def file_fingerprint(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def inputs_fingerprint(paths: list[str | Path], *, root: str | Path | None = None) -> dict[str, str]:
-    """``{relative path: fingerprint}`` for every file (sorted), relative to ``root`` if given."""
-    out = {}
-    for p in sorted(Path(x) for x in paths):
-        key = str(p.relative_to(root)) if root is not None else str(p)
-        out[key] = file_fingerprint(p)
-    return out
-
-
 @functools.cache
 def _package_versions(names: tuple[str, ...]) -> dict[str, str]:
     out = {}

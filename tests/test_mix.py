@@ -12,7 +12,7 @@ from token_helpers import english_lines, sample_texts, train_tiny_tokenizer, wri
 from hanforge.cli import main as cli_main
 from hanforge.corpus.mix import MixConfig, load_mix_config, mix_sources, plan_copies
 from hanforge.errors import BudgetError, ConfigError
-from hanforge.shards.tokenize import tokenize_shards
+from hanforge.tokenizer.tokenize_job import tokenize_shards
 from hanforge.tokenizer.load import load_tokenizer
 
 

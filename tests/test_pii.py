@@ -29,6 +29,12 @@ POSITIVES = [
     ("991231-9123456", "RRN", "991231-9123456"),  # G=9: born in the 1800s
     ("(880101-1234567)", "RRN", "880101-1234567"),
     ("주민번호는900101-2234567이고", "RRN", "900101-2234567"),
+    ("번호 901231 1234563 입니다", "RRN", "901231 1234563"),  # space, valid check digit
+    ("901231\u20131234563", "RRN", "901231\u20131234563"),  # en dash
+    ("생년 901231\u20141234567 기재", "RRN", "901231\u20141234567"),  # em dash, no check digit needed
+    ("901231\uff0d1234567", "RRN", "901231\uff0d1234567"),  # fullwidth hyphen-minus
+    ("주민등록번호 2101013567891", "RRN", "2101013567891"),  # since Oct 2020: no check digit
+    ("주민번호: 210101 3567891", "RRN", "210101 3567891"),
     # foreigner registration numbers
     ("외국인등록번호 900101-5234567", "FRN", "900101-5234567"),
     ("020315-7123456", "FRN", "020315-7123456"),
@@ -54,12 +60,21 @@ POSITIVES = [
     ("Tel. 1899-5678", "PHONE", "1899-5678"),
     ("Tel.02-123-4567", "PHONE", "02-123-4567"),
     ("전화번호는010-1234-5678입니다", "PHONE", "010-1234-5678"),
+    ("(010)1234-5678", "PHONE", "(010)1234-5678"),
+    ("해외 +82 (0)10-1234-5678", "PHONE", "+82 (0)10-1234-5678"),
+    ("+82-10-1234-5678", "PHONE", "+82-10-1234-5678"),
+    ("010\u20131234\u20135678", "PHONE", "010\u20131234\u20135678"),
+    ("010 - 1234 - 5678", "PHONE", "010 - 1234 - 5678"),
     # e-mail
     ("hong.gildong@naver.com", "EMAIL", "hong.gildong@naver.com"),
     ("문의 admin+ko@example.co.kr 로", "EMAIL", "admin+ko@example.co.kr"),
     ("<kim_01@korea.ac.kr>", "EMAIL", "kim_01@korea.ac.kr"),
     ("debian-l10n-korean@lists.debian.org 목록", "EMAIL", "debian-l10n-korean@lists.debian.org"),
     ("홍길동 기자 hong@hankyung.com", "EMAIL", "hong@hankyung.com"),
+    ("메일 홍길동@회사.한국으로 보내 주세요", "EMAIL", "홍길동@회사.한국"),  # IDN, particle after the TLD
+    ("hong@회사.한국", "EMAIL", "hong@회사.한국"),
+    ("help@xn--hq1bm8jm9l.xn--3e0b707e", "EMAIL", "help@xn--hq1bm8jm9l.xn--3e0b707e"),
+    ("메일은hong@naver.com으로", "EMAIL", "hong@naver.com"),
     # business registration numbers
     ("사업자등록번호 220-81-62517", "BRN", "220-81-62517"),
     ("120-81-12342", "BRN", "120-81-12342"),
@@ -71,6 +86,11 @@ POSITIVES = [
     ("3056-930902-5904", "CARD", "3056-930902-5904"),
     ("6212-3456-7890-1234-569", "CARD", "6212-3456-7890-1234-569"),
     ("9410-1234-5678-9010", "CARD", "9410-1234-5678-9010"),
+    ("4111-1111 1111-1111", "CARD", "4111-1111 1111-1111"),  # mixed separators
+    ("카드번호 4111111111111111", "CARD", "4111111111111111"),  # bare, after a card keyword
+    ("신용카드 378282246310005 결제", "CARD", "378282246310005"),
+    ("3782 822463 10005", "CARD", "3782 822463 10005"),  # Amex 4-6-5 with spaces
+    ("4111\u20131111\u20131111\u20131111", "CARD", "4111\u20131111\u20131111\u20131111"),
     # bank accounts (keyword required)
     ("국민은행 123456-01-123456", "ACCOUNT", "123456-01-123456"),
     ("신한 110-123-456789", "ACCOUNT", "110-123-456789"),
@@ -78,6 +98,12 @@ POSITIVES = [
     ("농협 351-1234-5678-12", "ACCOUNT", "351-1234-5678-12"),
     ("하나은행 123-456789-12345", "ACCOUNT", "123-456789-12345"),
     ("예금주 홍길동 계좌번호 123-12-123456", "ACCOUNT", "123-12-123456"),
+    ("토스뱅크 1000-1234-5678", "ACCOUNT", "1000-1234-5678"),  # 4-4-4
+    ("IBK기업은행 123-456789-01-234", "ACCOUNT", "123-456789-01-234"),  # 3-6-2-3
+    ("카카오뱅크 3333-01-1234567", "ACCOUNT", "3333-01-1234567"),
+    ("새마을금고 9002-12-123456-1", "ACCOUNT", "9002-12-123456-1"),
+    ("계좌번호 110123456789", "ACCOUNT", "110123456789"),  # bare, after an account word
+    ("보내실 곳 110-123-456789 (신한)", "ACCOUNT", "110-123-456789"),  # bank named after it
     # public IP addresses
     ("DNS 8.8.8.8", "IP", "8.8.8.8"),
     ("접속 IP 211.234.10.5 에서", "IP", "211.234.10.5"),
@@ -149,6 +175,34 @@ NEGATIVES = [
     "원주율 3.14159",
     "A4 용지 210x297mm",
     "ㅋㅋㅋ 010 고마워",
+    "2023\u201301\u201315",  # dates with en dashes
+    "2026-11-29 13:46:04",
+    "2026-11-29T13:46:04+09:00",
+    "로그 20261129134604",
+    "epoch 1732886400",
+    "주문번호 20231129-1234567",
+    "주문번호: 20231129123456",
+    "운송장번호 6123-4567-8901",  # 4-4-4 like a Toss account, but no bank word
+    "우체국 택배 등기번호 6012345678901",
+    "ISBN 978-89-6626-123-4",
+    "ISBN 89-7914-123-4",
+    "부품번호 KT-010-1234-5678",
+    "SKU 010-1234-5678-01",
+    "법률 제17799호",
+    "대법원 2019다12345 판결",
+    "고시 제2020-123호",
+    "버전 10.0.19045.3693",
+    "커널 6.1.0-13-amd64",
+    "은행 거래일시 20231129134604",
+    "국민은행 영업시간 09:00-16:00",
+    "농협 2023-01-15 공시",
+    "결제 승인번호 12345678",
+    "카드 번호 4111-1111-1111-1112",  # Luhn fails even with the keyword
+    "주민번호 901301-1234567",  # month 13 even with the keyword
+    "301234 5678901",  # 6+7 digits with a space, no keyword, no valid date
+    "우리 회사 123456789012",  # bare run, no account word
+    "010-****-5678",
+    '<h4 class="title"><a id="x"></a>12.2.1.1. 메일링 리스트</h4>',  # section number in markup
 ]
 
 
@@ -206,7 +260,8 @@ def test_offsets_index_the_original_nfc_text(sample_html_files):
 
 PII_ALPHABET = st.sampled_from(
     ["0", "1", "2", "5", "8", "9", "-", ".", " ", ":", "@", "a", "가", "\n", "계좌 ", "전화 ", "버전 ",
-     "010-1234-5678", "900101-1234567", "8.8.8.8", "a@b.co", "1588-1234", "110-123-456789", "2001:4860::1"]
+     "010-1234-5678", "900101-1234567", "8.8.8.8", "a@b.co", "1588-1234", "110-123-456789", "2001:4860::1",
+     "\u2013", "주민번호 ", "카드번호 ", "홍길동@회사.한국", "(010)", "4111111111111111", " (신한)", "+82 (0)"]
 )
 
 
@@ -273,3 +328,65 @@ def test_replacement_that_exposes_a_new_match_is_scrubbed_too():
     assert scrubbed == "<IP><EMAIL>"
     assert [(m.type, m.start, m.end) for m in matches] == [("IP", 0, 11), ("EMAIL", 11, 32)]
     assert scrub_pii(scrubbed) == (scrubbed, [])
+
+
+URLS = [
+    ("https://site.kr/user/901231-1234563", "https://site.kr/user/%3CRRN%3E", ["RRN"]),
+    ("https://x.kr/p?email=hong%40naver.com&tel=010-1234-5678&q=%EA%B0%80",
+     "https://x.kr/p?email=%3CEMAIL%3E&tel=%3CPHONE%3E&q=%EA%B0%80", ["EMAIL", "PHONE"]),
+    ("https://x.kr/s?tel=010+1234+5678#top", "https://x.kr/s?tel=%3CPHONE%3E#top", ["PHONE"]),
+    ("https://bank.kr/t?account=110-123-456789", "https://bank.kr/t?account=%3CACCOUNT%3E", ["ACCOUNT"]),
+    ("mailto:hong@naver.com", "mailto:%3CEMAIL%3E", ["EMAIL"]),
+    ("https://kim.minsu%40naver.com@host.kr/a", "https://%3CEMAIL%3E@host.kr/a", ["EMAIL"]),
+]
+
+
+@pytest.mark.parametrize(("url", "expected", "types"), URLS)
+def test_url_is_scrubbed_and_stays_a_url(url, expected, types):
+    from urllib.parse import urlsplit
+
+    scrubbed, matches = PiiScrubber().scrub_url(url)
+    assert scrubbed == expected and [m.type for m in matches] == types
+    assert urlsplit(scrubbed).netloc == urlsplit(url).netloc.rsplit("@", 1)[-1] or "@" in scrubbed
+    assert PiiScrubber().scrub_url(scrubbed) == (scrubbed, [])
+
+
+def test_url_with_a_lone_surrogate_is_scrubbed_without_error():
+    scrubbed, matches = PiiScrubber().scrub_url("https://a.kr/u/\udfff010-1234-5678")
+    assert scrubbed == "https://a.kr/u/%3F%3CPHONE%3E" and [m.type for m in matches] == ["PHONE"]
+
+
+@pytest.mark.parametrize("url", ["https://www.example.kr/ko/help/2023-01-15/page.html?v=7.4.7.2", "http://[bad",
+                                 "https://211.234.10.5/index.html"])
+def test_urls_without_pii_are_unchanged(url):
+    assert PiiScrubber().scrub_url(url) == (url, [])
+
+
+def test_step_scrubs_dropped_documents_and_urls_too():
+    from hanforge.corpus.steps import mark_dropped
+
+    step = PiiConfig().build()
+    dropped = Document(text="<html>tel:010-1234-5678</html>", id="d", metadata={"url": "https://a.kr/u/901231-1234563"})
+    mark_dropped(dropped, reason="extract_empty", step="extract")
+    live = Document(text="메일 a.b@korea.kr", id="k", metadata={"url": "https://a.kr/?e=kim%40korea.kr",
+                                                                "path": "users/010-1234-5678.html"})
+    out = list(step.run(iter([dropped, live])))
+    assert out[0].text == "<html>tel:<PHONE></html>" and out[0].metadata["url"] == "https://a.kr/u/%3CRRN%3E"
+    assert out[0].metadata["drop_reason"] == "extract_empty" and out[0].metadata["pii_types"] == ["PHONE", "RRN"]
+    assert out[1].text == "메일 <EMAIL>" and out[1].metadata["url"] == "https://a.kr/?e=%3CEMAIL%3E"
+    assert out[1].metadata["path"] == "users/<PHONE>.html" and out[1].metadata["num_pii"] == 3
+    assert step.stats["pii/PHONE"].total == 2 and step.stats["pii/EMAIL"].total == 2
+    assert step.stats["pii/urls_scrubbed"].total == 2 and step.stats["kept"].total == 1
+
+
+def test_passes_and_matches_grow_linearly():
+    """Not a timing test: the work that used to grow with the square of the matches (a copy of
+    every earlier part per match, a walk over every earlier match per rescan match) is gone, so
+    the number of scan passes stays at two however many matches a text has."""
+    scrubber = PiiScrubber()
+    calls = []
+    once = scrubber._scrub_once
+    scrubber._scrub_once = lambda text: calls.append(len(text)) or once(text)
+    text = "".join(f"연락처 010-{1000 + i}-5678, 메일 u{i}@naver.com. " for i in range(3000))
+    scrubbed, matches = scrubber.scrub(text)
+    assert len(matches) == 6000 and len(calls) == 2

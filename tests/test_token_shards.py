@@ -15,7 +15,7 @@ from token_helpers import sample_texts, train_tiny_tokenizer, write_text_shards
 from hanforge.errors import InputError, ShardError
 from hanforge.shards import token_format
 from hanforge.shards.token_format import open_token_shard, read_manifest, write_token_shards
-from hanforge.shards.tokenize import tokenize_shards
+from hanforge.tokenizer.tokenize_job import tokenize_shards
 from hanforge.tokenizer.load import load_tokenizer
 
 SEQ_LEN = 96
@@ -159,7 +159,7 @@ def test_tokenize_resumes_after_a_crash(corpus, tmp_path, monkeypatch):
     mtimes = {p.name: p.stat().st_mtime_ns for p in out.glob("tokens-*.arrow")}
     monkeypatch.setattr(token_format.TokenShardWriter, "_write_shard", original)
 
-    from hanforge.shards import tokenize as tokenize_module
+    from hanforge.tokenizer import tokenize_job as tokenize_module
 
     calls = []
     monkeypatch.setattr(tokenize_module, "_tokenize_one", lambda job: calls.append(job))
@@ -271,7 +271,7 @@ def test_split_packing_round_trips_for_any_documents(tmp_path_factory, docs, seq
 
 
 def test_tokenize_reruns_only_the_inputs_whose_work_is_missing(corpus, tmp_path, monkeypatch):
-    from hanforge.shards import tokenize as tokenize_module
+    from hanforge.tokenizer import tokenize_job as tokenize_module
 
     kwargs = dict(inputs=[corpus["shards"]], tokenizer=corpus["tok"], seq_len=SEQ_LEN, rows_per_shard=30,
                   shuffle_seed=5, progress=False, output=tmp_path / "t")

@@ -29,7 +29,7 @@ def one_torch_thread():
 
 def build_tokenizer_and_shards(root: Path, html_files: list[Path], *, seq_len: int = SEQ_LEN) -> tuple[Path, Path]:
     """Tokenizer folder and a token-shard folder made with the project's own functions."""
-    from hanforge.shards.tokenize import tokenize_shards
+    from hanforge.tokenizer.tokenize_job import tokenize_shards
 
     texts = write_text_shards(root / "text", sample_texts(html_files))
     tok = train_tiny_tokenizer(texts, root / "tok", vocab_size=2000)

@@ -1,6 +1,6 @@
 """``hanforge tokenize``: Parquet text shards → packed Arrow IPC token shards.
 
-Thin wrapper over :func:`hanforge.shards.tokenize.tokenize_shards`; see docs/token-shards.md.
+Thin wrapper over :func:`hanforge.tokenizer.tokenize_job.tokenize_shards`; see docs/token-shards.md.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ Example:  hanforge tokenize --input out/mix --tokenizer out/tok --seq-len 4096 -
 
 
 def run(args: argparse.Namespace) -> int:
-    from hanforge.shards.tokenize import summarize, tokenize_shards
+    from hanforge.tokenizer.tokenize_job import summarize, tokenize_shards
 
     manifest = tokenize_shards(
         inputs=args.input, tokenizer=args.tokenizer, seq_len=args.seq_len, output=args.output,

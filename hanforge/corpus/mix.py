@@ -40,6 +40,7 @@ from hanforge.atomic import atomic_path
 from hanforge.config import ConfigBase, read_toml, register_section, require
 from hanforge.errors import BudgetError, ConfigError, ShardError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
+from hanforge.shards.text_reader import iter_text_batches, text_shard_files
 from hanforge.shards.text_schema import TEXT_SHARD_SCHEMA
 
 RATIO_TOLERANCE = 1e-6
@@ -129,12 +130,7 @@ def _count_units(files: list[tuple[str, Path]], *, unit: str, tokenizer) -> tupl
     sizes, clusters = [], []
     eos_id = tokenizer.eos_id if unit == "tokens" else None
     for _, path in files:
-        parquet = pq.ParquetFile(path)
-        names = parquet.schema_arrow.names
-        if "text" not in names:
-            raise ShardError(f"{path}: no column 'text' (columns: {', '.join(names)})")
-        cols = ["text"] + (["dup_cluster_size"] if "dup_cluster_size" in names else [])
-        for batch in parquet.iter_batches(columns=cols, batch_size=2048):
+        for batch in iter_text_batches(path, optional=["dup_cluster_size"]):
             if unit == "tokens":
                 values, lengths = tokenizer.encoder.encode(batch.column("text"))
                 if eos_id is not None:  # as TokenShardWriter: EOS after a non-empty document unless already last
@@ -143,7 +139,7 @@ def _count_units(files: list[tuple[str, Path]], *, unit: str, tokenizer) -> tupl
                 sizes.append(lengths)
             else:
                 sizes.append(pc.utf8_length(pc.fill_null(batch.column("text"), "")).to_numpy().astype(np.int64))
-            if "dup_cluster_size" in cols:
+            if "dup_cluster_size" in batch.schema.names:
                 c = batch.column("dup_cluster_size").to_numpy(zero_copy_only=False)
                 clusters.append(np.where(np.isnan(c.astype(float)), 1, c).astype(np.int64))
             else:
@@ -190,8 +186,6 @@ def plan_copies(sizes: np.ndarray, weights: np.ndarray, *, target: int, max_copi
 # -- the job ----------------------------------------------------------------------------------
 def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]:
     """Sample the configured sources into ``config.output``; return the manifest (the report)."""
-    from hanforge.shards.tokenize import text_shard_files
-
     config.validate()
     output = Path(config.output)
     tokenizer = None

@@ -1,5 +1,6 @@
-"""Shard formats: Parquet text shards (:mod:`text_schema`, :mod:`text_writer`) and Arrow IPC
-token shards (:mod:`token_format`, :mod:`tokenize`, :mod:`token_dataset`).
+"""Shard formats and their readers/writers: Parquet text shards (:mod:`text_schema`,
+:mod:`text_reader`, :mod:`text_writer`) and Arrow IPC token shards (:mod:`token_format`,
+:mod:`token_dataset`). Nothing here imports the layers above (corpus, tokenizer, train, cli).
 
 ``TokenShardDataset`` and ``ResumableSampler`` are importable from here; they pull in torch, so
 they load on first access (module ``__getattr__``) and ``import hanforge.shards`` stays light.

@@ -30,6 +30,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from hanforge.atomic import atomic_write_bytes, atomic_write_json
 from hanforge.errors import InputError
 from hanforge.fingerprint import file_fingerprint, write_manifest
+from hanforge.shards.text_reader import text_shard_files
 from hanforge.tokenizer.load import load_tokenizer, tokenizer_json_path
 from hanforge.tokenizer.train import iter_shard_texts
 
@@ -151,6 +152,4 @@ def extend_tokenizer(*, base: str | Path, inputs: list[str | Path], output: str 
 
 
 def _input_fingerprints(inputs: list[str | Path]) -> dict[str, str]:
-    from hanforge.shards.tokenize import text_shard_files
-
     return {key: file_fingerprint(path) for key, path in text_shard_files(inputs)}

@@ -19,12 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from hanforge.atomic import atomic_write_bytes, atomic_write_json
 from hanforge.config import ConfigBase, require
-from hanforge.errors import InputError, ShardError
+from hanforge.errors import InputError
 from hanforge.fingerprint import file_fingerprint, write_manifest
+from hanforge.shards.text_reader import iter_text_batches, text_shard_files
 
 DEFAULT_SYMBOLS = ("<한국어>", "<영어>", "<코드>")
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
@@ -65,20 +64,11 @@ class TokenizerTrainConfig(ConfigBase):
 
 def iter_shard_texts(inputs: list[str | Path], *, column: str = "text") -> Iterator[tuple[str, str]]:
     """``(source, text)`` of every document of the text shards behind ``inputs``, in path order."""
-    from hanforge.shards.tokenize import text_shard_files
-
     for key, path in text_shard_files(inputs):
-        try:
-            parquet = pq.ParquetFile(path)
-        except (OSError, ValueError) as exc:
-            raise ShardError(f"{path}: cannot read Parquet text shard ({exc})") from None
-        names = parquet.schema_arrow.names
-        if column not in names:
-            raise ShardError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
-        cols = [column] + (["source"] if "source" in names else [])
-        for batch in parquet.iter_batches(columns=cols, batch_size=2048):
+        for batch in iter_text_batches(path, text_column=column, optional=["source"]):
             texts = batch.column(column).to_pylist()
-            sources = batch.column("source").to_pylist() if "source" in cols else [key.split("/")[0]] * len(texts)
+            has_source = "source" in batch.schema.names
+            sources = batch.column("source").to_pylist() if has_source else [key.split("/")[0]] * len(texts)
             for source, text in zip(sources, texts, strict=True):
                 yield source, text or ""
 
@@ -166,8 +156,6 @@ def train_tokenizer(*, inputs: list[str | Path], output: str | Path,
     Returns the manifest (config, input fingerprints, line/char counts, vocab size).
     """
     import sentencepiece as spm
-
-    from hanforge.shards.tokenize import text_shard_files
 
     config = config or TokenizerTrainConfig()
     config.validate()

@@ -17,6 +17,7 @@ import torch
 
 from hanforge.errors import TrainingError
 from hanforge.train.config import TrainConfig
+from hanforge.train.tokenizer import load_tokenizer_for_training
 
 BackendName = Literal["unsloth", "transformers"]
 INSTALL_HINT = "for the fast path use a CUDA GPU and install unsloth (pip install 'hanforge[train]' unsloth)"
@@ -100,19 +101,6 @@ def _unsloth_checkpointing(mc) -> str | bool:
     if not mc.gradient_checkpointing:
         return False
     return "unsloth" if mc.offload_activations else True
-
-
-def load_tokenizer_for_training(path: str):
-    """The Hugging Face tokenizer at ``path`` (a pad token is set to EOS when it has none)."""
-    from transformers import AutoTokenizer
-
-    try:
-        tok = AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as exc:
-        raise TrainingError(f"{path}: cannot load tokenizer ({exc})") from None
-    if tok.pad_token_id is None and tok.eos_token_id is not None:
-        tok.pad_token = tok.eos_token
-    return tok
 
 
 def load_model(config: TrainConfig, backend: Backend):

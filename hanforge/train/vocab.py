@@ -17,6 +17,7 @@ import torch
 
 from hanforge.errors import ConfigError, TrainingError
 from hanforge.train.config import VocabConfig
+from hanforge.train.tokenizer import load_tokenizer_for_training
 
 
 def read_added_tokens(path: str | Path) -> list[str]:
@@ -53,8 +54,6 @@ def extend_embeddings(model, *, new_tokenizer, config: VocabConfig) -> dict[str,
     Returns counts: ``num_added`` (tokens listed), ``num_initialised`` (rows set from old
     subwords), ``num_unsplittable`` (old tokenizer gave no ids: row keeps the resize default).
     """
-    from hanforge.train.backend import load_tokenizer_for_training
-
     added = read_added_tokens(config.added_tokens)
     old_tokenizer = load_tokenizer_for_training(config.old_tokenizer)
     emb = model.get_input_embeddings()

@@ -35,9 +35,9 @@ from datatrove.pipeline.base import PipelineStep
 
 from hanforge.corpus.dedup.config import DedupConfig
 from hanforge.corpus.dedup.layout import (
-    ASSIGN_DTYPE, REF_BASE, StateLayout, key_row, key_shard, load_pairs, node_partition, save_npy,
+    ASSIGN_DTYPE, REF_BASE, DocFiles, StateLayout, key_row, key_shard, load_pairs, node_partition, save_npy,
 )
-from hanforge.corpus.dedup.stages import DocFiles
+from hanforge.corpus.dedup.shingles import estimated_jaccard
 from hanforge.errors import HanforgeError
 
 MAX_ROUNDS = 64
@@ -61,7 +61,7 @@ def greedy_centers(signatures: np.ndarray, threshold: float) -> np.ndarray:
         center[i] = i
         rest = np.flatnonzero(center[i + 1:] < 0) + i + 1
         if len(rest):
-            similar = (signatures[rest] == signatures[i]).mean(axis=1) >= threshold
+            similar = estimated_jaccard(signatures[rest], signatures[i]) >= threshold
             center[rest[similar]] = i
     return center
 
@@ -204,7 +204,7 @@ class ElectStage(PipelineStep):
         cluster = np.concatenate([roots, edges[:, 0]])
         stats = {"components": int(len(roots)), "stars": 0, "members": int(len(member)), "largest": 0}
         if len(member):
-            docs = DocFiles(layout, StateLayout(self.reference) if self.reference else None)
+            docs = DocFiles(self.output, reference=self.reference)
             score = docs.rows(member, "score")
             exact = docs.rows(member, "exact")
             is_ref = key_shard(member) >= REF_BASE

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from datatrove.data import Document
 
-from hanforge.corpus.dedup.layout import REF_BASE, StateLayout, make_keys
+from hanforge.corpus.dedup.layout import REF_BASE, DocFiles, StateLayout, make_keys
 from hanforge.corpus.dedup.shingles import exact_hash, normalize_for_hashing
 from hanforge.corpus.steps import DocumentStep
 from hanforge.errors import ConfigError
@@ -36,6 +36,7 @@ class ExactDedupStep(DocumentStep):
         self._seen: dict[int, str] | None = None
         self._index_hashes: np.ndarray | None = None
         self._index_keys: np.ndarray | None = None
+        self._index_docs: DocFiles | None = None
 
     def _load_index(self) -> None:
         self._seen = {}
@@ -43,6 +44,7 @@ class ExactDedupStep(DocumentStep):
             self._index_hashes = np.empty(0, dtype=np.uint64)
             return
         layout = StateLayout(self.index)
+        self._index_docs = DocFiles(None, reference=self.index)
         hashes, keys = [], []
         for path in sorted((layout.state / "docs").glob("*.exact.npy")):
             shard = int(path.name.split(".")[0])
@@ -59,10 +61,7 @@ class ExactDedupStep(DocumentStep):
         pos = int(np.searchsorted(self._index_hashes, np.uint64(h)))
         if pos >= len(self._index_hashes) or int(self._index_hashes[pos]) != h:
             return None
-        from hanforge.corpus.dedup.removal import ids_of
-
-        layout = StateLayout(self.index)
-        return ids_of(self._index_keys[pos:pos + 1], layout=layout, reference=layout)[0]
+        return self._index_docs.ids(self._index_keys[pos:pos + 1])[0]
 
     def process(self, doc: Document) -> str | None:
         if self._seen is None:

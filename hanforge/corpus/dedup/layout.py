@@ -25,9 +25,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from hanforge.atomic import atomic_path, atomic_write_json
 from hanforge.errors import InputError
+from hanforge.shards.text_reader import find_text_shards
 
 REF_BASE = 1 << 30
 ROW_MASK = np.uint64(0xFFFFFFFF)
@@ -74,25 +76,8 @@ def load_pairs(files: list[Path]) -> np.ndarray:
 
 
 def discover_shards(inputs: list[str | Path]) -> list[Path]:
-    """Input Parquet shards: each input is a file, a folder with ``shards/``, or a folder of them."""
-    out: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_file():
-            if path.suffix != ".parquet":
-                raise InputError(f"{path}: not a Parquet text shard (expected a .parquet file)")
-            found = [path]
-        elif (path / "shards").is_dir():
-            found = sorted((path / "shards").glob("*.parquet"))
-        elif path.is_dir():
-            found = sorted(path.glob("*.parquet"))
-        else:
-            raise InputError(f"{path}: input not found")
-        if not found:
-            raise InputError(f"{path}: no .parquet shards found (looked in {path}/shards and {path})")
-        out.extend(p for p in found if ".tmp-" not in p.name)
-    if len(set(out)) != len(out):
-        raise InputError("the same shard is given twice in the inputs")
+    """Input Parquet shards in input order (:func:`~hanforge.shards.text_reader.find_text_shards`)."""
+    out = [path for _, path in find_text_shards(inputs)]
     if len(out) >= REF_BASE:
         raise InputError(f"too many input shards ({len(out)}); merge them into larger shards")
     return out
@@ -132,3 +117,77 @@ class StateLayout:
     def read_task_stats(self, stage: str) -> list[dict]:
         folder = self.work / "stats" / stage
         return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+
+
+def save_ids(path: Path, ids: pa.ChunkedArray) -> None:
+    """Write one shard's document ids as memory-mappable Arrow IPC, atomically."""
+    table = pa.table({"id": ids.cast(pa.string())})
+    with atomic_path(path) as tmp, pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+
+
+def read_ids(path: Path) -> pa.Array:
+    """Memory-mapped ids of one shard."""
+    with pa.memory_map(str(path), "r") as source:
+        return pa.ipc.open_file(source).read_all().column("id").combine_chunks()
+
+
+class DocFiles:
+    """The doc files of this run's shards and of a reference index, addressed by key.
+
+    The one place that knows where a key's shard lives: shards from ``REF_BASE`` on belong to
+    the reference index (an earlier ``hanforge dedup`` output), the others to this run.
+    ``.npy`` files are memory-mapped once and cached.
+    """
+
+    def __init__(self, output: str | Path | None, *, reference: str | Path | None) -> None:
+        self.layout = StateLayout(output) if output is not None else None
+        self.reference = StateLayout(reference) if reference else None
+        self._cache: dict[tuple[int, str], np.ndarray] = {}
+
+    def path(self, shard: int, kind: str) -> Path:
+        """The ``kind`` doc file (``sig``, ``exact``, ``score``, ``ids``) of key shard ``shard``."""
+        if shard >= REF_BASE:
+            return self.reference.doc_file(shard - REF_BASE, kind)
+        return self.layout.doc_file(shard, kind)
+
+    def array(self, shard: int, kind: str) -> np.ndarray:
+        if (shard, kind) not in self._cache:
+            self._cache[(shard, kind)] = np.load(self.path(shard, kind), mmap_mode="r", allow_pickle=False)
+        return self._cache[(shard, kind)]
+
+    def rows(self, keys: np.ndarray, kind: str) -> np.ndarray:
+        """The ``kind`` rows of documents ``keys`` (in that order)."""
+        shards, rows = key_shard(keys), key_row(keys)
+        first = self.array(int(shards[0]), kind)
+        out = np.empty((len(keys), *first.shape[1:]), dtype=first.dtype)
+        for shard in np.unique(shards):
+            sel = shards == shard
+            out[sel] = self.array(int(shard), kind)[rows[sel]]
+        return out
+
+    def ids(self, keys: np.ndarray) -> list[str]:
+        """Document ids of ``keys`` (looked up in the memory-mapped id files of their shards)."""
+        out: list[str | None] = [None] * len(keys)
+        shards, rows = key_shard(keys), key_row(keys)
+        for s in np.unique(shards):
+            sel = np.flatnonzero(shards == s)
+            values = read_ids(self.path(int(s), "ids")).take(pa.array(rows[sel])).to_pylist()
+            for i, v in zip(sel, values):
+                out[i] = v
+        return out
+
+    def partition_pairs(self, kind: str, partition: int, *, num_shards: int, num_ref_shards: int) -> np.ndarray:
+        """``[hash, key]`` rows of one bucket (``kind="bucket"``) or exact partition, reference included."""
+        sources = [(self.layout, 0, num_shards)]
+        if self.reference is not None:
+            sources.append((self.reference, REF_BASE, num_ref_shards))
+        parts = []
+        for layout, base, count in sources:
+            getter = layout.bucket_file if kind == "bucket" else layout.exact_file
+            for s in range(count):
+                rows = load_pairs([getter(partition, s)])
+                if base and len(rows):
+                    rows[:, 1] += np.uint64(base) << np.uint64(32)
+                parts.append(rows)
+        return np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.uint64)

@@ -21,8 +21,7 @@ import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from hanforge.corpus.dedup.layout import ASSIGN_DTYPE, REASONS, REF_BASE, StateLayout, key_row, key_shard
-from hanforge.corpus.dedup.stages import read_ids
+from hanforge.corpus.dedup.layout import ASSIGN_DTYPE, REASONS, DocFiles, StateLayout
 from hanforge.shards.text_schema import TEXT_SHARD_SCHEMA
 from hanforge.shards.text_writer import TextShardWriter, conform_table
 
@@ -35,19 +34,6 @@ def shard_assignments(layout: StateLayout, shard: int) -> np.ndarray:
     parts = [np.load(f, allow_pickle=False) for f in files]
     out = np.concatenate(parts) if parts else np.empty(0, dtype=ASSIGN_DTYPE)
     return np.sort(out, order="row")
-
-
-def ids_of(keys: np.ndarray, *, layout: StateLayout, reference: StateLayout | None) -> list[str]:
-    """Document ids of ``keys`` (looked up in the memory-mapped id files of their shards)."""
-    out: list[str | None] = [None] * len(keys)
-    shards, rows = key_shard(keys), key_row(keys)
-    for s in np.unique(shards):
-        sel = np.flatnonzero(shards == s)
-        path = reference.doc_file(int(s) - REF_BASE, "ids") if s >= REF_BASE else layout.doc_file(int(s), "ids")
-        values = read_ids(path).take(pa.array(rows[sel])).to_pylist()
-        for i, v in zip(sel, values):
-            out[i] = v
-    return out
 
 
 class RemovalStage(PipelineStep):
@@ -65,7 +51,6 @@ class RemovalStage(PipelineStep):
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         layout = StateLayout(self.output)
-        reference = StateLayout(self.reference) if self.reference else None
         table = conform_table(pq.read_table(self.shards[rank]), TEXT_SHARD_SCHEMA)
         n = table.num_rows
         ids = table.column("id").to_pylist()
@@ -75,7 +60,7 @@ class RemovalStage(PipelineStep):
         reason: list[str | None] = list(previous)
         step: list[str | None] = table.column("drop_step").to_pylist()
         assign = shard_assignments(layout, rank)
-        kept_ids = ids_of(assign["kept"], layout=layout, reference=reference) if len(assign) else []
+        kept_ids = DocFiles(self.output, reference=self.reference).ids(assign["kept"]) if len(assign) else []
         for rec, kept_id in zip(assign, kept_ids):
             row = int(rec["row"])
             cluster_id[row], cluster_size[row] = kept_id, int(rec["size"])

@@ -31,6 +31,7 @@ from hanforge.corpus.dedup.layout import StateLayout, discover_shards
 from hanforge.corpus.dedup.removal import RemovalStage
 from hanforge.corpus.dedup.shingles import minhash_engine
 from hanforge.corpus.dedup.stages import CandidateStage, SignatureStage
+from hanforge.corpus.runner import execute_steps
 from hanforge.errors import ConfigError, HanforgeError
 from hanforge.fingerprint import claim_output, config_fingerprint, file_fingerprint, write_manifest
 from hanforge.shards.text_writer import DEFAULT_MAX_SHARD_BYTES
@@ -52,24 +53,6 @@ class DedupSummary:
 class _StageSubmitted(Exception):
     def __init__(self, stage: str) -> None:
         self.stage = stage
-
-
-def _execute(steps: list, *, tasks: int, workers: int, logging_dir: Path, job_name: str, executor: str,
-             executor_options: Any = None, on_progress=None) -> None:
-    try:
-        from hanforge.corpus.runner import execute_steps
-    except ImportError:  # the corpus runner's own imports are not all in place yet
-        execute_steps = None
-    if execute_steps is not None:
-        execute_steps(steps, tasks=tasks, workers=workers, logging_dir=logging_dir, job_name=job_name,
-                      executor=executor, executor_options=executor_options, on_progress=on_progress)
-        return
-    if executor != "local":
-        raise ConfigError(f"executor {executor!r} needs hanforge.corpus.runner, which failed to import")
-    from datatrove.executor import LocalPipelineExecutor
-
-    LocalPipelineExecutor(steps, tasks=tasks, workers=min(workers, tasks), logging_dir=str(logging_dir),
-                          skip_completed=True, start_method="forkserver").run()
 
 
 def _reference(index: str | Path | None, config: DedupConfig) -> tuple[str | None, int]:
@@ -119,8 +102,8 @@ def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConf
     def stage(name: str, step, tasks: int) -> None:
         start = time.perf_counter()
         report = (lambda done, total: on_progress(name, done, total)) if on_progress else None
-        _execute([step], tasks=tasks, workers=workers, logging_dir=layout.logs / name, job_name=f"dedup-{name}",
-                 executor=executor, executor_options=executor_options, on_progress=report)
+        execute_steps([step], tasks=tasks, workers=workers, logging_dir=layout.logs / name, job_name=f"dedup-{name}",
+                      executor=executor, executor_options=executor_options, on_progress=report)
         seconds[name.split("-")[0]] = seconds.get(name.split("-")[0], 0.0) + time.perf_counter() - start
         completions = layout.logs / name / "completions"
         done = len(list(completions.iterdir())) if completions.is_dir() else 0

@@ -18,7 +18,6 @@ input of the first connected-components round. Memory per task: the partition's 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -26,12 +25,9 @@ import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from hanforge.atomic import atomic_path
 from hanforge.corpus.dedup.config import DedupConfig
-from hanforge.corpus.dedup.layout import (
-    REF_BASE, StateLayout, key_row, key_shard, load_pairs, make_keys, node_partition, save_npy,
-)
-from hanforge.corpus.dedup.shingles import MinhashSignatures, exact_hash, normalize_for_hashing
+from hanforge.corpus.dedup.layout import DocFiles, StateLayout, make_keys, node_partition, save_ids, save_npy
+from hanforge.corpus.dedup.shingles import MinhashSignatures, estimated_jaccard, exact_hash, normalize_for_hashing
 from hanforge.errors import InputError
 
 _READ_BATCH = 1024
@@ -55,34 +51,6 @@ def keep_scores(table: pa.Table, keep: str, *, normalized_lengths: np.ndarray) -
         return np.array([-math.inf if v is None else float(v) for v in values], dtype=np.float64)
     except (TypeError, ValueError):
         raise InputError(f"keep = {keep!r}: column {column!r} is not numeric") from None
-
-
-class DocFiles:
-    """Memory-mapped access to the doc files of this run's shards and of a reference index."""
-
-    def __init__(self, layout: StateLayout, reference: StateLayout | None) -> None:
-        self.layout = layout
-        self.reference = reference
-        self._cache: dict[tuple[int, str], np.ndarray] = {}
-
-    def array(self, shard: int, kind: str) -> np.ndarray:
-        if (shard, kind) not in self._cache:
-            if shard >= REF_BASE:
-                path = self.reference.doc_file(shard - REF_BASE, kind)
-            else:
-                path = self.layout.doc_file(shard, kind)
-            self._cache[(shard, kind)] = np.load(path, mmap_mode="r", allow_pickle=False)
-        return self._cache[(shard, kind)]
-
-    def rows(self, keys: np.ndarray, kind: str) -> np.ndarray:
-        """The ``kind`` rows of documents ``keys`` (in that order)."""
-        shards, rows = key_shard(keys), key_row(keys)
-        first = self.array(int(shards[0]), kind)
-        out = np.empty((len(keys), *first.shape[1:]), dtype=first.dtype)
-        for shard in np.unique(shards):
-            sel = shards == shard
-            out[sel] = self.array(int(shard), kind)[rows[sel]]
-        return out
 
 
 class SignatureStage(PipelineStep):
@@ -140,7 +108,7 @@ class SignatureStage(PipelineStep):
         save_npy(layout.doc_file(rank, "sig"), sigs)
         save_npy(layout.doc_file(rank, "exact"), exact)
         save_npy(layout.doc_file(rank, "score"), keep_scores(table, cfg.keep, normalized_lengths=lengths))
-        _save_ids(layout.doc_file(rank, "ids"), table.column("id"))
+        save_ids(layout.doc_file(rank, "ids"), table.column("id"))
         if cfg.exact:
             part = (exact % np.uint64(cfg.graph_partitions)).astype(np.int64)
             for q in range(cfg.graph_partitions):
@@ -162,18 +130,6 @@ class SignatureStage(PipelineStep):
         yield
 
 
-def _save_ids(path: Path, ids: pa.ChunkedArray) -> None:
-    table = pa.table({"id": ids.cast(pa.string())})
-    with atomic_path(path) as tmp, pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
-        w.write_table(table)
-
-
-def read_ids(path: Path) -> pa.Array:
-    """Memory-mapped ids of one shard."""
-    with pa.memory_map(str(path), "r") as source:
-        return pa.ipc.open_file(source).read_all().column("id").combine_chunks()
-
-
 class CandidateStage(PipelineStep):
     """Ranks ``< bucket partitions``: LSH buckets → verified edges; the rest: exact groups → edges."""
 
@@ -189,32 +145,14 @@ class CandidateStage(PipelineStep):
         self.reference = reference
         self.num_ref_shards = num_ref_shards
 
-    def _files(self, kind: str, partition: int) -> list[tuple[Path, int]]:
-        layout = StateLayout(self.output)
-        getter = layout.bucket_file if kind == "bucket" else layout.exact_file
-        files = [(getter(partition, s), 0) for s in range(self.num_shards)]
-        if self.reference:
-            ref = StateLayout(self.reference)
-            getter = ref.bucket_file if kind == "bucket" else ref.exact_file
-            files += [(getter(partition, s), REF_BASE) for s in range(self.num_ref_shards)]
-        return files
-
-    def _rows(self, kind: str, partition: int) -> np.ndarray:
-        parts = []
-        for path, base in self._files(kind, partition):
-            rows = load_pairs([path])
-            if base and len(rows):
-                rows[:, 1] += np.uint64(base) << np.uint64(32)
-            parts.append(rows)
-        return np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.uint64)
-
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         cfg = self.config
         layout = StateLayout(self.output)
         near_tasks = cfg.num_bucket_partitions if cfg.near else 0
         is_near = rank < near_tasks
-        rows = self._rows("bucket", rank) if is_near else self._rows("exact", rank - near_tasks)
-        docs = DocFiles(layout, StateLayout(self.reference) if self.reference else None)
+        docs = DocFiles(self.output, reference=self.reference)
+        kind, partition = ("bucket", rank) if is_near else ("exact", rank - near_tasks)
+        rows = docs.partition_pairs(kind, partition, num_shards=self.num_shards, num_ref_shards=self.num_ref_shards)
         stats = {"rows": int(len(rows)), "buckets": 0, "candidate_pairs": 0, "edges": 0}
         src, dst = [], []
         if len(rows):
@@ -254,6 +192,6 @@ class CandidateStage(PipelineStep):
         stats["candidate_pairs"] += len(i)
         if is_near and cfg.verify:
             sigs = docs.rows(members, "sig")
-            similar = (sigs[i] == sigs[j]).mean(axis=1) >= cfg.threshold
+            similar = estimated_jaccard(sigs[i], sigs[j]) >= cfg.threshold
             i, j = i[similar], j[similar]
         return i, j

@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from hanforge.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
 from hanforge.errors import InputError, ShardError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint
+from hanforge.shards.text_reader import iter_text_batches, text_shard_files
 from hanforge.shards.token_format import (
     DEFAULT_ROWS_PER_SHARD,
     TokenShardWriter,
@@ -47,30 +47,6 @@ from hanforge.tokenizer.load import load_tokenizer
 WORK_DIR = "_work"
 _PACK_BLOCK = 8192  # documents gathered per TokenShardWriter.add_documents call
 _WORK_SCHEMA = pa.schema([pa.field("ids", pa.large_list(pa.uint32())), pa.field("source", pa.string())])
-
-
-def text_shard_files(inputs: list[str | Path]) -> list[tuple[str, Path]]:
-    """``[(key, path)]`` of the Parquet text shards behind ``inputs``, sorted by key.
-
-    An input is a Parquet file, a folder holding ``shards/*.parquet`` (a corpus output: the
-    ``excluded/`` shards are not used), or a folder of ``*.parquet``. The key is
-    ``<input name>/<relative path>`` (no absolute paths end up in manifests).
-    """
-    found: dict[str, Path] = {}
-    for raw in inputs:
-        path = Path(raw)
-        if path.is_file() and path.suffix == ".parquet":
-            found[path.name] = path
-            continue
-        if not path.is_dir():
-            raise InputError(f"{path}: input is neither a Parquet file nor a folder of text shards")
-        folder = path / "shards" if (path / "shards").is_dir() else path
-        files = sorted(p for p in folder.glob("*.parquet") if p.is_file())
-        if not files:
-            raise InputError(f"{path}: no *.parquet text shards found (looked in {folder.name}/)")
-        for f in files:
-            found[f"{path.name}/{f.relative_to(path)}"] = f
-    return sorted(found.items())
 
 
 _LOADED: dict[tuple[str, str | None], Any] = {}
@@ -90,26 +66,19 @@ def _tokenize_one(job: dict[str, Any], loaded=None) -> dict[str, Any]:
     loaded = loaded or _cached_tokenizer(job["tokenizer"], job["eos_token"])
     if loaded.fingerprint != job["tokenizer_fingerprint"]:
         raise ShardError(f"{job['tokenizer']}: tokenizer changed while the job was running")
-    path = Path(job["input"])
-    try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ShardError(f"{path}: cannot read Parquet text shard ({exc})") from None
-    names = parquet.schema_arrow.names
-    if job["text_column"] not in names:
-        raise ShardError(f"{path}: no column {job['text_column']!r} (columns: {', '.join(names)})")
-    columns = [job["text_column"]] + (["source"] if "source" in names else [])
     default_source = job["key"].split("/", 1)[0]
     num_docs = 0
     with atomic_path(job["work"]) as tmp:
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, _WORK_SCHEMA) as writer:
             # use_threads=False: input shards already run in parallel (threads or processes)
-            for batch in parquet.iter_batches(batch_size=job["batch_size"], columns=columns, use_threads=False):
+            for batch in iter_text_batches(job["input"], text_column=job["text_column"], optional=["source"],
+                                           batch_size=job["batch_size"], use_threads=False):
                 values, lengths = loaded.encoder.encode(batch.column(job["text_column"]))
                 offsets = np.zeros(len(lengths) + 1, np.int64)
                 np.cumsum(lengths, out=offsets[1:])
                 ids = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
-                sources = batch.column("source") if "source" in columns else pa.array([default_source] * batch.num_rows)
+                has_source = "source" in batch.schema.names
+                sources = batch.column("source") if has_source else pa.array([default_source] * batch.num_rows)
                 writer.write_batch(pa.record_batch([ids, sources.cast(pa.string())], schema=_WORK_SCHEMA))
                 num_docs += batch.num_rows
     marker = {"input": job["key"], "fingerprint": job["fingerprint"], "tokenizer": loaded.fingerprint,
