@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hanforge.shards",),  # text and token shard formats, their readers and writers
     ("hanforge.tokenizer",),  # tokenizer training/loading/encoding and the tokenize job
     ("hanforge.corpus", "hanforge.train"),  # corpus engine (run, dedup, mix); training
+    ("hanforge.eval",),  # evaluation and the data-ablation loop (runs corpus and train)
     ("hanforge.cli",),  # the command line: one module per verb
     ("hanforge.__main__",),  # `python -m hanforge`
 )

@@ -134,7 +134,7 @@ def run_ablation(cfg: AblationConfig, *, progress: bool = True, log: Callable[[s
     from hanforge.eval.bits import bits_per_char
     from hanforge.eval.models import load_causal_lm
     from hanforge.eval.texts import read_eval_texts
-    from hanforge.shards.tokenize import tokenize_shards
+    from hanforge.tokenizer.tokenize_job import tokenize_shards
 
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
