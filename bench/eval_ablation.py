@@ -76,7 +76,7 @@ intermediate_size = 384
 
 GPU_PROXY = """
 seq_len = 512
-batch_size = 16
+batch_size = 4
 token_budget = {budget}
 learning_rate = 1e-3
 warmup_steps = 10
@@ -85,11 +85,11 @@ eval_stride = 256
 eval_batch_size = 16
 backend = "transformers"
 [proxy]
-hidden_size = 512
-num_layers = 8
-num_heads = 8
-num_kv_heads = 8
-intermediate_size = 1536
+hidden_size = 384
+num_layers = 6
+num_heads = 6
+num_kv_heads = 6
+intermediate_size = 1024
 """
 
 
@@ -118,11 +118,32 @@ def html_folder_to_warc(folder: Path, out: Path, *, every: int = 1) -> Path:
     return out
 
 
-def datatrove_corpus(warc: Path, output: Path) -> Path:
-    from e2e_vs_datatrove import run_side
+def datatrove_corpus(warc: Path, output: Path, *, timeout: float) -> Path:
+    """The stock datatrove pipeline of bench/e2e_vs_datatrove.py on ``warc``, except the
+    extractor's time limit: datatrove's default (0.1 s per page) skips most pages of a busy
+    machine as timeouts, which would make the baseline corpus depend on the load."""
+    import e2e_vs_datatrove as e2e
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.extractors import Trafilatura
+    from datatrove.pipeline.filters import GopherQualityFilter, GopherRepetitionFilter, LambdaFilter
+    from datatrove.pipeline.formatters import PIIFormatter
+    from datatrove.pipeline.readers import WarcReader
+    from datatrove.pipeline.writers import ParquetWriter
 
-    if not list((output / "shards").glob("*.parquet")):
-        run_side("datatrove", warc, output)
+    if list((output / "shards").glob("*.parquet")) and (output / "done").is_file():
+        return output / "shards"
+    shutil.rmtree(output, ignore_errors=True)
+
+    def hangul_ratio_ok(doc) -> bool:
+        letters = len(e2e.LETTER.findall(doc.text))
+        return letters > 0 and len(e2e.HANGUL.findall(doc.text)) / letters >= 0.3
+
+    pipeline = [WarcReader(str(warc.parent), glob_pattern=warc.name),
+                Trafilatura(favour_precision=True, timeout=timeout), LambdaFilter(hangul_ratio_ok),
+                GopherRepetitionFilter(), GopherQualityFilter(min_stop_words=None), PIIFormatter(),
+                ParquetWriter(str(output / "shards"))]
+    LocalPipelineExecutor(pipeline, tasks=1, workers=1, logging_dir=str(output / "logs")).run()
+    (output / "done").write_text("ok\n")
     return output / "shards"
 
 
@@ -147,6 +168,8 @@ def main() -> None:
     parser.add_argument("--heldout-chars", type=int, default=40000)
     parser.add_argument("--every", type=int, default=1, help="use the train pages with sha1(path) %% EVERY == 0 "
                         "(a smaller input on a busy machine)")
+    parser.add_argument("--extract-timeout", type=float, default=30.0,
+                        help="datatrove Trafilatura time limit per page (its default 0.1 s times out under load)")
     parser.add_argument("--only", choices=["hanforge", "datatrove"], help="text stage: build only these variants")
     args = parser.parse_args()
 
@@ -159,7 +182,7 @@ def main() -> None:
     warc = html_folder_to_warc(data["lo_train_html"], args.work / f"lo-train{suffix}.warc.gz", every=args.every)
     dt = args.work / f"datatrove-lo-train{suffix}"
     if args.only != "hanforge":
-        datatrove_corpus(warc, dt)
+        datatrove_corpus(warc, dt, timeout=args.extract_timeout)
     if args.only == "datatrove":
         return
     dt = dt / "shards"
@@ -180,7 +203,7 @@ def main() -> None:
         tok = out / "tokenizer"
         if args.only == "hanforge":
             return
-        if not (tok / "tokenizer.json").is_file():
+        if args.stage == "text" and not (tok / "tokenizer.json").is_file():
             from hanforge.tokenizer.train import TokenizerTrainConfig, train_tokenizer
 
             train_tokenizer(inputs=list(texts.values()), output=tok, config=TokenizerTrainConfig(vocab_size=16000))
@@ -196,14 +219,13 @@ def main() -> None:
                 for f in files:
                     shutil.copy(f, dest / f.name)
                 shard_variants += f'\n[[variants]]\nname = "{name}"\nshards = "data/{name}"\n'
-            shutil.copytree(tok, job / "data" / "tokenizer")
             shutil.rmtree(job / "src", ignore_errors=True)
             shutil.copytree(REPO / "hanforge", job / "src" / "hanforge",
                             ignore=shutil.ignore_patterns("__pycache__", "sample"))
             shutil.copytree(data["heldout_lo"] / "shards", job / "data" / "heldout-lo")
             (job / "ablate.toml").write_text(
                 'output = "ablation-out"\npipelines = ""\nheldout = ["data/heldout-lo"]\nseeds = [1, 2, 3]\n'
-                'tokenizer = "data/tokenizer"\n' + GPU_PROXY.format(budget=args.budget or 8_000_000)
+                'tokenizer_vocab_size = 8000\n' + GPU_PROXY.format(budget=args.budget or 8_000_000)
                 + shard_variants, encoding="utf-8")
             print(f"wrote {job}/ablate.toml and data/")
         return
