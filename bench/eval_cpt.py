@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=HERE / "_work" / "eval")
     parser.add_argument("--model", type=Path, help="HF model folder (default: Gemma 3 270M from the GGUF package)")
     parser.add_argument("--train-text", type=Path, help="text shards to continue pretraining on "
-                        "(default: WORK/ablation/variants/default/dedup from eval_ablation.py --stage text)")
+                        "(default: WORK/ablation/variants/default/default-dedup from eval_ablation.py --stage text)")
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--seq-len", type=int, default=512)
@@ -145,7 +145,7 @@ def main() -> None:
     mc = korean_mc_file(data["heldout_lo"], work / "mc" / "test.jsonl", num_items=args.mc_items)
     before = measure(model, texts=texts, mc=mc, out=work / "before", max_chars=args.max_chars,
                      batch_size=args.batch_size, device=args.device)
-    train_text = args.train_text or args.work / "ablation" / "variants" / "default" / "dedup"
+    train_text = args.train_text or args.work / "ablation" / "variants" / "default" / "default-dedup"
     tokens = work / "tokens"
     assert hanforge(["tokenize", "--input", str(train_text), "--tokenizer", str(model), "--seq-len",
                      str(args.seq_len), "--output", str(tokens), "--overwrite"]) == 0

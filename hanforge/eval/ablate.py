@@ -44,10 +44,10 @@ def variant_text(v: VariantConfig, cfg: AblationConfig, folder: Path, *, log: Ca
         from hanforge.corpus.mix import load_mix_config, mix_sources
 
         mix = load_mix_config(v.mix)
-        mix.output = str(folder / "mix")
+        mix.output = str(folder / f"{v.name}-mix")
         log(f"[{v.name}] mix {v.mix}")
         mix_sources(mix, overwrite=True)
-        return folder / "mix"
+        return folder / f"{v.name}-mix"
     from hanforge.corpus.pipeline import load_pipelines
     from hanforge.corpus.runner import run_pipeline
 
@@ -58,17 +58,18 @@ def variant_text(v: VariantConfig, cfg: AblationConfig, folder: Path, *, log: Ca
         raise ConfigError(f"variants.{v.name}.drop_steps: {', '.join(unknown)} not in pipeline "
                           f"{v.pipeline} (steps: {', '.join(map(str, types))})")
     steps = [s for s in pipeline.steps if s.get("type") not in v.drop_steps]
-    run_cfg = pipeline.replace(inputs=list(cfg.inputs), output=str(folder / "run"), steps=steps,
+    # folders named after the variant: shard keys (input folder name + file) stay unique in the union
+    run_cfg = pipeline.replace(inputs=list(cfg.inputs), output=str(folder / f"{v.name}-run"), steps=steps,
                                workers=cfg.workers, executor="local")
     log(f"[{v.name}] hanforge run {v.pipeline}" + (f" without {', '.join(v.drop_steps)}" if v.drop_steps else ""))
     run_pipeline(run_cfg, overwrite=True)
     if not v.dedup:
-        return folder / "run"
+        return folder / f"{v.name}-run"
     from hanforge.corpus.dedup.run import run_dedup
 
     log(f"[{v.name}] hanforge dedup")
-    run_dedup([folder / "run"], output=folder / "dedup", workers=cfg.workers, overwrite=True)
-    return folder / "dedup"
+    run_dedup([folder / f"{v.name}-run"], output=folder / f"{v.name}-dedup", workers=cfg.workers, overwrite=True)
+    return folder / f"{v.name}-dedup"
 
 
 def text_stats(text: Path, heldout_hashes: set[str], *, name: str) -> dict[str, int]:

@@ -64,4 +64,47 @@ def gguf_to_folder(gguf_path: str | Path, output: str | Path, *, dtype: str = "b
     output = Path(output)
     fresh.to(getattr(torch, dtype)).save_pretrained(output, safe_serialization=True)
     tokenizer.save_pretrained(output)
+    repair_spm_bpe_tokenizer(output / "tokenizer.json")
     return output
+
+
+def repair_spm_bpe_tokenizer(path: str | Path) -> bool:
+    """Turn a GGUF-converted SentencePiece **BPE** vocabulary back into a BPE tokenizer.
+
+    transformers (5.17) converts a GGUF "llama"-type vocabulary such as Gemma 3's into a Unigram
+    model whose scores are SentencePiece BPE's merge ranks (-id); Viterbi over those scores prefers
+    single characters (five pieces of -500 beat one of -30000), so Korean comes out one token per
+    character and the model scores far worse than with its real tokenizer. When the scores are
+    the ranks (strictly falling with the id), the merges are rebuilt in rank order
+    (:func:`hanforge.tokenizer.train.bpe_merges`) and the model is rewritten as BPE. Returns
+    whether the file was changed.
+    """
+    import json
+
+    from hanforge.tokenizer.train import bpe_merges
+
+    path = Path(path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    model = data.get("model", {})
+    if model.get("type") != "Unigram":
+        return False
+    from collections import Counter
+
+    special = {t["content"] for t in data.get("added_tokens", []) if t.get("special")}
+    pieces = [(p, s) for p, s in model["vocab"]]
+    counts = Counter(s for _, s in pieces)
+    # control, unused and byte pieces share one score (-1000, 0); ordinary pieces carry their rank
+    tied = {p for p, s in pieces if counts[s] > 1}
+    ranked = [s for p, s in pieces if p not in special and p not in tied]
+    if len(ranked) < 0.9 * len(pieces) or any(b >= a for a, b in zip(ranked, ranked[1:])):
+        return False  # a real Unigram model (scores are log-probabilities, not ranks)
+    vocab = {p: i for i, (p, _) in enumerate(pieces)}
+    skip = special | tied
+    unk_id = model.get("unk_id")
+    data["model"] = {"type": "BPE", "dropout": None,
+                     "unk_token": pieces[unk_id][0] if unk_id is not None else None,
+                     "continuing_subword_prefix": None, "end_of_word_suffix": None, "fuse_unk": True,
+                     "byte_fallback": bool(model.get("byte_fallback")), "ignore_merges": False,
+                     "vocab": vocab, "merges": [list(m) for m in bpe_merges(vocab, skip=skip)]}
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return True
