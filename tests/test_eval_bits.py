@@ -91,3 +91,28 @@ def test_loading_a_saved_folder_and_text_budget(tok, tmp_path):
     assert r.num_chars == len(TEXTS[0]) + 10
     with pytest.raises(InputError):
         load_causal_lm(tmp_path / "missing")
+
+
+def test_gguf_spm_bpe_vocabulary_is_repaired_to_bpe(tmp_path):
+    """A SentencePiece-BPE vocabulary stored as Unigram with rank scores splits into characters;
+    the repair gives the BPE segmentation (the Gemma 3 GGUF case)."""
+    import json
+
+    from tokenizers import Tokenizer
+
+    from hanforge.eval.models import repair_spm_bpe_tokenizer
+
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    pieces = [["<pad>", -1000.0], ["<eos>", -1000.0], ["<unk>", -1000.0]]
+    pieces += [[p, -float(i + 1)] for i, p in enumerate([*letters, "ab", "abc", "xy"])]
+    data = {"version": "1.0", "truncation": None, "padding": None,
+            "added_tokens": [{"id": i, "content": p, "single_word": False, "lstrip": False, "rstrip": False,
+                              "normalized": False, "special": True} for i, (p, _) in enumerate(pieces[:3])],
+            "normalizer": None, "pre_tokenizer": None, "post_processor": None, "decoder": None,
+            "model": {"type": "Unigram", "unk_id": 2, "vocab": pieces, "byte_fallback": False}}
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert Tokenizer.from_file(str(path)).encode("abcxy").tokens == ["a", "b", "c", "xy"]  # rank scores: chars win
+    assert repair_spm_bpe_tokenizer(path)
+    assert Tokenizer.from_file(str(path)).encode("abcxy").tokens == ["abc", "xy"]
+    assert not repair_spm_bpe_tokenizer(path)  # already BPE
