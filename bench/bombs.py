@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import io
 import json
 import resource
 import shutil
@@ -45,10 +44,12 @@ def korean_page() -> bytes:
 def warc_record_member(url: str, payload_chunks, length: int, *, level: int = 6) -> bytes:
     """One gzip member holding a WARC response record; the payload is streamed from chunks."""
     http_head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
-    head = (f"WARC/1.1\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:{abs(hash(url)):032x}>\r\n"
-            f"WARC-Date: 2026-11-29T00:00:00Z\r\nWARC-Target-URI: {url}\r\n"
-            f"Content-Type: application/http; msgtype=response\r\n"
-            f"Content-Length: {len(http_head) + length}\r\n\r\n").encode()
+    head = (
+        f"WARC/1.1\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:{abs(hash(url)):032x}>\r\n"
+        f"WARC-Date: 2026-11-29T00:00:00Z\r\nWARC-Target-URI: {url}\r\n"
+        f"Content-Type: application/http; msgtype=response\r\n"
+        f"Content-Length: {len(http_head) + length}\r\n\r\n"
+    ).encode()
     comp = zlib.compressobj(level, zlib.DEFLATED, 31)
     out = [comp.compress(head + http_head)]
     out += [comp.compress(chunk) for chunk in payload_chunks]
@@ -60,8 +61,9 @@ def warc_record_member(url: str, payload_chunks, length: int, *, level: int = 6)
 def make_warc_gz(folder: Path) -> None:
     page = korean_page()
     zeros = (b"\0" * (1 << 24) for _ in range(64))  # 64 x 16 MiB = 1 GiB
-    data = warc_record_member("https://ko.example/page", [page], len(page)) + \
-        warc_record_member("https://ko.example/zeros", zeros, 1 << 30, level=9)
+    data = warc_record_member("https://ko.example/page", [page], len(page)) + warc_record_member(
+        "https://ko.example/zeros", zeros, 1 << 30, level=9
+    )
     (folder / "bomb.warc.gz").write_bytes(data)
 
 
@@ -84,12 +86,12 @@ def make_newlines(folder: Path) -> None:
 
 def make_nested_divs(folder: Path) -> None:
     depth = 100_000
-    (folder / "nested.html").write_bytes(b"<html><body>" + b"<div>" * depth + KOREAN.encode()
-                                         + b"</div>" * depth + b"</body></html>")
+    (folder / "nested.html").write_bytes(
+        b"<html><body>" + b"<div>" * depth + KOREAN.encode() + b"</div>" * depth + b"</body></html>"
+    )
 
 
-BOMBS = {"warc-gz": make_warc_gz, "parquet": make_parquet, "newlines": make_newlines,
-         "nested-divs": make_nested_divs}
+BOMBS = {"warc-gz": make_warc_gz, "parquet": make_parquet, "newlines": make_newlines, "nested-divs": make_nested_divs}
 
 
 def run_one(inputs: Path, output: Path) -> dict:
@@ -97,9 +99,26 @@ def run_one(inputs: Path, output: Path) -> dict:
     shutil.rmtree(output, ignore_errors=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "hanforge", "run", str(REPO / "pipelines.toml"), "--input",
-                           str(inputs), "--output", str(output), "--workers", "1", "--tasks", "1"],
-                          capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hanforge",
+            "run",
+            str(REPO / "pipelines.toml"),
+            "--input",
+            str(inputs),
+            "--output",
+            str(output),
+            "--workers",
+            "1",
+            "--tasks",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode != 0:
@@ -131,9 +150,11 @@ def main() -> None:
     r = run_one(inputs, WORK / f"out-{name}")
     docs = r["stats"]["documents"]
     extract = next((s for s in r["stats"]["steps"] if s["step"] == "extract"), {})
-    line = (f"{name:<12} input {size / 1e6:8.3f} MB  wall {r['seconds']:6.1f} s  peak RSS {r['peak_rss_mb']:6.0f} MB  "
-            f"docs in/kept/excluded {docs['input']}/{docs['kept']}/{docs['excluded']}  "
-            f"reasons {r['stats']['drop_reasons']}")
+    line = (
+        f"{name:<12} input {size / 1e6:8.3f} MB  wall {r['seconds']:6.1f} s  peak RSS {r['peak_rss_mb']:6.0f} MB  "
+        f"docs in/kept/excluded {docs['input']}/{docs['kept']}/{docs['excluded']}  "
+        f"reasons {r['stats']['drop_reasons']}"
+    )
     if name == "nested-divs":
         line += f"  extract step {extract.get('seconds', 0):.2f} s (limit {EXTRACT_LIMIT_S} s)"
     print(line, flush=True)

@@ -30,10 +30,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dedup_data import build_benchmark, shingle_sets, true_pairs  # noqa: E402
+from dedup_data import build_benchmark, shingle_sets, true_pairs
 
-from hanforge.corpus.dedup.config import DedupConfig  # noqa: E402
-from hanforge.corpus.dedup.shingles import MinhashScheme, MinhashSignatures, jaccard, normalize_for_hashing  # noqa: E402
+from hanforge.corpus.dedup.config import DedupConfig
+from hanforge.corpus.dedup.shingles import MinhashScheme, MinhashSignatures, jaccard, normalize_for_hashing
 
 THRESHOLD = 0.8
 WORK = Path("/tmp/hanforge-dedup-bench")
@@ -62,8 +62,11 @@ def oracle_labels(truth: set, num_docs: int) -> list:
 def link_precision(labels: list, removed: list[bool], truth: set) -> float:
     """Fraction of removed documents whose similarity to their cluster's kept document is >= threshold."""
     kept_of = {lab: i for i, lab in enumerate(labels) if lab is not None and not removed[i]}
-    links = [tuple(sorted((i, kept_of[lab]))) for i, lab in enumerate(labels)
-             if lab is not None and removed[i] and lab in kept_of]
+    links = [
+        tuple(sorted((i, kept_of[lab])))
+        for i, lab in enumerate(labels)
+        if lab is not None and removed[i] and lab in kept_of
+    ]
     return sum(link in truth for link in links) / len(links) if links else 1.0
 
 
@@ -77,8 +80,15 @@ def scores(predicted: set, truth: set, num_docs: int) -> dict:
     dp = dtp / len(dup_pred) if dup_pred else 1.0
     dr = dtp / len(dup_true) if dup_true else 1.0
     f = lambda a, b: 2 * a * b / (a + b) if a + b else 0.0  # noqa: E731
-    return {"pairs": len(predicted), "precision": p, "recall": r, "f1": f(p, r),
-            "doc_precision": dp, "doc_recall": dr, "doc_f1": f(dp, dr)}
+    return {
+        "pairs": len(predicted),
+        "precision": p,
+        "recall": r,
+        "f1": f(p, r),
+        "doc_precision": dp,
+        "doc_recall": dr,
+        "doc_f1": f(dp, dr),
+    }
 
 
 def write_shards(docs: list[dict], folder: Path, *, num_shards: int = 8) -> None:
@@ -86,8 +96,12 @@ def write_shards(docs: list[dict], folder: Path, *, num_shards: int = 8) -> None
 
     for s in range(num_shards):
         writer = TextShardWriter(folder / "shards", prefix=f"{s:05d}")
-        writer.write_rows([{"id": d["id"], "text": d["text"], "source": "bench", "num_chars": len(d["text"])}
-                           for d in docs[s::num_shards]])
+        writer.write_rows(
+            [
+                {"id": d["id"], "text": d["text"], "source": "bench", "num_chars": len(d["text"])}
+                for d in docs[s::num_shards]
+            ]
+        )
         writer.close()
 
 
@@ -99,8 +113,9 @@ def run_hanforge(docs, folder: Path, *, workers: int, split: bool = False) -> tu
     out = WORK / "hanforge-out"
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    summary = run_dedup([folder], output=out, config=DedupConfig(threshold=THRESHOLD, split_clusters=split),
-                        workers=workers)
+    summary = run_dedup(
+        [folder], output=out, config=DedupConfig(threshold=THRESHOLD, split_clusters=split), workers=workers
+    )
     seconds = time.perf_counter() - start
     frame = pl.concat([pl.read_parquet(out / "shards"), pl.read_parquet(out / "excluded")])
     label = dict(zip(frame["id"].to_list(), frame["dup_cluster_id"].to_list()))
@@ -113,7 +128,11 @@ def run_hanforge(docs, folder: Path, *, workers: int, split: bool = False) -> tu
 def run_datatrove(docs, folder: Path) -> tuple[list, float]:
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup.minhash import (
-        MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature,
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
     )
     from datatrove.pipeline.readers import ParquetReader
     from datatrove.pipeline.writers import JsonlWriter
@@ -125,11 +144,25 @@ def run_datatrove(docs, folder: Path) -> tuple[list, float]:
     stages = [
         [reader(), MinhashDedupSignature(output_folder=str(base / "sigs"), config=config)],
         [MinhashDedupBuckets(input_folder=str(base / "sigs"), output_folder=str(base / "buckets"), config=config)],
-        [MinhashDedupCluster(input_folder=str(base / "buckets"), output_folder=str(base / "remove"), config=config,
-                             save_cluster_id=True, save_cluster_size=True)],
-        [reader(), MinhashDedupFilter(input_folder=str(base / "remove"), load_cluster_ids=True, load_cluster_sizes=True,
-                                      exclusion_writer=JsonlWriter(str(base / "removed"), compression=None)),
-         JsonlWriter(str(base / "kept"), compression=None)],
+        [
+            MinhashDedupCluster(
+                input_folder=str(base / "buckets"),
+                output_folder=str(base / "remove"),
+                config=config,
+                save_cluster_id=True,
+                save_cluster_size=True,
+            )
+        ],
+        [
+            reader(),
+            MinhashDedupFilter(
+                input_folder=str(base / "remove"),
+                load_cluster_ids=True,
+                load_cluster_sizes=True,
+                exclusion_writer=JsonlWriter(str(base / "removed"), compression=None),
+            ),
+            JsonlWriter(str(base / "kept"), compression=None),
+        ],
     ]
     tasks = [1, config.num_buckets, 1, 1]
     start = time.perf_counter()
@@ -150,16 +183,21 @@ def run_datatrove(docs, folder: Path) -> tuple[list, float]:
 
 
 def shingling_study(docs: list[dict]) -> str:
-    schemes = {"char-3": MinhashScheme("char", 3), "char-5": MinhashScheme("char", 5), "char-7": MinhashScheme("char", 7),
-               "eojeol-1": MinhashScheme("eojeol", 1), "eojeol-2": MinhashScheme("eojeol", 2),
-               "eojeol-3": MinhashScheme("eojeol", 3)}
+    schemes = {
+        "char-3": MinhashScheme("char", 3),
+        "char-5": MinhashScheme("char", 5),
+        "char-7": MinhashScheme("char", 7),
+        "eojeol-1": MinhashScheme("eojeol", 1),
+        "eojeol-2": MinhashScheme("eojeol", 2),
+        "eojeol-3": MinhashScheme("eojeol", 3),
+    }
     by_id = {d["id"]: d for d in docs}
     kinds = sorted({d["variant"] for d in docs} - {"background", "hard_negative"})
     negatives = [d for d in docs if d["variant"] == "hard_negative"][:60]
     rows = ["| variant | " + " | ".join(schemes) + " |", "|---" * (len(schemes) + 1) + "|"]
     table = {k: [] for k in kinds}
     neg = []
-    for name, scheme in schemes.items():
+    for _name, scheme in schemes.items():
         sims = collections.defaultdict(list)
         for d in docs:
             if d["variant"] in table:
@@ -180,8 +218,10 @@ def lsh_sweep(docs: list[dict], truth: set) -> str:
     from scipy.sparse.csgraph import connected_components
 
     texts = [d["text"] for d in docs]
-    rows = ["| bands x rows | P(cand) at J=0.5 / 0.6 / 0.7 / 0.8 / 0.9 | verify | precision | recall | F1 | doc F1 |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| bands x rows | P(cand) at J=0.5 / 0.6 / 0.7 / 0.8 / 0.9 | verify | precision | recall | F1 | doc F1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for bands, r in ((14, 8), (16, 8), (20, 6), (25, 5), (9, 13), (8, 16)):
         mh = MinhashSignatures(MinhashScheme("char", 5, bands, r))
         sigs = mh.signatures(shingle_sets(texts, mh.scheme))
@@ -193,7 +233,7 @@ def lsh_sweep(docs: list[dict], truth: set) -> str:
                 groups[h].append(i)
             for g in groups.values():
                 cand.update(itertools.combinations(g, 2))
-        curve = " / ".join(f"{1 - (1 - s ** r) ** bands:.3f}" for s in (0.5, 0.6, 0.7, 0.8, 0.9))
+        curve = " / ".join(f"{1 - (1 - s**r) ** bands:.3f}" for s in (0.5, 0.6, 0.7, 0.8, 0.9))
         for verify in (False, True):
             edges = [p for p in cand if not verify or (sigs[p[0]] == sigs[p[1]]).mean() >= THRESHOLD]
             if edges:
@@ -204,8 +244,10 @@ def lsh_sweep(docs: list[dict], truth: set) -> str:
                 labels = np.arange(len(docs))
             sizes = collections.Counter(labels.tolist())
             s = scores(cluster_pairs([lab if sizes[lab] > 1 else None for lab in labels.tolist()]), truth, len(docs))
-            rows.append(f"| {bands} x {r} | {curve} | {'yes' if verify else 'no'} | {s['precision']:.3f} | "
-                        f"{s['recall']:.3f} | {s['f1']:.3f} | {s['doc_f1']:.3f} |")
+            rows.append(
+                f"| {bands} x {r} | {curve} | {'yes' if verify else 'no'} | {s['precision']:.3f} | "
+                f"{s['recall']:.3f} | {s['f1']:.3f} | {s['doc_f1']:.3f} |"
+            )
     return "\n".join(rows)
 
 
@@ -220,7 +262,7 @@ def signature_speed(texts: list[str]) -> dict[str, float]:
     mh = MinhashSignatures(MinhashScheme("char", 5, 20, 6))  # 120 perms, as the other engines here
     start = time.perf_counter()
     for b in range(0, len(texts), 1024):  # as the signature stage does it: one rensa call per batch
-        mh.signatures([mh.scheme.shingles(normalize_for_hashing(t)) for t in texts[b:b + 1024]])
+        mh.signatures([mh.scheme.shingles(normalize_for_hashing(t)) for t in texts[b : b + 1024]])
     out["hanforge: numpy shingles + rensa flat-hash MinHash (char 5-gram, 120 perms)"] = time.perf_counter() - start
     start = time.perf_counter()
     for t in texts:
@@ -229,7 +271,7 @@ def signature_speed(texts: list[str]) -> dict[str, float]:
 
     def grams(t):
         norm = normalize_for_hashing(t)
-        return {norm[i:i + 5] for i in range(max(len(norm) - 4, 1))}
+        return {norm[i : i + 5] for i in range(max(len(norm) - 4, 1))}
 
     start = time.perf_counter()
     for t in texts:
@@ -264,8 +306,10 @@ def main() -> None:
     write_shards(docs, folder)
     sets = shingle_sets([d["text"] for d in docs], MinhashScheme("char", 5))
     truth = set(true_pairs(sets, THRESHOLD))
-    report = [f"benchmark: {len(docs)} documents, {len(truth)} true pairs (exact char-5 Jaccard >= {THRESHOLD}), "
-              f"{len({i for p in truth for i in p})} documents with a true partner"]
+    report = [
+        f"benchmark: {len(docs)} documents, {len(truth)} true pairs (exact char-5 Jaccard >= {THRESHOLD}), "
+        f"{len({i for p in truth for i in p})} documents with a true partner"
+    ]
     labels, removed, hf_seconds, hf_stats = run_hanforge(docs, folder, workers=args.workers)
     hf = scores(cluster_pairs(labels), truth, len(docs))
     hf["link_precision"] = link_precision(labels, removed, truth)
@@ -277,30 +321,54 @@ def main() -> None:
     dt["link_precision"] = link_precision(labels, removed, truth)
     oracle = scores(cluster_pairs(oracle_labels(truth, len(docs))), truth, len(docs))
     oracle["link_precision"] = float("nan")
-    report += ["", "| system | doc precision | doc recall | doc F1 | removal-link precision | cluster pairs | "
-               "pair precision | pair recall | pair F1 | end-to-end s |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, s, sec in (("hanforge dedup (default)", hf, hf_seconds),
-                         ("hanforge dedup, split_clusters = true", sp, sp_seconds),
-                         ("datatrove MinHash (default)", dt, dt_seconds),
-                         ("ceiling: components of the true >= 0.8 graph", oracle, float("nan"))):
-        report.append(f"| {name} | {s['doc_precision']:.3f} | {s['doc_recall']:.3f} | {s['doc_f1']:.3f} | "
-                      f"{s['link_precision']:.3f} | {s['pairs']} | {s['precision']:.3f} | {s['recall']:.3f} | "
-                      f"{s['f1']:.3f} | {sec:.1f} |")
-    report += ["", f"hanforge stats: {json.dumps(hf_stats, ensure_ascii=False)}", "",
-               "end-to-end ratio datatrove / hanforge: " + f"{dt_seconds / hf_seconds:.2f}x", ""]
+    report += [
+        "",
+        "| system | doc precision | doc recall | doc F1 | removal-link precision | cluster pairs | "
+        "pair precision | pair recall | pair F1 | end-to-end s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s, sec in (
+        ("hanforge dedup (default)", hf, hf_seconds),
+        ("hanforge dedup, split_clusters = true", sp, sp_seconds),
+        ("datatrove MinHash (default)", dt, dt_seconds),
+        ("ceiling: components of the true >= 0.8 graph", oracle, float("nan")),
+    ):
+        report.append(
+            f"| {name} | {s['doc_precision']:.3f} | {s['doc_recall']:.3f} | {s['doc_f1']:.3f} | "
+            f"{s['link_precision']:.3f} | {s['pairs']} | {s['precision']:.3f} | {s['recall']:.3f} | "
+            f"{s['f1']:.3f} | {sec:.1f} |"
+        )
+    report += [
+        "",
+        f"hanforge stats: {json.dumps(hf_stats, ensure_ascii=False)}",
+        "",
+        "end-to-end ratio datatrove / hanforge: " + f"{dt_seconds / hf_seconds:.2f}x",
+        "",
+    ]
     print("\n".join(report), flush=True)
     speed_texts = [d["text"] for d in docs[:1500]]
     mb = sum(len(t.encode("utf-8")) for t in speed_texts) / 1e6
     speed = signature_speed(speed_texts)
     dt_time = speed["datatrove MinhashDedupSignature (default)"]
-    report += [f"signature throughput, one core, {len(speed_texts)} documents ({mb:.1f} MB UTF-8):", "",
-               "| implementation | seconds | docs/s | MB/s | speed vs datatrove |", "|---|---|---|---|---|"]
+    report += [
+        f"signature throughput, one core, {len(speed_texts)} documents ({mb:.1f} MB UTF-8):",
+        "",
+        "| implementation | seconds | docs/s | MB/s | speed vs datatrove |",
+        "|---|---|---|---|---|",
+    ]
     for name, sec in speed.items():
         report.append(f"| {name} | {sec:.2f} | {len(speed_texts) / sec:.0f} | {mb / sec:.2f} | {dt_time / sec:.1f}x |")
-    print("\n".join(report[-len(speed) - 4:]), flush=True)
-    report += ["", "shingling study: mean exact Jaccard of each variant to its original", "", shingling_study(docs), "",
-               "LSH sweep (char 5-grams, same data; in-process banding + connected components):", "",
-               lsh_sweep(docs, truth)]
+    print("\n".join(report[-len(speed) - 4 :]), flush=True)
+    report += [
+        "",
+        "shingling study: mean exact Jaccard of each variant to its original",
+        "",
+        shingling_study(docs),
+        "",
+        "LSH sweep (char 5-grams, same data; in-process banding + connected components):",
+        "",
+        lsh_sweep(docs, truth),
+    ]
     text = "\n".join(report)
     print(text)
     if args.report:

@@ -37,12 +37,16 @@ FOOTERS = [
     "이 기사를 구독하시려면 로그인하세요. 구독 신청 | 해지 | 고객센터 1588-0000",
     "ⓒ 2024 코리아뉴스. All rights reserved. 기사제보 및 보도자료 news@korea.example",
 ]
-NAV_HEADER = ("홈 | 뉴스 | 정치 | 경제 | 사회 | 생활/문화 | 세계 | IT/과학 | 오피니언 | 연예 | 스포츠\n"
-              "로그인 회원가입 고객센터 전체메뉴 검색어를 입력하세요 많이 본 뉴스 실시간 인기 검색어\n"
-              "오늘의 주요 뉴스 헤드라인 정치 일반 국회 정당 행정 국방 외교 북한 경제 일반 금융 증권 부동산\n")
-NAV_FOOTER = ("회사소개 | 광고안내 | 제휴문의 | 개인정보처리방침 | 청소년보호정책 | 이용약관 | 고충처리인\n"
-              "서울특별시 중구 세종대로 000 대표전화 02-000-0000 등록번호 서울 아00000 발행인 홍길동 편집인 홍길동\n"
-              "Copyright ⓒ 한빛미디어 All rights reserved. 무단전재 및 재배포 금지\n")
+NAV_HEADER = (
+    "홈 | 뉴스 | 정치 | 경제 | 사회 | 생활/문화 | 세계 | IT/과학 | 오피니언 | 연예 | 스포츠\n"
+    "로그인 회원가입 고객센터 전체메뉴 검색어를 입력하세요 많이 본 뉴스 실시간 인기 검색어\n"
+    "오늘의 주요 뉴스 헤드라인 정치 일반 국회 정당 행정 국방 외교 북한 경제 일반 금융 증권 부동산\n"
+)
+NAV_FOOTER = (
+    "회사소개 | 광고안내 | 제휴문의 | 개인정보처리방침 | 청소년보호정책 | 이용약관 | 고충처리인\n"
+    "서울특별시 중구 세종대로 000 대표전화 02-000-0000 등록번호 서울 아00000 발행인 홍길동 편집인 홍길동\n"
+    "Copyright ⓒ 한빛미디어 All rights reserved. 무단전재 및 재배포 금지\n"
+)
 
 
 def load_pages() -> list[tuple[str, str]]:
@@ -108,7 +112,9 @@ def build_benchmark(*, num_originals: int = 200, num_negatives: int = 150, seed:
         path, text = pages[i]
         group = f"lo/{path}"
         variants = {f"char{int(r * 100):02d}": char_edits(text, r, rng) for r in (0.01, 0.03, 0.05, 0.10, 0.20)}
-        variants.update({f"word{int(r * 100):02d}": word_edits(text, r, rng, vocabulary) for r in (0.02, 0.05, 0.10, 0.20)})
+        variants.update(
+            {f"word{int(r * 100):02d}": word_edits(text, r, rng, vocabulary) for r in (0.02, 0.05, 0.10, 0.20)}
+        )
         variants["footer"] = text + "\n" + rng.choice(FOOTERS)
         sents = _sentences(text)
         shuffled = sents[:]
@@ -124,8 +130,14 @@ def build_benchmark(*, num_originals: int = 200, num_negatives: int = 150, seed:
     bodies = rng.sample([i for i in range(len(pages)) if i not in set(originals)], k=num_negatives)
     for n, i in enumerate(bodies):
         body = pages[i][1][:800]
-        docs.append({"id": f"negative/{n:03d}", "text": NAV_HEADER + body + "\n" + NAV_FOOTER,
-                     "group": f"negative/{n:03d}", "variant": "hard_negative"})
+        docs.append(
+            {
+                "id": f"negative/{n:03d}",
+                "text": NAV_HEADER + body + "\n" + NAV_FOOTER,
+                "group": f"negative/{n:03d}",
+                "variant": "hard_negative",
+            }
+        )
     return docs
 
 

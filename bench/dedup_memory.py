@@ -58,8 +58,7 @@ def _child(job: str, kwargs: dict, queue) -> None:
             list(stage.run(rank=rank))
     elif job == "components":
         extra["rounds"] = run_components(run_tasks_in_process, output=kwargs["output"], parts=kwargs["parts"])
-    queue.put({"peak_mib": peak_rss_mib(),
-               "seconds": time.perf_counter() - start, **extra})
+    queue.put({"peak_mib": peak_rss_mib(), "seconds": time.perf_counter() - start, **extra})
 
 
 def measure(job: str, **kwargs) -> dict:
@@ -103,7 +102,9 @@ def synthetic_graph(output: Path, *, nodes: int, parts: int, seed: int = 0) -> i
     child = np.flatnonzero(position > 0)
     parent = np.repeat(starts, sizes)[child] + (rng.random(len(child)) * position[child]).astype(np.int64)
     chord = rng.choice(child, size=len(child) // 2)
-    chord_to = np.repeat(starts, sizes)[chord] + (rng.random(len(chord)) * sizes[member_cluster[chord]]).astype(np.int64)
+    chord_to = np.repeat(starts, sizes)[chord] + (rng.random(len(chord)) * sizes[member_cluster[chord]]).astype(
+        np.int64
+    )
     a = np.concatenate([child, chord])
     b = np.concatenate([parent, chord_to])
     edges = np.stack([keys[a], keys[b]], axis=1)
@@ -135,18 +136,25 @@ def main() -> None:
         from hanforge.corpus.dedup.config import DedupConfig
 
         partitions = DedupConfig(**config).num_bucket_partitions
-        print(f"| candidates | {copies}x | {len(shards)} | {partitions} | {cand['peak_mib']:.0f} | {cand['seconds']:.1f} |",
-              flush=True)
+        print(
+            f"| candidates | {copies}x | {len(shards)} | {partitions} | {cand['peak_mib']:.0f} | {cand['seconds']:.1f} |",
+            flush=True,
+        )
     print(f"\ncomponents on a synthetic graph of {args.nodes:,} documents:\n")
-    print("| graph partitions | edges | whole edge set MiB (both directions) | peak RSS per worker MiB | rounds | seconds |")
+    print(
+        "| graph partitions | edges | whole edge set MiB (both directions) | peak RSS per worker MiB | rounds | seconds |"
+    )
     print("|---|---|---|---|---|---|")
     for parts in (4, 16):
         out = WORK / f"graph-{parts}"
         shutil.rmtree(out, ignore_errors=True)
         num_edges = synthetic_graph(out, nodes=args.nodes, parts=parts)
         res = measure("components", output=str(out), parts=parts)
-        print(f"| {parts} | {num_edges:,} | {num_edges * 32 / 2**20:.0f} | {res['peak_mib']:.0f} | {res['rounds']} | "
-              f"{res['seconds']:.1f} |", flush=True)
+        print(
+            f"| {parts} | {num_edges:,} | {num_edges * 32 / 2**20:.0f} | {res['peak_mib']:.0f} | {res['rounds']} | "
+            f"{res['seconds']:.1f} |",
+            flush=True,
+        )
         shutil.rmtree(out, ignore_errors=True)
 
 

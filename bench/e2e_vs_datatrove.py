@@ -64,9 +64,16 @@ def build_warc(tar_path: Path, out: Path, *, copies: int = 1) -> tuple[int, dict
                     text = area[0].text_content() if area else ""
                     letters = len(LETTER.findall(text))
                     truth[url] = letters > 0 and len(HANGUL.findall(text)) / letters >= 0.3
-                headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-                record = writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=headers,
-                                                   warc_headers_dict={"WARC-Date": "2026-11-28T00:00:00Z"})
+                headers = StatusAndHeaders(
+                    "200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1"
+                )
+                record = writer.create_warc_record(
+                    url,
+                    "response",
+                    payload=io.BytesIO(body),
+                    http_headers=headers,
+                    warc_headers_dict={"WARC-Date": "2026-11-28T00:00:00Z"},
+                )
                 writer.write_record(record)
     tmp.replace(out)
     return len(pages) * copies, truth, copies * sum(len(body) for _, body in pages)
@@ -104,7 +111,11 @@ def side_datatrove(warc: Path, output: Path) -> dict:
     seconds = time.perf_counter() - start
     import polars as pl
 
-    kept = pl.read_parquet(output / "shards" / "*.parquet", columns=["metadata"]) if list((output / "shards").glob("*.parquet")) else None
+    kept = (
+        pl.read_parquet(output / "shards" / "*.parquet", columns=["metadata"])
+        if list((output / "shards").glob("*.parquet"))
+        else None
+    )
     urls = [m["url"] for m in kept["metadata"].to_list()] if kept is not None else []
     return {"seconds": seconds, "kept_urls": urls, "peak_rss_mb": peak_rss_mb()}
 
@@ -126,8 +137,11 @@ def side_hanforge(warc: Path, output: Path) -> dict:
 
 def run_side(side: str, warc: Path, output: Path) -> dict:
     shutil.rmtree(output, ignore_errors=True)  # datatrove would skip tasks completed earlier
-    proc = subprocess.run([sys.executable, __file__, "--side", side, "--warc", str(warc), "--output", str(output)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--side", side, "--warc", str(warc), "--output", str(output)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"{side} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -163,16 +177,22 @@ def main() -> None:
     r4 = run_side("hanforge", big, WORK / "out-hanforge-x4")
     r4.pop("kept_urls")
 
-    print(f"input: {num_docs} pages, {mb:.1f} MB of HTML ({warc.stat().st_size / 1e6:.1f} MB gzipped WARC); "
-          f"Korean pages (ground truth): {len(korean)}")
+    print(
+        f"input: {num_docs} pages, {mb:.1f} MB of HTML ({warc.stat().st_size / 1e6:.1f} MB gzipped WARC); "
+        f"Korean pages (ground truth): {len(korean)}"
+    )
     print(f"{'':<12}{'seconds':>9}{'docs/s':>9}{'HTML MB/s':>10}{'peak RSS MB':>13}{'kept':>7}{'Korean recall':>15}")
     for side, r in results.items():
-        print(f"{side:<12}{r['seconds']:>9.1f}{r['docs_per_s']:>9.1f}{r['html_mb_per_s']:>10.2f}"
-              f"{r['peak_rss_mb']:>13.0f}{r['kept']:>7}{r['korean_recall']:>15.3f}")
+        print(
+            f"{side:<12}{r['seconds']:>9.1f}{r['docs_per_s']:>9.1f}{r['html_mb_per_s']:>10.2f}"
+            f"{r['peak_rss_mb']:>13.0f}{r['kept']:>7}{r['korean_recall']:>15.3f}"
+        )
     ratio = results["datatrove"]["seconds"] / results["hanforge"]["seconds"]
     print(f"speedup hanforge vs stock datatrove: {ratio:.2f}x")
-    print(f"hanforge on 4x input ({4 * num_docs} pages): {r4['seconds']:.1f}s, peak RSS {r4['peak_rss_mb']:.0f} MB "
-          f"(1x: {results['hanforge']['peak_rss_mb']:.0f} MB)")
+    print(
+        f"hanforge on 4x input ({4 * num_docs} pages): {r4['seconds']:.1f}s, peak RSS {r4['peak_rss_mb']:.0f} MB "
+        f"(1x: {results['hanforge']['peak_rss_mb']:.0f} MB)"
+    )
 
 
 if __name__ == "__main__":

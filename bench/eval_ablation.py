@@ -110,9 +110,13 @@ def html_folder_to_warc(folder: Path, out: Path, *, every: int = 1) -> Path:
                 continue
             url = f"https://help.libreoffice.org/0/{name.split('help/', 1)[-1]}"
             headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-            record = writer.create_warc_record(url, "response", payload=io.BytesIO(path.read_bytes()),
-                                               http_headers=headers,
-                                               warc_headers_dict={"WARC-Date": "2026-11-28T00:00:00Z"})
+            record = writer.create_warc_record(
+                url,
+                "response",
+                payload=io.BytesIO(path.read_bytes()),
+                http_headers=headers,
+                warc_headers_dict={"WARC-Date": "2026-11-28T00:00:00Z"},
+            )
             writer.write_record(record)
     tmp.replace(out)
     return out
@@ -138,21 +142,39 @@ def datatrove_corpus(warc: Path, output: Path, *, timeout: float) -> Path:
         letters = len(e2e.LETTER.findall(doc.text))
         return letters > 0 and len(e2e.HANGUL.findall(doc.text)) / letters >= 0.3
 
-    pipeline = [WarcReader(str(warc.parent), glob_pattern=warc.name),
-                Trafilatura(favour_precision=True, timeout=timeout), LambdaFilter(hangul_ratio_ok),
-                GopherRepetitionFilter(), GopherQualityFilter(min_stop_words=None), PIIFormatter(),
-                ParquetWriter(str(output / "shards"))]
+    pipeline = [
+        WarcReader(str(warc.parent), glob_pattern=warc.name),
+        Trafilatura(favour_precision=True, timeout=timeout),
+        LambdaFilter(hangul_ratio_ok),
+        GopherRepetitionFilter(),
+        GopherQualityFilter(min_stop_words=None),
+        PIIFormatter(),
+        ParquetWriter(str(output / "shards")),
+    ]
     LocalPipelineExecutor(pipeline, tasks=1, workers=1, logging_dir=str(output / "logs")).run()
     (output / "done").write_text("ok\n")
     return output / "shards"
 
 
-def write_config(path: Path, *, output: Path, inputs: list[Path], heldout: list[Path], variants: str, proxy: str,
-                 tokenizer: Path | None = None) -> Path:
-    head = [f'output = "{output}"', f'pipelines = "{REPO / "pipelines.toml"}"',
-            f"inputs = [{', '.join(f'{chr(34)}{p}{chr(34)}' for p in inputs)}]",
-            f"heldout = [{', '.join(f'{chr(34)}{p}{chr(34)}' for p in heldout)}]",
-            "seeds = [1, 2]", "tokenizer_vocab_size = 16000", "workers = 2"]
+def write_config(
+    path: Path,
+    *,
+    output: Path,
+    inputs: list[Path],
+    heldout: list[Path],
+    variants: str,
+    proxy: str,
+    tokenizer: Path | None = None,
+) -> Path:
+    head = [
+        f'output = "{output}"',
+        f'pipelines = "{REPO / "pipelines.toml"}"',
+        f"inputs = [{', '.join(f'{chr(34)}{p}{chr(34)}' for p in inputs)}]",
+        f"heldout = [{', '.join(f'{chr(34)}{p}{chr(34)}' for p in heldout)}]",
+        "seeds = [1, 2]",
+        "tokenizer_vocab_size = 16000",
+        "workers = 2",
+    ]
     if tokenizer:
         head.append(f'tokenizer = "{tokenizer}"')
     path.write_text("\n".join(head) + "\n" + proxy + variants, encoding="utf-8")
@@ -166,14 +188,22 @@ def main() -> None:
     parser.add_argument("--job", type=Path, help="gpu-job: folder to fill (copied to the GPU machine)")
     parser.add_argument("--budget", type=int, default=0, help="tokens per run (default: 400k CPU, 8M GPU)")
     parser.add_argument("--heldout-chars", type=int, default=40000)
-    parser.add_argument("--every", type=int, default=1, help="use the train pages with sha1(path) %% EVERY == 0 "
-                        "(a smaller input on a busy machine)")
-    parser.add_argument("--extract-timeout", type=float, default=30.0,
-                        help="datatrove Trafilatura time limit per page (its default 0.1 s times out under load)")
+    parser.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="use the train pages with sha1(path) %% EVERY == 0 (a smaller input on a busy machine)",
+    )
+    parser.add_argument(
+        "--extract-timeout",
+        type=float,
+        default=30.0,
+        help="datatrove Trafilatura time limit per page (its default 0.1 s times out under load)",
+    )
     parser.add_argument("--only", choices=["hanforge", "datatrove"], help="text stage: build only these variants")
     args = parser.parse_args()
 
-    from hanforge.eval.ablate import format_ablation_table, run_ablation, text_stats, variant_text, _doc_hash
+    from hanforge.eval.ablate import _doc_hash, format_ablation_table, run_ablation, text_stats, variant_text
     from hanforge.eval.ablate_config import load_ablation_config
     from hanforge.eval.texts import read_eval_texts
 
@@ -190,9 +220,16 @@ def main() -> None:
     heldout = [data["heldout_lo"]]
     variants = VARIANTS.format(datatrove=dt)
     if args.stage in ("text", "gpu-job"):
-        cfg = load_ablation_config(write_config(args.work / "ablate-text.toml", output=out, inputs=[warc],
-                                                heldout=heldout, variants=variants, proxy=CPU_PROXY.format(
-                                                    budget=400_000, heldout_chars=args.heldout_chars)))
+        cfg = load_ablation_config(
+            write_config(
+                args.work / "ablate-text.toml",
+                output=out,
+                inputs=[warc],
+                heldout=heldout,
+                variants=variants,
+                proxy=CPU_PROXY.format(budget=400_000, heldout_chars=args.heldout_chars),
+            )
+        )
         hashes = {_doc_hash(t) for t in read_eval_texts(cfg.heldout)}
         texts = {}
         for v in cfg.variants:
@@ -220,19 +257,28 @@ def main() -> None:
                     shutil.copy(f, dest / f.name)
                 shard_variants += f'\n[[variants]]\nname = "{name}"\nshards = "data/{name}"\n'
             shutil.rmtree(job / "src", ignore_errors=True)
-            shutil.copytree(REPO / "hanforge", job / "src" / "hanforge",
-                            ignore=shutil.ignore_patterns("__pycache__", "sample"))
+            shutil.copytree(
+                REPO / "hanforge", job / "src" / "hanforge", ignore=shutil.ignore_patterns("__pycache__", "sample")
+            )
             shutil.copytree(data["heldout_lo"] / "shards", job / "data" / "heldout-lo")
             (job / "ablate.toml").write_text(
                 'output = "ablation-out"\npipelines = ""\nheldout = ["data/heldout-lo"]\nseeds = [1, 2, 3]\n'
-                'tokenizer_vocab_size = 8000\n' + GPU_PROXY.format(budget=args.budget or 8_000_000)
-                + shard_variants, encoding="utf-8")
+                "tokenizer_vocab_size = 8000\n" + GPU_PROXY.format(budget=args.budget or 8_000_000) + shard_variants,
+                encoding="utf-8",
+            )
             print(f"wrote {job}/ablate.toml and data/")
         return
-    cfg = load_ablation_config(write_config(args.work / "ablate-cpu.toml", output=out, inputs=[warc], heldout=heldout,
-                                            variants=variants, tokenizer=out / "tokenizer",
-                                            proxy=CPU_PROXY.format(budget=args.budget or 400_000,
-                                                                   heldout_chars=args.heldout_chars)))
+    cfg = load_ablation_config(
+        write_config(
+            args.work / "ablate-cpu.toml",
+            output=out,
+            inputs=[warc],
+            heldout=heldout,
+            variants=variants,
+            tokenizer=out / "tokenizer",
+            proxy=CPU_PROXY.format(budget=args.budget or 400_000, heldout_chars=args.heldout_chars),
+        )
+    )
     results = run_ablation(cfg, progress=False)
     print(format_ablation_table(results))
 

@@ -90,21 +90,40 @@ def korean_mc_file(heldout: Path, out: Path, *, num_items: int, seed: int = 0) -
                 fakes.add(" ".join(w))
         choices = [s, *sorted(fakes)]
         rng.shuffle(choices)
-        rows.append({"question": "다음 중 자연스러운 한국어 문장은?", "A": choices[0], "B": choices[1],
-                     "C": choices[2], "D": choices[3], "answer": choices.index(s) + 1})
+        rows.append(
+            {
+                "question": "다음 중 자연스러운 한국어 문장은?",
+                "A": choices[0],
+                "B": choices[1],
+                "C": choices[2],
+                "D": choices[3],
+                "answer": choices.index(s) + 1,
+            }
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return out
 
 
-def measure(model: Path, *, texts: dict[str, str], mc: Path, out: Path, max_chars: int, batch_size: int,
-            device: str | None) -> dict:
+def measure(
+    model: Path, *, texts: dict[str, str], mc: Path, out: Path, max_chars: int, batch_size: int, device: str | None
+) -> dict:
     from hanforge.atomic import atomic_write_json
     from hanforge.eval.report import evaluate_model, format_eval_report
 
-    report = evaluate_model(model_path=str(model), texts=texts, max_chars=max_chars, window=1024, stride=512,
-                            batch_size=batch_size, task_data={"kmmlu_computer_science": str(mc)}, num_fewshot=0,
-                            device=device, dtype="float32", work_dir=out)
+    report = evaluate_model(
+        model_path=str(model),
+        texts=texts,
+        max_chars=max_chars,
+        window=1024,
+        stride=512,
+        batch_size=batch_size,
+        task_data={"kmmlu_computer_science": str(mc)},
+        num_fewshot=0,
+        device=device,
+        dtype="float32",
+        work_dir=out,
+    )
     atomic_write_json(out / "eval.json", report)
     print(format_eval_report(report))
     return report
@@ -114,8 +133,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=HERE / "_work" / "eval")
     parser.add_argument("--model", type=Path, help="HF model folder (default: Gemma 3 270M from the GGUF package)")
-    parser.add_argument("--train-text", type=Path, help="text shards to continue pretraining on "
-                        "(default: WORK/ablation/variants/default/default-dedup from eval_ablation.py --stage text)")
+    parser.add_argument(
+        "--train-text",
+        type=Path,
+        help="text shards to continue pretraining on "
+        "(default: WORK/ablation/variants/default/default-dedup from eval_ablation.py --stage text)",
+    )
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--seq-len", type=int, default=512)
@@ -143,24 +166,64 @@ def main() -> None:
             gguf_to_folder(gguf, model, dtype="float32")
     texts = {"libreoffice-heldout": str(data["heldout_lo"]), "debian-faq": str(data["heldout_debian"])}
     mc = korean_mc_file(data["heldout_lo"], work / "mc" / "test.jsonl", num_items=args.mc_items)
-    before = measure(model, texts=texts, mc=mc, out=work / "before", max_chars=args.max_chars,
-                     batch_size=args.batch_size, device=args.device)
+    before = measure(
+        model,
+        texts=texts,
+        mc=mc,
+        out=work / "before",
+        max_chars=args.max_chars,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
     train_text = args.train_text or args.work / "ablation" / "variants" / "default" / "default-dedup"
     tokens = work / "tokens"
-    assert hanforge(["tokenize", "--input", str(train_text), "--tokenizer", str(model), "--seq-len",
-                     str(args.seq_len), "--output", str(tokens), "--overwrite"]) == 0
+    assert (
+        hanforge(
+            [
+                "tokenize",
+                "--input",
+                str(train_text),
+                "--tokenizer",
+                str(model),
+                "--seq-len",
+                str(args.seq_len),
+                "--output",
+                str(tokens),
+                "--overwrite",
+            ]
+        )
+        == 0
+    )
     import torch
 
     on_gpu = torch.cuda.is_available()
     toml = work / "train-cpt.toml"
-    toml.write_text(TRAIN_TOML.format(output=work / "run", model=model, tokens=tokens, steps=args.steps,
-                                      batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
-                                      dtype="bfloat16" if on_gpu else "float32",
-                                      checkpointing="true" if on_gpu else "false"), encoding="utf-8")
-    assert hanforge(["train", "--stage", "cpt", "--config", str(toml), "--backend", "transformers",
-                     "--no-progress"]) == 0
-    after = measure(work / "run" / "merged", texts=texts, mc=mc, out=work / "after", max_chars=args.max_chars,
-                    batch_size=args.batch_size, device=args.device)
+    toml.write_text(
+        TRAIN_TOML.format(
+            output=work / "run",
+            model=model,
+            tokens=tokens,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            seq_len=args.seq_len,
+            lr=args.lr,
+            dtype="bfloat16" if on_gpu else "float32",
+            checkpointing="true" if on_gpu else "false",
+        ),
+        encoding="utf-8",
+    )
+    assert (
+        hanforge(["train", "--stage", "cpt", "--config", str(toml), "--backend", "transformers", "--no-progress"]) == 0
+    )
+    after = measure(
+        work / "run" / "merged",
+        texts=texts,
+        mc=mc,
+        out=work / "after",
+        max_chars=args.max_chars,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
     print("\n| set | bits/char before | after | Δ |\n| --- | ---: | ---: | ---: |")
     for name in texts:
         b, a = before["bits"][name]["bits_per_char"], after["bits"][name]["bits_per_char"]

@@ -70,10 +70,12 @@ def served_tokens_per_s(backend, *, prompts: list[str], max_tokens: int) -> dict
     n_tokens, seconds, sample = 0, 0.0, ""
     try:
         for prompt in prompts:
-            body = json.dumps({"messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
-                               "temperature": 0}).encode()
-            req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", data=body,
-                                         headers={"Content-Type": "application/json"})
+            body = json.dumps(
+                {"messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens, "temperature": 0}
+            ).encode()
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}
+            )
             t0 = time.perf_counter()
             reply = json.loads(urllib.request.urlopen(req, timeout=600).read())
             seconds += time.perf_counter() - t0
@@ -82,8 +84,12 @@ def served_tokens_per_s(backend, *, prompts: list[str], max_tokens: int) -> dict
     finally:
         server.shutdown()
         server.server_close()
-    return {"completion_tokens": n_tokens, "seconds": round(seconds, 2),
-            "tokens_per_s": round(n_tokens / seconds, 2), "sample_reply": sample[:200]}
+    return {
+        "completion_tokens": n_tokens,
+        "seconds": round(seconds, 2),
+        "tokens_per_s": round(n_tokens / seconds, 2),
+        "sample_reply": sample[:200],
+    }
 
 
 def main() -> None:
@@ -112,23 +118,33 @@ def main() -> None:
     texts = korean_lines(args.html, max_chars=args.chars)
     have_llama = importlib.util.find_spec("llama_cpp") is not None
     formats = ["merged", "f16", "q8_0"] + (["q4_k_m"] if have_llama else [])
-    options = ExportOptions(formats=formats, verify_chars=args.chars, verify_window=256,
-                            verify_llama_cpp=have_llama)
+    options = ExportOptions(formats=formats, verify_chars=args.chars, verify_window=256, verify_llama_cpp=have_llama)
     manifest = export_run(src, output=args.work / "export", options=options, verify_text=texts)
     print(format_export_summary(manifest), flush=True)
-    prompts = ["LibreOffice Calc에서 셀 서식을 바꾸는 방법을 알려 주세요.", "데비안 패키지를 설치하는 명령은 무엇인가요?",
-               "한국어로 짧은 인사말을 써 주세요.", "문서를 PDF로 내보내는 방법은?"][: args.requests]
-    serving = {"transformers (bf16 safetensors, float32 on CPU)": served_tokens_per_s(
-        TransformersBackend(src, template="chat", name="smollm2"), prompts=prompts, max_tokens=args.max_tokens)}
+    prompts = [
+        "LibreOffice Calc에서 셀 서식을 바꾸는 방법을 알려 주세요.",
+        "데비안 패키지를 설치하는 명령은 무엇인가요?",
+        "한국어로 짧은 인사말을 써 주세요.",
+        "문서를 PDF로 내보내는 방법은?",
+    ][: args.requests]
+    serving = {
+        "transformers (bf16 safetensors, float32 on CPU)": served_tokens_per_s(
+            TransformersBackend(src, template="chat", name="smollm2"), prompts=prompts, max_tokens=args.max_tokens
+        )
+    }
     if have_llama:
         for fmt in ("f16", "q8_0", "q4_k_m"):
             be = LlamaCppBackend(manifest["formats"][fmt]["path"], name="smollm2", n_threads=args.threads)
             serving[f"llama.cpp GGUF {fmt}"] = served_tokens_per_s(be, prompts=prompts, max_tokens=args.max_tokens)
     for name, r in serving.items():
         print(f"serve {name}: {r['tokens_per_s']} tokens/s ({r['completion_tokens']} tokens in {r['seconds']} s)")
-    result = {"command": "bench/export_formats.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
-              "threads": args.threads, "export": manifest, "serving": serving,
-              "total_s": round(time.perf_counter() - t0, 1)}
+    result = {
+        "command": "bench/export_formats.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
+        "threads": args.threads,
+        "export": manifest,
+        "serving": serving,
+        "total_s": round(time.perf_counter() - t0, 1),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 

@@ -83,7 +83,7 @@ def run_variant(name: str, pages: list[str]) -> tuple[list[str], float]:
     for markup in pages:
         try:
             outputs.append(extract(markup) or "")
-        except Exception:  # counted as empty output, like the step's extract_error drop
+        except Exception:  # counted as empty output, like the step's extract_error drop  # noqa: BLE001 - one bad item is reported, never a crash of the whole job
             outputs.append("")
     return outputs, time.perf_counter() - start
 
@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", default="/tmp/lo/libreoffice/help/ko/text", help="folder of .html pages")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N pages (sorted)")
     parser.add_argument(
-        "--variants", default="resiliparse,trafilatura,trafilatura-precision",
+        "--variants",
+        default="resiliparse,trafilatura,trafilatura-precision",
         help=f"comma-separated, from {', '.join(VARIANTS)}",
     )
     args = parser.parse_args(argv)
@@ -112,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     ref_df = Counter(line for r in refs for line in lines_of(r))
     ref_nav = {line for line, df in ref_df.items() if df > n / 2}
     ref_nav_occurrences = sum(len(lines_of(r) & ref_nav) for r in refs)
-    print(f"{n} pages, {total_mb:.1f} MB markup, {sum(ref_hangul):,} reference Hangul chars, "
-          f"{len(ref_nav)} reference nav lines (on > 50% of pages)\n")
+    print(
+        f"{n} pages, {total_mb:.1f} MB markup, {sum(ref_hangul):,} reference Hangul chars, "
+        f"{len(ref_nav)} reference nav lines (on > 50% of pages)\n"
+    )
 
     rows = {}
     for name in args.variants.split(","):
@@ -123,9 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         df = Counter(line for o in outputs for line in lines_of(o))
         recurring = {line for line, c in df.items() if c > n / 2}
         out_chars = sum(len(o) for o in outputs)
-        recurring_chars = sum(
-            len(line) for o in outputs for line in o.splitlines() if line.strip() in recurring
-        )
+        recurring_chars = sum(len(line) for o in outputs for line in o.splitlines() if line.strip() in recurring)
         nav_kept = sum(len(lines_of(o) & ref_nav) for o in outputs)
         rows[name] = {
             "seconds": seconds,
@@ -148,15 +149,25 @@ def main(argv: list[str] | None = None) -> int:
     print("| metric | " + " | ".join(names) + " |")
     print("| --- |" + " --- |" * len(names))
     fmt = {
-        "seconds": "{:.1f}", "docs/s": "{:.1f}", "MB/s": "{:.2f}", "hangul kept (pooled)": "{:.1%}",
-        "hangul kept (median page)": "{:.1%}", "hangul kept vs non-hidden ref": "{:.1%}", "empty": "{:.1%}", "recurring lines": "{:d}",
-        "recurring char share": "{:.1%}", "reference nav kept": "{:.1%}", "output chars": "{:,}",
+        "seconds": "{:.1f}",
+        "docs/s": "{:.1f}",
+        "MB/s": "{:.2f}",
+        "hangul kept (pooled)": "{:.1%}",
+        "hangul kept (median page)": "{:.1%}",
+        "hangul kept vs non-hidden ref": "{:.1%}",
+        "empty": "{:.1%}",
+        "recurring lines": "{:d}",
+        "recurring char share": "{:.1%}",
+        "reference nav kept": "{:.1%}",
+        "output chars": "{:,}",
     }
     for metric, f in fmt.items():
         print(f"| {metric} | " + " | ".join(f.format(rows[v][metric]) for v in names) + " |")
     if BASELINE in rows:
-        print(f"\nspeed vs {BASELINE}: " + ", ".join(
-            f"{v} {rows[v]['docs/s'] / rows[BASELINE]['docs/s']:.2f}x" for v in names))
+        print(
+            f"\nspeed vs {BASELINE}: "
+            + ", ".join(f"{v} {rows[v]['docs/s'] / rows[BASELINE]['docs/s']:.2f}x" for v in names)
+        )
     for v in names:
         print(f"\n{v} recurring lines (most frequent first): {rows[v]['_recurring']}")
     if "resiliparse" in rows:

@@ -61,11 +61,14 @@ LIST_MARK = re.compile(r"^\s*(?:•|\d+\.)\s*")
 
 # --- data and references ---------------------------------------------------------------------
 
+
 def unpack_sites(work: Path) -> dict[str, Path]:
     """``{site: folder of .html pages}``, unpacked under ``work`` once."""
     sites = {}
-    for name, tar, sub in (("libreoffice", "libreoffice-help-ko-7.4.7.tar.gz", "libreoffice/help/ko"),
-                           ("debian-faq", "debian-faq-ko-11.1.tar.gz", "ko")):
+    for name, tar, sub in (
+        ("libreoffice", "libreoffice-help-ko-7.4.7.tar.gz", "libreoffice/help/ko"),
+        ("debian-faq", "debian-faq-ko-11.1.tar.gz", "ko"),
+    ):
         root = work / name
         if not (root / sub).is_dir():
             root.mkdir(parents=True, exist_ok=True)
@@ -114,9 +117,11 @@ def reference_text(site: str, markup: bytes) -> str:
         area = root.find("body")
         if area is None:
             return ""
-        for bad in area.xpath('.//div[contains(concat(" ", @class, " "), " navheader ") or '
-                              'contains(concat(" ", @class, " "), " navfooter ") or '
-                              'contains(concat(" ", @class, " "), " toc ")]'):
+        for bad in area.xpath(
+            './/div[contains(concat(" ", @class, " "), " navheader ") or '
+            'contains(concat(" ", @class, " "), " navfooter ") or '
+            'contains(concat(" ", @class, " "), " toc ")]'
+        ):
             bad.drop_tree()
     return area.text_content()
 
@@ -127,6 +132,7 @@ def hangul_ratio(text: str) -> float:
 
 
 # --- running a pipeline (worker mode; runs with the checkout under test on PYTHONPATH) ------------
+
 
 def run_worker(system: str, config_path: Path, sites: dict[str, str], out: Path, overrides: list[str]) -> None:
     """Run every page through ``system``'s pipeline; write one JSON line per input document."""
@@ -163,10 +169,19 @@ def run_worker(system: str, config_path: Path, sites: dict[str, str], out: Path,
     with out.open("w", encoding="utf-8") as fh:
         for doc in data:
             site, relpath = by_id.get(doc.id, (doc.metadata.get("source"), doc.metadata.get("path")))
-            fh.write(json.dumps({"site": site, "relpath": relpath, "text": doc.text,
-                                 "drop_reason": doc.metadata.get("drop_reason"),
-                                 "num_nonkorean_lines": doc.metadata.get("num_nonkorean_lines")},
-                                ensure_ascii=False) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "site": site,
+                        "relpath": relpath,
+                        "text": doc.text,
+                        "drop_reason": doc.metadata.get("drop_reason"),
+                        "num_nonkorean_lines": doc.metadata.get("num_nonkorean_lines"),
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     print(f"{system}: {len(by_id)} pages in {time.perf_counter() - started:.1f}s", file=sys.stderr)
 
 
@@ -194,6 +209,7 @@ def _trafilatura_step(base):
 
 # --- scoring ------------------------------------------------------------------------------------
 
+
 class _Grams:
     """The 4-grams of a reference, built on first use."""
 
@@ -203,7 +219,7 @@ class _Grams:
 
     def __contains__(self, gram: str) -> bool:
         if self._set is None:
-            self._set = {self.ref[i:i + 4] for i in range(max(1, len(self.ref) - 3))}
+            self._set = {self.ref[i : i + 4] for i in range(max(1, len(self.ref) - 3))}
         return gram in self._set
 
 
@@ -216,7 +232,7 @@ def is_content_line(line: str, ref: str, ref_grams: _Grams) -> bool:
         return True
     if all(p in ref for p in parts):
         return True
-    grams = [p[i:i + 4] for p in parts for i in range(max(1, len(p) - 3))]
+    grams = [p[i : i + 4] for p in parts for i in range(max(1, len(p) - 3))]
     return sum(g in ref_grams for g in grams) >= 0.9 * len(grams)
 
 
@@ -275,8 +291,13 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path, help="checkout of git main (today's pipeline)")
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK)
     ap.add_argument("--systems", default="main,trafilatura,branch-lines-off,branch")
-    ap.add_argument("--set", action="append", default=[], metavar="STEP.KEY=JSON",
-                    help="override a step setting of the branch systems, e.g. hangul_ratio.line_min_eojeols=8")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="STEP.KEY=JSON",
+        help="override a step setting of the branch systems, e.g. hangul_ratio.line_min_eojeols=8",
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--sites-json", help=argparse.SUPPRESS)
@@ -299,11 +320,23 @@ def main() -> None:
             continue
         out = args.work / f"{system}.jsonl"
         started = time.perf_counter()
-        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", system,
-                        "--config", str(repo / "pipelines.toml"), "--sites-json",
-                        json.dumps({k: str(v) for k, v in sites.items()}), "--out", str(out),
-                        *[f"--set={s}" for s in args.set]],
-                       check=True, env={**os.environ, "PYTHONPATH": str(repo)})
+        subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--worker",
+                system,
+                "--config",
+                str(repo / "pipelines.toml"),
+                "--sites-json",
+                json.dumps({k: str(v) for k, v in sites.items()}),
+                "--out",
+                str(out),
+                *[f"--set={s}" for s in args.set],
+            ],
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(repo)},
+        )
         seconds = time.perf_counter() - started
         rows = [json.loads(line) for line in out.open(encoding="utf-8")]
         results[system] = {"all": score(rows, refs), "seconds": round(seconds, 1)}
@@ -311,16 +344,20 @@ def main() -> None:
             results[system][site] = score([r for r in rows if r["site"] == site], refs)
         if system.startswith("branch"):
             results[system]["nonkorean_lines_removed"] = sum(r["num_nonkorean_lines"] or 0 for r in rows)
-    print("| system | site | Korean pages | recall | non-content chars | Hangul kept | Latin letters kept | "
-          "kept chars | Korean drops |")
+    print(
+        "| system | site | Korean pages | recall | non-content chars | Hangul kept | Latin letters kept | "
+        "kept chars | Korean drops |"
+    )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for system, res in results.items():
         for site in ["all", *sites]:
             s = res[site]
             drops = ", ".join(f"{k} {v}" for k, v in list(s["korean_drop_reasons"].items())[:4])
-            print(f"| {system} | {site} | {s['korean_pages']} | {s['korean_recall']:.3f} | "
-                  f"{s['noncontent_share']:.2%} | {s['hangul_kept']:.3f} | {s['latin_share']:.1%} | "
-                  f"{s['kept_chars']:,} | {drops} |")
+            print(
+                f"| {system} | {site} | {s['korean_pages']} | {s['korean_recall']:.3f} | "
+                f"{s['noncontent_share']:.2%} | {s['hangul_kept']:.3f} | {s['latin_share']:.1%} | "
+                f"{s['kept_chars']:,} | {drops} |"
+            )
     (args.work / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
     for system, res in results.items():
         print(f"\n{system} ({res['seconds']}s) non-content samples:")

@@ -53,9 +53,17 @@ STEPS = [
     ("url_blocklist", UrlBlocklistConfig),
 ]
 SIGNALS = [
-    "num_boilerplate_lines", "hangul_ratio", "num_chars", "num_eojeols", "dup_line_frac",
-    "top_ngram_char_frac", "dup_ngram_char_frac", "avg_eojeol_len", "punct_ratio",
-    "symbol_ratio", "digit_ratio",
+    "num_boilerplate_lines",
+    "hangul_ratio",
+    "num_chars",
+    "num_eojeols",
+    "dup_line_frac",
+    "top_ngram_char_frac",
+    "dup_ngram_char_frac",
+    "avg_eojeol_len",
+    "punct_ratio",
+    "symbol_ratio",
+    "digit_ratio",
 ]
 
 
@@ -94,7 +102,10 @@ def baseline(texts: list[str]) -> tuple[Counter, float]:
     filters = [
         GopherRepetitionFilter(
             language=tok,
-            dup_para_frac=0, dup_line_char_frac=0, dup_para_char_frac=0, dup_line_frac=0.374,
+            dup_para_frac=0,
+            dup_line_char_frac=0,
+            dup_para_char_frac=0,
+            dup_line_frac=0.374,
             top_n_grams=((2, 0.282), (3, 0.228), (4, 0.185)),
             dup_n_grams=((5, 0.201), (6, 0.184), (7, 0.168), (8, 0.154), (9, 0.14), (10, 0.127)),
         ),
@@ -103,9 +114,33 @@ def baseline(texts: list[str]) -> tuple[Counter, float]:
         ),
         GopherQualityFilter(
             language=tok,
-            max_avg_word_length=6, min_avg_word_length=1, max_non_alpha_words_ratio=0.791, min_stop_words=2,
-            stop_words=["의", "다", "이", "는", "에", "을", "한", "년", "하", "은", "를", "했", "고", "에서", "가",
-                        "있", "으로", "인", "월", "로", "되"],
+            max_avg_word_length=6,
+            min_avg_word_length=1,
+            max_non_alpha_words_ratio=0.791,
+            min_stop_words=2,
+            stop_words=[
+                "의",
+                "다",
+                "이",
+                "는",
+                "에",
+                "을",
+                "한",
+                "년",
+                "하",
+                "은",
+                "를",
+                "했",
+                "고",
+                "에서",
+                "가",
+                "있",
+                "으로",
+                "인",
+                "월",
+                "로",
+                "되",
+            ],
         ),
     ]
     reasons: Counter = Counter()
@@ -151,11 +186,18 @@ def main() -> int:
     num_chars = sum(len(p[2]) for p in pages)
     num_bytes = sum(len(p[2].encode()) for p in pages)
     per_corpus = ", ".join(f"{c}: {sum(p[0] == c for p in pages)}" for c in corpora)
-    out = [f"UTF-8 text: {num_bytes / 1e6:.2f} MB. Pages: {len(pages)} ({per_corpus}), "
-           f"{num_chars / 1e6:.2f} M chars after extraction.", ""]
+    out = [
+        f"UTF-8 text: {num_bytes / 1e6:.2f} MB. Pages: {len(pages)} ({per_corpus}), "
+        f"{num_chars / 1e6:.2f} M chars after extraction.",
+        "",
+    ]
 
-    out += ["## Each filter alone (all pages)", "",
-            "| step | corpus | dropped | rate | reasons | s | MB/s |", "|---|---|---:|---:|---|---:|---:|"]
+    out += [
+        "## Each filter alone (all pages)",
+        "",
+        "| step | corpus | dropped | rate | reasons | s | MB/s |",
+        "|---|---|---:|---:|---|---:|---:|",
+    ]
     signals: dict[str, list[float]] = {s: [] for s in SIGNALS}
     step_seconds: dict[str, float] = {}
     for name, config_cls in STEPS:
@@ -165,11 +207,14 @@ def main() -> int:
             mine = [d for d in docs if d.id.startswith(corpus + "/")]
             reasons = Counter(d.metadata["drop_reason"] for d in mine if d.metadata.get("drop_reason"))
             dropped = sum(reasons.values())
-            out.append(f"| {name} | {corpus} | {dropped}/{len(mine)} | {dropped / len(mine):.1%} | "
-                       f"{', '.join(f'{r} {n}' for r, n in reasons.most_common())} | "
-                       f"{seconds:.2f} | {num_bytes / 1e6 / seconds:.1f} |" if corpus == corpora[0] else
-                       f"| {name} | {corpus} | {dropped}/{len(mine)} | {dropped / len(mine):.1%} | "
-                       f"{', '.join(f'{r} {n}' for r, n in reasons.most_common())} | | |")
+            out.append(
+                f"| {name} | {corpus} | {dropped}/{len(mine)} | {dropped / len(mine):.1%} | "
+                f"{', '.join(f'{r} {n}' for r, n in reasons.most_common())} | "
+                f"{seconds:.2f} | {num_bytes / 1e6 / seconds:.1f} |"
+                if corpus == corpora[0]
+                else f"| {name} | {corpus} | {dropped}/{len(mine)} | {dropped / len(mine):.1%} | "
+                f"{', '.join(f'{r} {n}' for r, n in reasons.most_common())} | | |"
+            )
             if args.examples:
                 for reason in reasons:
                     ex = [d.id for d in mine if d.metadata.get("drop_reason") == reason][: args.examples]
@@ -186,20 +231,31 @@ def main() -> int:
     start = time.perf_counter()
     final = list(stream)
     chain_seconds = time.perf_counter() - start
-    out += ["", "## All filters chained (default order and defaults)", "",
-            "| corpus | kept | rate kept | drops by step:reason |", "|---|---:|---:|---|"]
+    out += [
+        "",
+        "## All filters chained (default order and defaults)",
+        "",
+        "| corpus | kept | rate kept | drops by step:reason |",
+        "|---|---:|---:|---|",
+    ]
     for corpus in corpora:
         mine = [d for d in final if d.id.startswith(corpus + "/")]
-        reasons = Counter(f"{d.metadata['drop_step']}:{d.metadata['drop_reason']}" for d in mine
-                          if d.metadata.get("drop_reason"))
+        reasons = Counter(
+            f"{d.metadata['drop_step']}:{d.metadata['drop_reason']}" for d in mine if d.metadata.get("drop_reason")
+        )
         kept = len(mine) - sum(reasons.values())
-        out.append(f"| {corpus} | {kept}/{len(mine)} | {kept / len(mine):.1%} | "
-                   f"{', '.join(f'{r} {n}' for r, n in reasons.most_common())} |")
+        out.append(
+            f"| {corpus} | {kept}/{len(mine)} | {kept / len(mine):.1%} | "
+            f"{', '.join(f'{r} {n}' for r, n in reasons.most_common())} |"
+        )
 
     korean = [d for d in final if d.metadata.get("hangul_ratio", 0.0) >= HangulRatioConfig().threshold]
     korean_kept = sum(1 for d in korean if not d.metadata.get("drop_reason"))
-    out += ["", f"Of the {len(korean)} pages that pass `hangul_ratio`, the other filters keep {korean_kept} "
-            f"({korean_kept / len(korean):.1%})."]
+    out += [
+        "",
+        f"Of the {len(korean)} pages that pass `hangul_ratio`, the other filters keep {korean_kept} "
+        f"({korean_kept / len(korean):.1%}).",
+    ]
 
     docs = [Document(text=t, id=f"{c}/{p}", metadata={}) for c, p, t in pages]
     step = HangulRatioConfig(drop_nonkorean_lines=True).build()
@@ -209,32 +265,48 @@ def main() -> int:
     before = {f"{c}/{p}": len(t) for c, p, t in pages}
     removed_chars = sum(before[d.id] - len(d.text) for d in changed)
     kept_chars = sum(len(d.text) for d in docs if not d.metadata.get("drop_reason"))
-    out += ["", "## Option `hangul_ratio.drop_nonkorean_lines = true`", "",
-            f"On the pages that pass the ratio, it removed {removed_lines} lines from {len(changed)} pages: "
-            f"{removed_chars:,} characters, {removed_chars / (kept_chars + removed_chars):.1%} of their text."]
+    out += [
+        "",
+        "## Option `hangul_ratio.drop_nonkorean_lines = true`",
+        "",
+        f"On the pages that pass the ratio, it removed {removed_lines} lines from {len(changed)} pages: "
+        f"{removed_chars:,} characters, {removed_chars / (kept_chars + removed_chars):.1%} of their text.",
+    ]
 
     texts = [t for _, _, t in pages]
     base_reasons, base_seconds = baseline(texts)
     same = step_seconds["repetition"] + step_seconds["quality"]
     ours_kept = sum(1 for d in final if not d.metadata.get("drop_reason"))
-    out += ["", "## Baseline: datatrove Gopher repetition + FineWeb quality + Gopher quality", "",
-            "FineWeb-2 Korean thresholds; words = whitespace eojeols via a custom datatrove WordTokenizer "
-            "(datatrove's Korean splitter needs Kiwi, its fallback spaCy; neither is installed). The "
-            "stop-word rule uses FineWeb-2's Kiwi-morpheme list, which whole eojeols rarely equal.", "",
-            f"- kept: {base_reasons['kept']}/{len(texts)} ({base_reasons['kept'] / len(texts):.1%}); "
-            f"drops: {', '.join(f'{r} {n}' for r, n in base_reasons.most_common() if r != 'kept')}",
-            f"- hanforge chain kept {ours_kept}/{len(texts)} ({ours_kept / len(texts):.1%})",
-            f"- time on all pages: baseline's 3 filters {base_seconds:.2f} s; hanforge `repetition` + `quality` "
-            f"(the same rules) {same:.2f} s, ratio hanforge/baseline {same / base_seconds:.2f}x; all 7 hanforge "
-            f"steps chained {chain_seconds:.2f} s ({chain_seconds / base_seconds:.2f}x; later steps see only "
-            "the pages earlier ones keep)"]
+    out += [
+        "",
+        "## Baseline: datatrove Gopher repetition + FineWeb quality + Gopher quality",
+        "",
+        "FineWeb-2 Korean thresholds; words = whitespace eojeols via a custom datatrove WordTokenizer "
+        "(datatrove's Korean splitter needs Kiwi, its fallback spaCy; neither is installed). The "
+        "stop-word rule uses FineWeb-2's Kiwi-morpheme list, which whole eojeols rarely equal.",
+        "",
+        f"- kept: {base_reasons['kept']}/{len(texts)} ({base_reasons['kept'] / len(texts):.1%}); "
+        f"drops: {', '.join(f'{r} {n}' for r, n in base_reasons.most_common() if r != 'kept')}",
+        f"- hanforge chain kept {ours_kept}/{len(texts)} ({ours_kept / len(texts):.1%})",
+        f"- time on all pages: baseline's 3 filters {base_seconds:.2f} s; hanforge `repetition` + `quality` "
+        f"(the same rules) {same:.2f} s, ratio hanforge/baseline {same / base_seconds:.2f}x; all 7 hanforge "
+        f"steps chained {chain_seconds:.2f} s ({chain_seconds / base_seconds:.2f}x; later steps see only "
+        "the pages earlier ones keep)",
+    ]
 
-    out += ["", "## Signals over all pages (each filter alone, so every page has them)", "",
-            "| signal | p1 | p10 | median | p90 | p99 | mean |", "|---|---:|---:|---:|---:|---:|---:|"]
+    out += [
+        "",
+        "## Signals over all pages (each filter alone, so every page has them)",
+        "",
+        "| signal | p1 | p10 | median | p90 | p99 | mean |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for s, values in signals.items():
         if values:
-            out.append(f"| {s} | {pct(values, 0.01):.3g} | {pct(values, 0.1):.3g} | {pct(values, 0.5):.3g} | "
-                       f"{pct(values, 0.9):.3g} | {pct(values, 0.99):.3g} | {statistics.fmean(values):.3g} |")
+            out.append(
+                f"| {s} | {pct(values, 0.01):.3g} | {pct(values, 0.1):.3g} | {pct(values, 0.5):.3g} | "
+                f"{pct(values, 0.9):.3g} | {pct(values, 0.99):.3g} | {statistics.fmean(values):.3g} |"
+            )
     report = "\n".join(header + out) + "\n"
     print(report)
     atomic_write_bytes(args.out, report.encode())

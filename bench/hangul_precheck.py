@@ -42,8 +42,7 @@ def build_warc(path: Path, pages: list[tuple[str, bytes]], *, gzip: bool) -> Non
         writer = WARCWriter(fh, gzip=gzip)
         for url, body in pages:
             http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-            writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body),
-                                                          http_headers=http))
+            writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http))
 
 
 def best_of(fn, repeat: int = 3) -> tuple[float, object]:
@@ -104,8 +103,10 @@ def main() -> None:
             t_warcio, n_warcio = best_of(lambda p=path: read_warcio(p))
             t_hf, n_hf = best_of(lambda p=path: read_hanforge(p))
             assert n_fast == n_warcio == n_hf, (n_fast, n_warcio, n_hf)
-            print(f"| {path.name} ({path.stat().st_size / 1e6:.1f} MB) | {t_fast:.3f} | {t_warcio:.3f} | "
-                  f"{t_warcio / t_fast:.1f}x | {t_hf:.3f} |")
+            print(
+                f"| {path.name} ({path.stat().st_size / 1e6:.1f} MB) | {t_fast:.3f} | {t_warcio:.3f} | "
+                f"{t_warcio / t_fast:.1f}x | {t_hf:.3f} |"
+            )
 
     print("\n## Pre-check recall on Korean pages (extracted-text Hangul ratio >= 0.3)\n")
     labelled = []

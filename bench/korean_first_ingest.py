@@ -70,10 +70,16 @@ def build_warc(help_root: Path, out: Path, *, per_language: int, korean_share: f
         for lang, path in picks:
             url = f"https://help.libreoffice.org/7.4/{lang}/{path.relative_to(help_root / lang).as_posix()}"
             body = path.read_bytes()
-            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"),
-                                                  ("Content-Length", str(len(body)))], protocol="HTTP/1.1")
-            writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body),
-                                                          length=len(body), http_headers=headers))
+            headers = StatusAndHeaders(
+                "200 OK",
+                [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))],
+                protocol="HTTP/1.1",
+            )
+            writer.write_record(
+                writer.create_warc_record(
+                    url, "response", payload=io.BytesIO(body), length=len(body), http_headers=headers
+                )
+            )
             labels[url] = lang
     return labels
 
@@ -96,8 +102,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--help-root", type=Path, default=Path("/tmp/lohelp/x/usr/share/libreoffice/help"))
     ap.add_argument("--per-language", type=int, default=1000, help="records per non-Korean language")
-    ap.add_argument("--backends", nargs="+", default=["resiliparse", "trafilatura"],
-                    choices=["resiliparse", "trafilatura"], help="extract backends to compare under")
+    ap.add_argument(
+        "--backends",
+        nargs="+",
+        default=["resiliparse", "trafilatura"],
+        choices=["resiliparse", "trafilatura"],
+        help="extract backends to compare under",
+    )
     ap.add_argument("--repeats", type=int, default=1, help="timed runs per mode (interleaved); the best counts")
     ap.add_argument("--korean-share", type=float, default=0.05)
     ap.add_argument("--work", type=Path, default=Path("/tmp/korean_first_bench"))
@@ -105,12 +116,15 @@ def main() -> None:
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     warc = args.work / f"mixed-{args.per_language}-{args.korean_share}.warc.gz"
-    labels = build_warc(args.help_root, warc, per_language=args.per_language, korean_share=args.korean_share,
-                        seed=args.seed)
+    labels = build_warc(
+        args.help_root, warc, per_language=args.per_language, korean_share=args.korean_share, seed=args.seed
+    )
     by_lang = Counter(labels.values())
-    print(f"WARC {warc} ({warc.stat().st_size / 1e6:.1f} MB gz): {len(labels)} records, "
-          f"{by_lang[KOREAN]} Korean ({by_lang[KOREAN] / len(labels):.1%}); "
-          + ", ".join(f"{k} {v}" for k, v in sorted(by_lang.items())))
+    print(
+        f"WARC {warc} ({warc.stat().st_size / 1e6:.1f} MB gz): {len(labels)} records, "
+        f"{by_lang[KOREAN]} Korean ({by_lang[KOREAN] / len(labels):.1%}); "
+        + ", ".join(f"{k} {v}" for k, v in sorted(by_lang.items()))
+    )
 
     warm = args.work / "warmup.warc.gz"
     build_warc(args.help_root, warm, per_language=5, korean_share=0.5, seed=args.seed + 1)
@@ -125,15 +139,20 @@ def main() -> None:
                 seconds, cpu, outcomes = run_mode(warc, korean_first=korean_first, backend=backend)
                 assert len(outcomes) == len(labels), "every record must come out kept or dropped"
                 best = results.get(name)
-                results[name] = (min(seconds, best[0]) if best else seconds, min(cpu, best[1]) if best else cpu,
-                                 dict(outcomes))
+                results[name] = (
+                    min(seconds, best[0]) if best else seconds,
+                    min(cpu, best[1]) if best else cpu,
+                    dict(outcomes),
+                )
         for name in ("extract-all", "korean-first"):
             seconds, cpu, outcome_map = results[name]
             outcomes = list(outcome_map.items())
             kept = Counter(labels[u] for u, reason in outcomes if reason is None)
             reasons = Counter(reason or "kept" for _, reason in outcomes)
-            print(f"{name:>13}: {seconds:7.2f} s wall  {cpu:7.2f} s CPU  {len(labels) / seconds:8.0f} records/s  "
-                  f"kept as Korean, by package: {dict(sorted(kept.items()))}  outcomes: {dict(reasons.most_common(5))}")
+            print(
+                f"{name:>13}: {seconds:7.2f} s wall  {cpu:7.2f} s CPU  {len(labels) / seconds:8.0f} records/s  "
+                f"kept as Korean, by package: {dict(sorted(kept.items()))}  outcomes: {dict(reasons.most_common(5))}"
+            )
         base_s, base_cpu, base = results["extract-all"]
         fast_s, fast_cpu, fast = results["korean-first"]
         passed = [u for u in ko_urls if fast[u] != "not_korean_precheck"]
@@ -141,15 +160,25 @@ def main() -> None:
         both_kept = [u for u in base_kept if fast[u] is None]
         non_ko_passed = sum(1 for u, lang in labels.items() if lang != KOREAN and fast[u] != "not_korean_precheck")
         print(f"speedup korean-first vs extract-all: {base_s / fast_s:.1f}x wall, {base_cpu / fast_cpu:.1f}x CPU time")
-        print(f"ko-package records passing the pre-check: {len(passed)}/{len(ko_urls)} = "
-              f"{len(passed) / len(ko_urls):.2%}")
-        print(f"ko-package pages extract-all keeps as Korean that korean-first also keeps: "
-              f"{len(both_kept)}/{len(base_kept)} = {len(both_kept) / max(len(base_kept), 1):.2%}")
+        print(
+            f"ko-package records passing the pre-check: {len(passed)}/{len(ko_urls)} = {len(passed) / len(ko_urls):.2%}"
+        )
+        print(
+            f"ko-package pages extract-all keeps as Korean that korean-first also keeps: "
+            f"{len(both_kept)}/{len(base_kept)} = {len(both_kept) / max(len(base_kept), 1):.2%}"
+        )
         print(f"non-Korean records passing the pre-check: {non_ko_passed}/{len(labels) - len(ko_urls)}")
-    missed = [u for u in ko_urls if hangul_byte_ratio(Path(args.help_root / KOREAN / u.split("/ko/", 1)[1]).read_bytes())
-              < IngestConfig().precheck_min_ratio]
-    print(f"ko-package pages under the pre-check threshold: {len(missed)} (first 5: "
-          + ", ".join(u.rsplit("/ko/", 1)[1] for u in missed[:5]) + ")")
+    missed = [
+        u
+        for u in ko_urls
+        if hangul_byte_ratio(Path(args.help_root / KOREAN / u.split("/ko/", 1)[1]).read_bytes())
+        < IngestConfig().precheck_min_ratio
+    ]
+    print(
+        f"ko-package pages under the pre-check threshold: {len(missed)} (first 5: "
+        + ", ".join(u.rsplit("/ko/", 1)[1] for u in missed[:5])
+        + ")"
+    )
 
 
 if __name__ == "__main__":

@@ -25,10 +25,10 @@ from pathlib import Path
 from datatrove.data import Document
 
 sys.path.insert(0, str(Path(__file__).parent))
-from filter_rates import load_pages  # noqa: E402
+from filter_rates import load_pages
 
-from hanforge.corpus import morphemes as morph  # noqa: E402
-from hanforge.corpus.filters import QualityConfig, RepetitionConfig  # noqa: E402
+from hanforge.corpus import morphemes as morph
+from hanforge.corpus.filters import QualityConfig, RepetitionConfig
 
 
 def decide(step, pages) -> tuple[dict[str, str | None], float]:
@@ -76,8 +76,10 @@ def main() -> int:
     total = sum(line_lens)
     out.append("Share of characters on lines of at least N characters (what `sentences` would split):")
     for n in (100, 200, 400, 1000):
-        out.append(f"- N={n}: {sum(x for x in line_lens if x >= n) / total:.1%} of characters, "
-                   f"{sum(1 for x in line_lens if x >= n)} lines")
+        out.append(
+            f"- N={n}: {sum(x for x in line_lens if x >= n) / total:.1%} of characters, "
+            f"{sum(1 for x in line_lens if x >= n)} lines"
+        )
     out.append("")
 
     variants = [("default", {})]
@@ -103,8 +105,10 @@ def main() -> int:
                 flips = []
             else:
                 flips = [p for p in reasons if (reasons[p] is None) != (base[p] is None)]
-            out.append(f"| {cls.step_type} | {label} | {load:.1f} | {secs:.1f} | {mb / secs:.3f} | {dropped} | "
-                       f"{kept:,} | {len(flips)} |")
+            out.append(
+                f"| {cls.step_type} | {label} | {load:.1f} | {secs:.1f} | {mb / secs:.3f} | {dropped} | "
+                f"{kept:,} | {len(flips)} |"
+            )
             for p in flips[:8]:
                 flip_notes.append(f"- {cls.step_type} {label}: {p}: default={base[p]} -> {reasons[p]}")
             print(out[-1], flush=True)

@@ -40,8 +40,14 @@ def checkout(ref: str) -> Path:
 def run_side(root: Path, args: list[str]) -> dict:
     """Run this script's ``--measure`` mode with ``root`` as the hanforge import root."""
     env = {**os.environ, "PYTHONPATH": str(root)}
-    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--measure", *args], env=env, cwd=root,
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--measure", *args],
+        env=env,
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -76,22 +82,32 @@ def measure_real(folders: list[str], scrub) -> dict:
         for where, content in (("text", text), ("markup", markup)):
             for m in scrub(content)[1]:
                 found[where][m.type] += 1
-                examples[where][f"{m.type} {content[m.start:m.end]!r}"] += 1
-    return {"pages": len(pages), "text_chars": chars, "matches": {k: dict(v) for k, v in found.items()},
-            "examples": {k: v.most_common(25) for k, v in examples.items()}}
+                examples[where][f"{m.type} {content[m.start : m.end]!r}"] += 1
+    return {
+        "pages": len(pages),
+        "text_chars": chars,
+        "matches": {k: dict(v) for k, v in found.items()},
+        "examples": {k: v.most_common(25) for k, v in examples.items()},
+    }
 
 
 def table(before: dict, after: dict) -> str:
-    lines = ["| type | positives | recall before | recall after | right type after | target | met? |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| type | positives | recall before | recall after | right type after | target | met? |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for pii_type, n in after["positives"].items():
         target = TARGETS.get(pii_type, DEFAULT_TARGET)
         rec = after["recall"][pii_type]
-        lines.append(f"| {pii_type} | {n} | {before['recall'][pii_type]:.3f} | **{rec:.3f}** | "
-                     f"{after['type_recall'][pii_type]:.3f} | ≥ {target} | {'yes' if rec >= target else 'no'} |")
-    lines.append(f"| hard negatives touched | {after['negatives']} | {before['touch_rate']:.2%} "
-                 f"({before['negatives_touched']}) | **{after['touch_rate']:.2%}** ({after['negatives_touched']}) | | "
-                 f"≤ 1% | {'yes' if after['touch_rate'] <= 0.01 else 'no'} |")
+        lines.append(
+            f"| {pii_type} | {n} | {before['recall'][pii_type]:.3f} | **{rec:.3f}** | "
+            f"{after['type_recall'][pii_type]:.3f} | ≥ {target} | {'yes' if rec >= target else 'no'} |"
+        )
+    lines.append(
+        f"| hard negatives touched | {after['negatives']} | {before['touch_rate']:.2%} "
+        f"({before['negatives_touched']}) | **{after['touch_rate']:.2%}** ({after['negatives_touched']}) | | "
+        f"≤ 1% | {'yes' if after['touch_rate'] <= 0.01 else 'no'} |"
+    )
     return "\n".join(lines)
 
 
@@ -106,11 +122,16 @@ def format_table(before: dict, after: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--baseline-ref", default="6870c7f", help="git ref of the 'before' side (default: main "
-                        "before the PII rework)")
+    parser.add_argument(
+        "--baseline-ref", default="6870c7f", help="git ref of the 'before' side (default: main before the PII rework)"
+    )
     parser.add_argument("--out", type=Path, help="also write the report (markdown) here")
-    parser.add_argument("--real", nargs="*", default=[], help="folders of real Korean HTML pages: count what "
-                        "each side replaces there (main text and markup)")
+    parser.add_argument(
+        "--real",
+        nargs="*",
+        default=[],
+        help="folders of real Korean HTML pages: count what each side replaces there (main text and markup)",
+    )
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -124,17 +145,34 @@ def main() -> None:
     finally:
         shutil.rmtree(base)
     after = run_side(REPO, side_args)
-    report = [f"labelled set: {sum(after['positives'].values())} positives, {after['negatives']} hard negatives",
-              f"before: {args.baseline_ref} ({before['module']})", f"after: {after['module']}", "",
-              table(before, after), "", "Per format (hard negatives: touched):", "", format_table(before, after)]
+    report = [
+        f"labelled set: {sum(after['positives'].values())} positives, {after['negatives']} hard negatives",
+        f"before: {args.baseline_ref} ({before['module']})",
+        f"after: {after['module']}",
+        "",
+        table(before, after),
+        "",
+        "Per format (hard negatives: touched):",
+        "",
+        format_table(before, after),
+    ]
     if real:
-        report += ["", f"Real pages ({after['real']['pages']}, {after['real']['text_chars']:,} chars of main text): "
-                   "replacements by type", ""]
+        report += [
+            "",
+            f"Real pages ({after['real']['pages']}, {after['real']['text_chars']:,} chars of main text): "
+            "replacements by type",
+            "",
+        ]
         for where in ("text", "markup"):
-            report.append(f"- {where}: before {before['real']['matches'][where]}, after {after['real']['matches'][where]}")
+            report.append(
+                f"- {where}: before {before['real']['matches'][where]}, after {after['real']['matches'][where]}"
+            )
         for where in ("text", "markup"):
-            report += ["", f"Most frequent replacements after ({where}):",
-                       *(f"- {n} × {ex}" for ex, n in after["real"]["examples"][where])]
+            report += [
+                "",
+                f"Most frequent replacements after ({where}):",
+                *(f"- {n} × {ex}" for ex, n in after["real"]["examples"][where]),
+            ]
     if after["missed"]:
         report += ["", "Missed after:", *(f"- {m}" for m in after["missed"][:30])]
     if after["touched"]:

@@ -21,15 +21,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pii_recall import REPO, checkout  # noqa: E402
+from pii_recall import REPO, checkout
 
 SIZES = (2000, 4000, 8000, 16000, 32000)
 
 
 def text_with_matches(num_matches: int) -> str:
     filler = "오늘 회의는 오후 세 시에 본관 2층에서 열립니다. "
-    return "".join(f"{filler}연락처 010-{1000 + i % 9000}-{(i * 7) % 10000:04d}, 메일 user{i}@naver.com 입니다. "
-                   for i in range(num_matches // 2))
+    return "".join(
+        f"{filler}연락처 010-{1000 + i % 9000}-{(i * 7) % 10000:04d}, 메일 user{i}@naver.com 입니다. "
+        for i in range(num_matches // 2)
+    )
 
 
 def real_throughput(folder: str, repeats: int, limit: int = 800) -> dict:
@@ -72,8 +74,11 @@ def main() -> None:
     parser.add_argument("--baseline-ref", default="6870c7f")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--limit-s", type=float, default=20.0, help="stop growing a side after a size this slow")
-    parser.add_argument("--real", help="folder of real Korean HTML pages: also compare chars/s on their main "
-                        "text (text with little PII, the common case)")
+    parser.add_argument(
+        "--real",
+        help="folder of real Korean HTML pages: also compare chars/s on their main "
+        "text (text with little PII, the common case)",
+    )
     parser.add_argument("--out", type=Path, help="also write the report (markdown) here")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -89,8 +94,15 @@ def main() -> None:
 
     def side(root: Path) -> dict:
         env = {**os.environ, "PYTHONPATH": str(root)}
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", "--repeats", str(args.repeats),
-               "--limit-s", str(args.limit_s)] + (["--real", str(Path(args.real).resolve())] if args.real else [])
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--measure",
+            "--repeats",
+            str(args.repeats),
+            "--limit-s",
+            str(args.limit_s),
+        ] + (["--real", str(Path(args.real).resolve())] if args.real else [])
         return json.loads(subprocess.run(cmd, env=env, cwd=root, check=True, capture_output=True, text=True).stdout)
 
     base = checkout(args.baseline_ref)
@@ -99,8 +111,10 @@ def main() -> None:
     finally:
         shutil.rmtree(base)
     after = side(REPO)
-    lines = ["| matches | chars | before s | before ×/doubling | after s | after ×/doubling |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| matches | chars | before s | before ×/doubling | after s | after ×/doubling |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     prev_b = prev_a = None
     real_before, real_after = before.pop("real", None), after.pop("real", None)
     for size in map(str, SIZES):
@@ -109,13 +123,19 @@ def main() -> None:
             continue
         rb = f"{b['seconds'] / prev_b:.2f}" if b and prev_b else ""
         ra = f"{a['seconds'] / prev_a:.2f}" if prev_a else ""
-        lines.append(f"| {int(size):,} | {a['chars']:,} | {b['seconds']:.3f} | {rb} | {a['seconds']:.3f} | {ra} |"
-                     if b else f"| {int(size):,} | {a['chars']:,} | (skipped) | | {a['seconds']:.3f} | {ra} |")
+        lines.append(
+            f"| {int(size):,} | {a['chars']:,} | {b['seconds']:.3f} | {rb} | {a['seconds']:.3f} | {ra} |"
+            if b
+            else f"| {int(size):,} | {a['chars']:,} | (skipped) | | {a['seconds']:.3f} | {ra} |"
+        )
         prev_b, prev_a = (b["seconds"] if b else None), a["seconds"]
     if real_after:
-        lines += ["", f"Real pages ({real_after['pages']}, {real_after['chars']:,} chars of main text): "
-                  f"before {real_before['chars'] / real_before['seconds'] / 1e6:.2f} M chars/s, "
-                  f"after {real_after['chars'] / real_after['seconds'] / 1e6:.2f} M chars/s"]
+        lines += [
+            "",
+            f"Real pages ({real_after['pages']}, {real_after['chars']:,} chars of main text): "
+            f"before {real_before['chars'] / real_before['seconds'] / 1e6:.2f} M chars/s, "
+            f"after {real_after['chars'] / real_after['seconds'] / 1e6:.2f} M chars/s",
+        ]
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -38,8 +38,15 @@ def charts_of(folder: Path) -> list:
     out.append(BarChart("drop reasons", reasons, [Series("documents", agg.reasons["num_docs"].to_list(), "#d9534f")]))
     for h in agg.signals.values():
         drawn = [Threshold(lim.value, lim.label) for lim in h.limits if h.edges[0] <= lim.value <= h.edges[-1]]
-        out.append(Histogram(h.signal.title, h.edges, [Series(c, h.counts[c], _CLASS_COLORS[c]) for c in CLASSES],
-                             drawn, log_x=h.signal.log_x))
+        out.append(
+            Histogram(
+                h.signal.title,
+                h.edges,
+                [Series(c, h.counts[c], _CLASS_COLORS[c]) for c in CLASSES],
+                drawn,
+                log_x=h.signal.log_x,
+            )
+        )
     return out
 
 
@@ -58,8 +65,9 @@ def plotly_page(charts: list) -> str:
     divs = []
     for i, c in enumerate(charts):
         if isinstance(c, BarChart):
-            fig = go.Figure([go.Bar(y=c.labels, x=s.values, name=s.name, orientation="h", marker_color=s.color)
-                             for s in c.series])
+            fig = go.Figure(
+                [go.Bar(y=c.labels, x=s.values, name=s.name, orientation="h", marker_color=s.color) for s in c.series]
+            )
         else:
             mids = [(a + b) / 2 for a, b in zip(c.edges, c.edges[1:])]
             fig = go.Figure([go.Bar(x=mids, y=s.values, name=s.name, marker_color=s.color) for s in c.series])
@@ -98,8 +106,11 @@ def matplotlib_page(charts: list, *, fmt: str) -> str:
         fig.savefig(buf, format=fmt, bbox_inches="tight")
         plt.close(fig)
         data = buf.getvalue()
-        parts.append(data.decode("utf-8").split("?>", 1)[-1] if fmt == "svg"
-                     else f'<img src="data:image/png;base64,{base64.b64encode(data).decode()}">')
+        parts.append(
+            data.decode("utf-8").split("?>", 1)[-1]
+            if fmt == "svg"
+            else f'<img src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+        )
     return page("".join(parts))
 
 
@@ -107,8 +118,12 @@ def chromium_seconds(path: Path, repeats: int = 3) -> float:
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
-        subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", path.as_uri()],
-                       capture_output=True, check=True, timeout=300)
+        subprocess.run(
+            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", path.as_uri()],
+            capture_output=True,
+            check=True,
+            timeout=300,
+        )
         best = min(best, time.perf_counter() - t)
     return best
 
@@ -124,25 +139,37 @@ def main() -> None:
     empty.write_text(page(""), encoding="utf-8")
     base = chromium_seconds(empty)
     rows = []
-    for name, build in (("inline SVG (hanforge)", svg_page), ("plotly + inlined plotly.js", plotly_page),
-                        ("matplotlib SVG", lambda c: matplotlib_page(c, fmt="svg")),
-                        ("matplotlib PNG base64", lambda c: matplotlib_page(c, fmt="png"))):
+    for name, build in (
+        ("inline SVG (hanforge)", svg_page),
+        ("plotly + inlined plotly.js", plotly_page),
+        ("matplotlib SVG", lambda c: matplotlib_page(c, fmt="svg")),
+        ("matplotlib PNG base64", lambda c: matplotlib_page(c, fmt="png")),
+    ):
         t = time.perf_counter()
         html = build(charts)
         seconds = time.perf_counter() - t
         path = args.work / (name.split()[0] + ("-png" if "PNG" in name else "") + ".html")
         path.write_text(html, encoding="utf-8")
         load = chromium_seconds(path)
-        rows.append({"approach": name, "charts": len(charts), "python_s": round(seconds, 3),
-                     "html_kib": round(path.stat().st_size / 1024, 1), "chromium_s": round(load, 2),
-                     "chromium_minus_empty_s": round(load - base, 2)})
+        rows.append(
+            {
+                "approach": name,
+                "charts": len(charts),
+                "python_s": round(seconds, 3),
+                "html_kib": round(path.stat().st_size / 1024, 1),
+                "chromium_s": round(load, 2),
+                "chromium_minus_empty_s": round(load - base, 2),
+            }
+        )
         print(json.dumps(rows[-1]))
     print(f"empty page in chromium: {base:.2f} s")
     print("| approach | charts | Python draw (s) | HTML (KiB) | Chromium load+dump (s) | minus empty page (s) |")
     print("| --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {escape(r['approach'])} | {r['charts']} | {r['python_s']} | {r['html_kib']} | {r['chromium_s']} | "
-              f"{r['chromium_minus_empty_s']} |")
+        print(
+            f"| {escape(r['approach'])} | {r['charts']} | {r['python_s']} | {r['html_kib']} | {r['chromium_s']} | "
+            f"{r['chromium_minus_empty_s']} |"
+        )
 
 
 if __name__ == "__main__":

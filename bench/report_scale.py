@@ -31,7 +31,9 @@ import pyarrow.parquet as pq
 from hanforge.report import build_report
 
 
-def replicate(source: Path, work: Path, *, copies: int, copies_per_file: int, text_chars: int | None) -> tuple[int, int]:
+def replicate(
+    source: Path, work: Path, *, copies: int, copies_per_file: int, text_chars: int | None
+) -> tuple[int, int]:
     """Write the replicated shard set; return (rows, bytes on disk)."""
     if work.exists():
         shutil.rmtree(work)
@@ -42,17 +44,24 @@ def replicate(source: Path, work: Path, *, copies: int, copies_per_file: int, te
             continue
         table = pa.concat_tables([pq.read_table(f) for f in files])
         if text_chars is not None:
-            table = table.set_column(table.schema.get_field_index("text"), table.schema.field("text"),
-                                     pc.utf8_slice_codeunits(table["text"], 0, text_chars).cast(table.schema.field("text").type))
+            table = table.set_column(
+                table.schema.get_field_index("text"),
+                table.schema.field("text"),
+                pc.utf8_slice_codeunits(table["text"], 0, text_chars).cast(table.schema.field("text").type),
+            )
         (work / sub).mkdir(parents=True)
         id_idx = table.schema.get_field_index("id")
         field = table.schema.field(id_idx)
 
         def copies_of(first: int, stop: int) -> pa.Table:
-            reps = pa.concat_tables([table] * (stop - first))
-            suffix = pc.utf8_lpad(pc.cast(pa.array(np.repeat(np.arange(first, stop), table.num_rows)), pa.string()), 6, "0")
+            reps = pa.concat_tables([table] * (stop - first))  # noqa: B023 - called inside the same iteration
+            suffix = pc.utf8_lpad(
+                pc.cast(pa.array(np.repeat(np.arange(first, stop), table.num_rows)), pa.string()),  # noqa: B023 - called inside the same iteration
+                6,
+                "0",
+            )
             ids = pc.binary_join_element_wise(reps["id"], suffix, "-")
-            return reps.set_column(id_idx, field, ids.cast(field.type)).combine_chunks()
+            return reps.set_column(id_idx, field, ids.cast(field.type)).combine_chunks()  # noqa: B023 - called inside the same iteration
 
         # row groups of about 4 MB of text, as TextShardWriter writes them; small data pages and
         # no dictionary for the text so repeated copies are not compressed against each other
@@ -61,8 +70,9 @@ def replicate(source: Path, work: Path, *, copies: int, copies_per_file: int, te
         for start in range(0, copies, copies_per_file):
             stop = min(start + copies_per_file, copies)
             path = work / sub / f"{start // copies_per_file:05d}-00000.parquet"
-            with pq.ParquetWriter(path, table.schema, compression="zstd", use_dictionary=dictionary,
-                                  data_page_size=64 << 10) as writer:
+            with pq.ParquetWriter(
+                path, table.schema, compression="zstd", use_dictionary=dictionary, data_page_size=64 << 10
+            ) as writer:
                 for g in range(start, stop, per_group):
                     writer.write_table(copies_of(g, min(g + per_group, stop)))
             num_rows += table.num_rows * (stop - start)
@@ -82,24 +92,31 @@ def main() -> None:
     args = parser.parse_args()
     t0 = time.perf_counter()
     if not args.reuse:
-        rows, size = replicate(args.source, args.work, copies=args.copies, copies_per_file=args.copies_per_file,
-                               text_chars=args.text_chars)
+        rows, size = replicate(
+            args.source, args.work, copies=args.copies, copies_per_file=args.copies_per_file, text_chars=args.text_chars
+        )
         print(f"wrote {rows:,} rows, {size / 2**30:.2f} GiB of Parquet in {time.perf_counter() - t0:.1f} s")
     files = sorted(args.work.glob("*/*.parquet"))
     rows = pl.scan_parquet(files).select(pl.len()).collect().item()
     print(f"{len(files)} files, {rows:,} rows, {sum(f.stat().st_size for f in files) / 2**30:.2f} GiB of Parquet")
     timings = {}
-    for name, fn in (("polars scan (rows + sum num_chars)",
-                      lambda: pl.scan_parquet(files).select(pl.len(), pl.col("num_chars").sum()).collect()),
-                     ("hanforge report", lambda: build_report(args.work, out=args.work / "report.html"))):
+    for name, fn in (
+        (
+            "polars scan (rows + sum num_chars)",
+            lambda: pl.scan_parquet(files).select(pl.len(), pl.col("num_chars").sum()).collect(),
+        ),
+        ("hanforge report", lambda: build_report(args.work, out=args.work / "report.html")),
+    ):
         fn()
         t = time.perf_counter()
         fn()
         timings[name] = time.perf_counter() - t
         print(f"{name}: {timings[name]:.2f} s")
     page = args.work / "report.html"
-    print(f"report: {page.stat().st_size / 1024:.0f} KiB; report / scan = "
-          f"{timings['hanforge report'] / timings['polars scan (rows + sum num_chars)']:.1f}x")
+    print(
+        f"report: {page.stat().st_size / 1024:.0f} KiB; report / scan = "
+        f"{timings['hanforge report'] / timings['polars scan (rows + sum num_chars)']:.1f}x"
+    )
 
 
 if __name__ == "__main__":

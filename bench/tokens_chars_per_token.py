@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import tokens_data  # noqa: E402
+import tokens_data
 
-from hanforge.tokenizer.extend import extend_tokenizer  # noqa: E402
-from hanforge.tokenizer.report import format_report, tokenizer_report  # noqa: E402
+from hanforge.tokenizer.extend import extend_tokenizer
+from hanforge.tokenizer.report import format_report, tokenizer_report
 
 
 def main() -> None:
@@ -44,8 +44,9 @@ def main() -> None:
     if "llama2" in refs:
         extended = args.work / "llama2+ko"
         if not (extended / "manifest.json").is_file():
-            m = extend_tokenizer(base=refs["llama2"], inputs=[train], output=extended,
-                                 num_new_tokens=args.extend_tokens)
+            m = extend_tokenizer(
+                base=refs["llama2"], inputs=[train], output=extended, num_new_tokens=args.extend_tokens
+            )
             print(f"llama2+ko: added {m['num_added_tokens']:,} Korean tokens")
         tokenizers.append(extended)
     tokenizers += list(refs.values())

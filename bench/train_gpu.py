@@ -264,8 +264,11 @@ def run_all(args: argparse.Namespace) -> None:
         model = work / f"model-{shape}"
         t0 = time.perf_counter()
         make_model(shape, model, Path(args.data) / "tok")
-        entry: dict = {"make_model_s": round(time.perf_counter() - t0, 1), "batch_size": args.batch or BATCH[shape],
-                       "lora_rank": args.lora_rank or 16}
+        entry: dict = {
+            "make_model_s": round(time.perf_counter() - t0, 1),
+            "batch_size": args.batch or BATCH[shape],
+            "lora_rank": args.lora_rank or 16,
+        }
         short = ["sft", "dpo"] if shape in ("1.5b", "tiny") and not args.no_short else []
         plans = [("unsloth", args.unsloth_runs.split(",") + short), ("transformers", args.plain_runs.split(","))]
         for backend, runs in plans:
@@ -374,9 +377,12 @@ def main() -> None:
     r.add_argument("--hard-limit-s", type=float, default=560.0, help="kill a child still running after this")
     r.add_argument("--no-short", action="store_true", help="skip the short SFT and DPO runs")
     r.add_argument("--tiny", action="store_true")
-    r.add_argument("--unsloth-runs", default="loader,in-memory,loader-no-offload",
-                   help="unsloth runs in order, in one process: loader, in-memory, loader-no-offload, "
-                        "loader-nomask; '#N' repeats one (e.g. in-memory,loader,in-memory#2,loader#2)")
+    r.add_argument(
+        "--unsloth-runs",
+        default="loader,in-memory,loader-no-offload",
+        help="unsloth runs in order, in one process: loader, in-memory, loader-no-offload, "
+        "loader-nomask; '#N' repeats one (e.g. in-memory,loader,in-memory#2,loader#2)",
+    )
     r.add_argument("--batch", type=int, default=0, help="CPT rows per step (default: 4 at 1.5B, 2 at 7B)")
     r.add_argument("--lora-rank", type=int, default=0, help="LoRA rank and alpha (default 16)")
     r.add_argument("--plain-runs", default="loader", help="transformers+peft runs, same names")

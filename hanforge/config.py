@@ -140,8 +140,7 @@ def _checked_values(cls: type[ConfigBase], table: dict[str, Any], where: str) ->
     unknown = sorted(set(table) - fields)
     if unknown:
         raise ConfigError(
-            f"{where + '.' if where else ''}{unknown[0]}: unknown key "
-            f"(known keys: {', '.join(sorted(fields))})"
+            f"{where + '.' if where else ''}{unknown[0]}: unknown key (known keys: {', '.join(sorted(fields))})"
         )
     return {name: _coerce(value, hints[name], f"{where + '.' if where else ''}{name}") for name, value in table.items()}
 

@@ -33,5 +33,7 @@ def require_torch(what: str, *, packages: tuple[str, ...] = ("torch",)) -> None:
     """Raise a TrainingError naming what to install when one of ``packages`` is missing."""
     absent = missing(packages)
     if absent:
-        raise TrainingError(f"{what} needs {', '.join(absent)}: pip install 'hanforge[train]' "
-                            f"(on a CPU-only machine first: {CPU_TORCH})")
+        raise TrainingError(
+            f"{what} needs {', '.join(absent)}: pip install 'hanforge[train]' "
+            f"(on a CPU-only machine first: {CPU_TORCH})"
+        )

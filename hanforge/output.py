@@ -85,8 +85,9 @@ class JobOutput:
     must be hanforge's (they are read back as output).
     """
 
-    def __init__(self, folder: str | Path, *, what: str, marker: Any, owns: tuple[str, ...],
-                 data_dirs: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, folder: str | Path, *, what: str, marker: Any, owns: tuple[str, ...], data_dirs: tuple[str, ...] = ()
+    ) -> None:
         self.folder = Path(folder)
         self.what = what
         self.marker = _marker_json(marker)
@@ -137,25 +138,36 @@ class JobOutput:
         if rec is None:
             if present and not overwrite:
                 shown = ", ".join(present[:3]) + (", ..." if len(present) > 3 else "")
-                raise OutputError(f"output folder {folder} is not empty and was not written by hanforge ({shown}); "
-                                  "pick another --output, or pass --overwrite to write beside these files "
-                                  "(hanforge never deletes files it did not write)")
+                raise OutputError(
+                    f"output folder {folder} is not empty and was not written by hanforge ({shown}); "
+                    "pick another --output, or pass --overwrite to write beside these files "
+                    "(hanforge never deletes files it did not write)"
+                )
             foreign = present
         else:
             owned = set(self.owned_files(rec))
             foreign = [p for p in present if p not in owned]
             if rec.get("what") != self.what and not overwrite:
-                raise OutputError(f"output folder {folder} holds a hanforge {rec.get('what')}, not a {self.what}; "
-                                  "pick another --output, or pass --overwrite to replace hanforge's files there")
+                raise OutputError(
+                    f"output folder {folder} holds a hanforge {rec.get('what')}, not a {self.what}; "
+                    "pick another --output, or pass --overwrite to replace hanforge's files there"
+                )
             if rec.get("marker") != self.marker and not overwrite:
-                raise OutputError(f"output folder {folder} holds a {self.what} with a different config or inputs; "
-                                  "pick another --output, or pass --overwrite to replace hanforge's files there")
-        clash = [p for p in foreign
-                 if self._is_owned_name(p) or any(p.startswith(d.rstrip("/") + "/") for d in self.data_dirs)]
+                raise OutputError(
+                    f"output folder {folder} holds a {self.what} with a different config or inputs; "
+                    "pick another --output, or pass --overwrite to replace hanforge's files there"
+                )
+        clash = [
+            p
+            for p in foreign
+            if self._is_owned_name(p) or any(p.startswith(d.rstrip("/") + "/") for d in self.data_dirs)
+        ]
         if clash:
-            raise OutputError(f"output folder {folder}: {clash[0]} was not written by hanforge but is where this "
-                              f"{self.what} writes or reads its output; move it out of the folder or pick another "
-                              "--output (hanforge never deletes files it did not write)")
+            raise OutputError(
+                f"output folder {folder}: {clash[0]} was not written by hanforge but is where this "
+                f"{self.what} writes or reads its output; move it out of the folder or pick another "
+                "--output (hanforge never deletes files it did not write)"
+            )
         if rec is None or overwrite or rec.get("marker") != self.marker:
             return "fresh"
         return "finished" if rec.get("finished") else "resume"
@@ -228,8 +240,10 @@ class JobOutput:
                 raise
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
-            raise OutputBusyError(f"output folder {self.folder} is being written by another hanforge process "
-                                  f"(pid {holder}); wait for it to finish or pick another --output") from None
+            raise OutputBusyError(
+                f"output folder {self.folder} is being written by another hanforge process "
+                f"(pid {holder}); wait for it to finish or pick another --output"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
@@ -248,4 +262,3 @@ class JobOutput:
             if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
                 continue
             path.unlink(missing_ok=True)
-

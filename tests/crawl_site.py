@@ -21,8 +21,14 @@ from urllib.parse import quote, unquote, urlsplit
 CP949_TEXT = "똠방각하 뷁어 사전을 펼쳤다. 한국어 웹 문서는 아직도 CP949로 인코딩된 경우가 많습니다."
 DISALLOWED_PREFIXES = ("/help/ko/text/swriter/", "/private/")
 SPECIAL_PATHS = [
-    "/special/slow.html", "/special/error500.html", "/special/flaky.html", "/special/loop-a",
-    "/special/chain/0", "/special/big.html", "/special/image.png", "/private/secret.html",
+    "/special/slow.html",
+    "/special/error500.html",
+    "/special/flaky.html",
+    "/special/loop-a",
+    "/special/chain/0",
+    "/special/big.html",
+    "/special/image.png",
+    "/private/secret.html",
 ]
 
 
@@ -41,16 +47,26 @@ class _QuietServer(ThreadingHTTPServer):
 class CrawlSite:
     """The loopback site; see the module docstring. Use as a context manager."""
 
-    def __init__(self, sample_dir: Path, *, host: str = "127.0.0.1", num_linked: int = 110,
-                 num_sitemap_only: int = 6, specials: bool = True, page_delay: float = 0.0,
-                 slow_seconds: float = 2.0, big_bytes: int = 300_000, crawl_delay: float = 0.02,
-                 lifetime: float = 120.0) -> None:
+    def __init__(
+        self,
+        sample_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        num_linked: int = 110,
+        num_sitemap_only: int = 6,
+        specials: bool = True,
+        page_delay: float = 0.0,
+        slow_seconds: float = 2.0,
+        big_bytes: int = 300_000,
+        crawl_delay: float = 0.02,
+        lifetime: float = 120.0,
+    ) -> None:
         root = sample_dir / "libreoffice-help-ko"
         self.files = {"/help/ko/" + p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*.html"))}
         allowed = [p for p in self.files if not p.startswith(DISALLOWED_PREFIXES)]
         blocked = [p for p in self.files if p.startswith(DISALLOWED_PREFIXES)]
-        self.sitemap_only = allowed[len(allowed) - num_sitemap_only:] if num_sitemap_only else []
-        self.linked = allowed[:min(num_linked, len(allowed) - num_sitemap_only)] + blocked[:3]
+        self.sitemap_only = allowed[len(allowed) - num_sitemap_only :] if num_sitemap_only else []
+        self.linked = allowed[: min(num_linked, len(allowed) - num_sitemap_only)] + blocked[:3]
         self.specials = specials
         self.page_delay = page_delay
         self.slow_seconds = slow_seconds
@@ -70,7 +86,7 @@ class CrawlSite:
             def log_message(self, *args) -> None:  # keep test output clean
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 start = time.monotonic()
                 with site.lock:
                     site.in_flight += 1
@@ -96,8 +112,7 @@ class CrawlSite:
         self.server = _QuietServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.base = f"http://{host}:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._watchdog = threading.Timer(lifetime, self.server.shutdown)
 
     def __enter__(self) -> CrawlSite:
@@ -132,8 +147,13 @@ class CrawlSite:
         path = unquote(urlsplit(raw_path).path)
         html = {"Content-Type": "text/html; charset=utf-8"}
         if path == "/robots.txt":
-            lines = ["User-agent: *", *(f"Disallow: {p}" for p in DISALLOWED_PREFIXES),
-                     f"Crawl-delay: {self.crawl_delay}", f"Sitemap: {self.url('/sitemap.xml')}", ""]
+            lines = [
+                "User-agent: *",
+                *(f"Disallow: {p}" for p in DISALLOWED_PREFIXES),
+                f"Crawl-delay: {self.crawl_delay}",
+                f"Sitemap: {self.url('/sitemap.xml')}",
+                "",
+            ]
             return 200, {"Content-Type": "text/plain"}, "\n".join(lines).encode()
         if path == "/sitemap.xml":
             entries = [*self.sitemap_only, "/help/ko/text/swriter/sitemap-disallowed.html"]
@@ -144,10 +164,14 @@ class CrawlSite:
             variants = [f'<a href="{p}">{p}</a>' for p in self.index_links()]
             # duplicates that normalize to URLs already linked, and links that must not be followed
             dup = self.linked[0]
-            variants += [f'<a href="{dup}#section">same page</a>', f'<a href="{self.base.upper()}{dup}">upper-case scheme and host</a>',
-                         f'<a href="/help/ko/./text/../text/{dup[len("/help/ko/text/"):]}">dot segments</a>',
-                         '<a href="http://example.com/offsite.html">offsite</a>', '<a href="mailto:a@b.kr">mail</a>',
-                         '<a href="javascript:void(0)">js</a>']
+            variants += [
+                f'<a href="{dup}#section">same page</a>',
+                f'<a href="{self.base.upper()}{dup}">upper-case scheme and host</a>',
+                f'<a href="/help/ko/./text/../text/{dup[len("/help/ko/text/") :]}">dot segments</a>',
+                '<a href="http://example.com/offsite.html">offsite</a>',
+                '<a href="mailto:a@b.kr">mail</a>',
+                '<a href="javascript:void(0)">js</a>',
+            ]
             return 200, html, self._html("index", "<br>".join(variants))
         if path in self.files:
             if self.page_delay:
@@ -155,8 +179,11 @@ class CrawlSite:
             return 200, html, self.files[path].read_bytes()
         if path == "/special/cp949-header.html":
             body = f'<p>{CP949_TEXT}</p><a href="/special/한글-header.html">한글 문서</a>'
-            return 200, {"Content-Type": "text/html; charset=euc-kr"}, self._html("헤더", body, charset="cp949",
-                                                                                   meta=False)
+            return (
+                200,
+                {"Content-Type": "text/html; charset=euc-kr"},
+                self._html("헤더", body, charset="cp949", meta=False),
+            )
         if path == "/special/cp949-meta.html":
             body = f'<p>{CP949_TEXT}</p><a href="/special/한글-meta.html">한글 문서</a>'
             page = f'<html><head><meta http-equiv="Content-Type" content="text/html; charset=euc-kr"><title>메타</title></head><body>{body}</body></html>'
@@ -186,5 +213,5 @@ class CrawlSite:
         if path == "/private/secret.html":
             return 200, html, self._html("secret", "<p>robots.txt forbids this</p>")
         if path.startswith("/to-other/"):
-            return 302, {"Location": path[len("/to-other/"):]}, b""
+            return 302, {"Location": path[len("/to-other/") :]}, b""
         return 404, html, self._html("missing", "<p>not found</p>")

@@ -85,8 +85,14 @@ def registration(rng: random.Random, *, foreign: bool, valid: bool) -> str:
     return first12 + str(last)
 
 
-RRN_CONTEXT = ["주민등록번호: {x}", "본인 주민번호는 {x} 입니다.", "신청서에 {x}를 적어 제출했다.",
-               "성명 홍길동 ({x})", "등록번호 {x} 확인 바랍니다.", "주민 번호 {x}로 조회되었습니다."]
+RRN_CONTEXT = [
+    "주민등록번호: {x}",
+    "본인 주민번호는 {x} 입니다.",
+    "신청서에 {x}를 적어 제출했다.",
+    "성명 홍길동 ({x})",
+    "등록번호 {x} 확인 바랍니다.",
+    "주민 번호 {x}로 조회되었습니다.",
+]
 RRN_KEYWORD_CONTEXT = ["주민등록번호 {x}", "주민번호: {x} 입니다.", "주민등록번호는 {x}이며", "외국인등록번호 {x}"]
 FRN_CONTEXT = ["외국인등록번호: {x}", "외국인 등록번호 {x} 로 확인", "체류자 번호 {x}를 기재했다."]
 
@@ -94,12 +100,21 @@ FRN_CONTEXT = ["외국인등록번호: {x}", "외국인 등록번호 {x} 로 확
 def rrn_records(rng: random.Random, n: int) -> list[Record]:
     out = []
     for i in range(n):
-        fmt = ("dash", "dash_new", "space", "dashes", "spaced_dash", "bare", "bare_keyword_new",
-               "space_keyword_new")[i % 8]
+        fmt = ("dash", "dash_new", "space", "dashes", "spaced_dash", "bare", "bare_keyword_new", "space_keyword_new")[
+            i % 8
+        ]
         valid = fmt not in ("dash_new", "bare_keyword_new", "space_keyword_new")
         d = registration(rng, foreign=False, valid=valid)
-        sep = {"dash": "-", "dash_new": "-", "space": " ", "dashes": rng.choice(DASHES), "spaced_dash": " - ",
-               "bare": "", "bare_keyword_new": "", "space_keyword_new": " "}[fmt]
+        sep = {
+            "dash": "-",
+            "dash_new": "-",
+            "space": " ",
+            "dashes": rng.choice(DASHES),
+            "spaced_dash": " - ",
+            "bare": "",
+            "bare_keyword_new": "",
+            "space_keyword_new": " ",
+        }[fmt]
         x = d[:6] + sep + d[6:]
         context = RRN_KEYWORD_CONTEXT if "keyword" in fmt else RRN_CONTEXT
         out.append(Record(rng.choice(context).format(x=x), "RRN", x, f"rrn_{fmt}"))
@@ -118,21 +133,45 @@ def frn_records(rng: random.Random, n: int) -> list[Record]:
     return out
 
 
-PHONE_CONTEXT = ["궁금한 점은 {x}로 연락 주세요.", "H.P {x}", "tel:{x}", "☎{x}", "담당자 휴대폰 {x}", "{x} (평일 9시~18시)", "전화: {x}",
-                 "예약 문의 {x} 로 부탁드립니다.", "김 과장님 번호가 {x} 맞나요?", "연락처 {x}, 담당 이민수"]
+PHONE_CONTEXT = [
+    "궁금한 점은 {x}로 연락 주세요.",
+    "H.P {x}",
+    "tel:{x}",
+    "☎{x}",
+    "담당자 휴대폰 {x}",
+    "{x} (평일 9시~18시)",
+    "전화: {x}",
+    "예약 문의 {x} 로 부탁드립니다.",
+    "김 과장님 번호가 {x} 맞나요?",
+    "연락처 {x}, 담당 이민수",
+]
 
 
 def phone_records(rng: random.Random, n: int) -> list[Record]:
     out = []
-    formats = ("mobile_dash", "mobile_dot", "mobile_space", "mobile_bare", "mobile_dashes", "mobile_paren",
-               "plus82", "plus82_paren0", "plus82_dash", "landline_seoul", "landline_area", "landline_paren",
-               "internet_070", "service")
+    formats = (
+        "mobile_dash",
+        "mobile_dot",
+        "mobile_space",
+        "mobile_bare",
+        "mobile_dashes",
+        "mobile_paren",
+        "plus82",
+        "plus82_paren0",
+        "plus82_dash",
+        "landline_seoul",
+        "landline_area",
+        "landline_paren",
+        "internet_070",
+        "service",
+    )
     for i in range(n):
         fmt = formats[i % len(formats)]
         mid, last = _digits(rng, 4), _digits(rng, 4)
         mp = "01" + rng.choice("016789")
-        area = rng.choice(["031", "032", "033", "041", "042", "043", "051", "052", "053", "054", "055", "061",
-                           "062", "063", "064"])
+        area = rng.choice(
+            ["031", "032", "033", "041", "042", "043", "051", "052", "053", "054", "055", "061", "062", "063", "064"]
+        )
         x = {
             "mobile_dash": f"{mp}-{mid}-{last}",
             "mobile_dot": f"{mp}.{mid}.{last}",
@@ -143,7 +182,7 @@ def phone_records(rng: random.Random, n: int) -> list[Record]:
             "plus82": f"+82 {mp[1:]}-{mid}-{last}",
             "plus82_paren0": f"+82 (0){mp[1:]}-{mid}-{last}",
             "plus82_dash": f"+82-{mp[1:]}-{mid}-{last}",
-            "landline_seoul": f"02-{mid[:rng.choice((3, 4))]}-{last}",
+            "landline_seoul": f"02-{mid[: rng.choice((3, 4))]}-{last}",
             "landline_area": f"{area}-{mid[:3]}-{last}",
             "landline_paren": f"({rng.choice(['02', area])}) {mid[:3]}-{last}",
             "internet_070": f"070-{mid}-{last}",
@@ -154,13 +193,36 @@ def phone_records(rng: random.Random, n: int) -> list[Record]:
     return out
 
 
-EMAIL_CONTEXT = ["문의는 {x} 로 보내 주세요.", "이메일: {x}", "기자 {x}", "<{x}>", "메일 주소는 {x}입니다.",
-                 "보낸 사람: 홍길동 {x}"]
+EMAIL_CONTEXT = [
+    "문의는 {x} 로 보내 주세요.",
+    "이메일: {x}",
+    "기자 {x}",
+    "<{x}>",
+    "메일 주소는 {x}입니다.",
+    "보낸 사람: 홍길동 {x}",
+]
 LOCALS = ["hong.gildong", "kim_minsu", "lee2024", "park+news", "choi.jy", "jung-ho", "yoon99", "admin", "hr.team"]
-DOMAINS = ["naver.com", "daum.net", "gmail.com", "kakao.com", "hanmail.net", "korea.ac.kr", "snu.ac.kr",
-           "company.co.kr", "mail.go.kr", "hanforge.io"]
-IDN = ["홍길동@회사.한국", "김민수@우리회사.한국", "hong@회사.한국", "담당자@한글도메인.com", "이영희@학교.한국",
-       "help@xn--hq1bm8jm9l.xn--3e0b707e", "박지성@xn--3e0b707e.xn--3e0b707e"]
+DOMAINS = [
+    "naver.com",
+    "daum.net",
+    "gmail.com",
+    "kakao.com",
+    "hanmail.net",
+    "korea.ac.kr",
+    "snu.ac.kr",
+    "company.co.kr",
+    "mail.go.kr",
+    "hanforge.io",
+]
+IDN = [
+    "홍길동@회사.한국",
+    "김민수@우리회사.한국",
+    "hong@회사.한국",
+    "담당자@한글도메인.com",
+    "이영희@학교.한국",
+    "help@xn--hq1bm8jm9l.xn--3e0b707e",
+    "박지성@xn--3e0b707e.xn--3e0b707e",
+]
 
 
 def email_records(rng: random.Random, n: int) -> list[Record]:
@@ -177,7 +239,9 @@ def email_records(rng: random.Random, n: int) -> list[Record]:
 def brn_records(rng: random.Random, n: int) -> list[Record]:
     out = []
     for i in range(n):
-        first9 = f"{rng.randint(101, 899)}{rng.choice(['81', '85', '86', '87', '88', '01', '05', '13'])}{_digits(rng, 4)}"
+        first9 = (
+            f"{rng.randint(101, 899)}{rng.choice(['81', '85', '86', '87', '88', '01', '05', '13'])}{_digits(rng, 4)}"
+        )
         d = first9 + str(brn_check(first9))
         sep, fmt = ("-", "dash") if i % 3 else (rng.choice(DASHES), "dashes")
         x = sep.join((d[:3], d[3:5], d[5:]))
@@ -204,7 +268,13 @@ def card_records(rng: random.Random, n: int) -> list[Record]:
             d = _card(rng, "36", 14)
             x = "-".join((d[:4], d[4:10], d[10:]))
         else:
-            d = _card(rng, rng.choice(["4", "51", "52", "55", "35", "62", "9410"] if fmt == "bc" else ["4", "51", "55", "35", "62"]), 16)
+            d = _card(
+                rng,
+                rng.choice(
+                    ["4", "51", "52", "55", "35", "62", "9410"] if fmt == "bc" else ["4", "51", "55", "35", "62"]
+                ),
+                16,
+            )
             groups = [d[j : j + 4] for j in range(0, 16, 4)]
             if fmt == "space":
                 x = " ".join(groups)
@@ -244,8 +314,13 @@ BANKS: dict[str, tuple[tuple[str, ...], tuple[tuple[int, ...], ...]]] = {
     "busan": (("부산은행",), ((3, 4, 4, 2),)),
     "daegu": (("대구은행", "iM뱅크"), ((3, 2, 6, 1),)),
 }
-ACCOUNT_CONTEXT = ["{bank} {x}", "입금 계좌: {bank} {x} (예금주 홍길동)", "{bank} 계좌 {x}로 송금해 주세요.",
-                   "환불은 {bank} {x} 으로 부탁드립니다.", "후원 계좌 안내 - {bank} {x}"]
+ACCOUNT_CONTEXT = [
+    "{bank} {x}",
+    "입금 계좌: {bank} {x} (예금주 홍길동)",
+    "{bank} 계좌 {x}로 송금해 주세요.",
+    "환불은 {bank} {x} 으로 부탁드립니다.",
+    "후원 계좌 안내 - {bank} {x}",
+]
 
 
 def account_records(rng: random.Random, n: int) -> list[Record]:
@@ -273,11 +348,16 @@ def account_records(rng: random.Random, n: int) -> list[Record]:
 
 def ip_records(rng: random.Random, n: int) -> list[Record]:
     out = []
-    context = ["접속 IP {x} 에서 로그인", "작성자 IP: {x}", "{x} - - [10/Oct/2024:13:55:36] \"GET / HTTP/1.1\"",
-               "차단된 주소 {x}", "서버 {x} 로 접속했다."]
+    context = [
+        "접속 IP {x} 에서 로그인",
+        "작성자 IP: {x}",
+        '{x} - - [10/Oct/2024:13:55:36] "GET / HTTP/1.1"',
+        "차단된 주소 {x}",
+        "서버 {x} 로 접속했다.",
+    ]
     while len(out) < n:
         if len(out) % 4 == 3:
-            x = f"{rng.choice(['2404:6800', '2406:da14', '240e:3b7', '2600:1f18', '2a00:1450'])}:{rng.randint(1, 0xffff):x}::{rng.randint(1, 0xffff):x}"
+            x = f"{rng.choice(['2404:6800', '2406:da14', '240e:3b7', '2600:1f18', '2a00:1450'])}:{rng.randint(1, 0xFFFF):x}::{rng.randint(1, 0xFFFF):x}"
             fmt = "v6"
         else:
             x = ".".join(str(rng.randint(1, 254)) for _ in range(4))
@@ -303,57 +383,136 @@ def negative_records(rng: random.Random, n_per_kind: int) -> list[Record]:
 
     kinds: dict[str, Callable[[], str]] = {
         "date": lambda: rng.choice(["작성일 {}", "{} 기준", "기간: {} ~ {}", "{}에 개정되었다."]).format(
-            date(rng.choice(["-", ".", "/", "", "\u2013", ". "])), date("-")),
-        "date_korean": lambda: f"{rng.randint(1990, 2030)}년 {rng.randint(1, 12)}월 {rng.randint(1, 28)}일 {rng.randint(1, 12)}시",
-        "timestamp": lambda: rng.choice([
-            f"{date('-')} {hms()}", f"{date('-')}T{hms()}+09:00", f"[{date('-')} {hms()},{_digits(rng, 3)}] INFO",
-            f"로그 시각 {date('')}{hms().replace(':', '')}", f"epoch {rng.randint(1_500_000_000, 1_900_000_000)}",
-            f"타임스탬프 {rng.randint(1_500_000_000_000, 1_900_000_000_000)}"]),
-        "order_number": lambda: rng.choice([
-            f"주문번호 {date('')}-{_digits(rng, 7)}", f"주문번호: {date('')}{_digits(rng, 6)}",
-            f"주문번호 ORD-{rng.randint(2015, 2030)}-{_digits(rng, 6)}", f"예약번호 {_digits(rng, 10)}",
-            f"결제 승인번호 {_digits(rng, 8)}", f"접수번호 {rng.randint(2015, 2030)}-{_digits(rng, 7)}"]),
-        "tracking_number": lambda: rng.choice([
-            f"운송장번호 {_digits(rng, 4)}-{_digits(rng, 4)}-{_digits(rng, 4)}", f"송장번호 {_digits(rng, 12)}",
-            f"우체국 택배 등기번호 {_digits(rng, 13)}", f"CJ대한통운 {_digits(rng, 4)} {_digits(rng, 4)} {_digits(rng, 4)}"]),
-        "isbn": lambda: rng.choice([
-            (lambda d: f"ISBN {d[:3]}-{d[3:5]}-{d[5:9]}-{d[9:12]}-{d[12]}")(isbn13()), f"ISBN {isbn13()}",
-            f"ISBN 89-{_digits(rng, 4)}-{_digits(rng, 3)}-{rng.choice('0123456789X')}", f"ISSN {_digits(rng, 4)}-{_digits(rng, 4)}"]),
-        "product_code": lambda: rng.choice([
-            f"모델명 SM-G{_digits(rng, 3)}N", f"품번 010-{_digits(rng, 4)}-A", f"부품번호 KT-010-{_digits(rng, 4)}-{_digits(rng, 4)}",
-            f"SKU 010-{_digits(rng, 4)}-{_digits(rng, 4)}-{_digits(rng, 2)}", f"규격 KS C {_digits(rng, 4)}-{_digits(rng, 4)}",
-            f"제품코드 AB-{_digits(rng, 6)}-{_digits(rng, 7)}", f"형번 02-{_digits(rng, 4)}-{_digits(rng, 3)}"]),
-        "law_article": lambda: rng.choice([
-            f"제{rng.randint(1, 300)}조 제{rng.randint(1, 9)}항 제{rng.randint(1, 20)}호", f"법률 제{rng.randint(10000, 20000)}호",
-            f"대통령령 제{rng.randint(20000, 35000)}호", f"시행령 제{rng.randint(1, 99)}조의{rng.randint(2, 5)}",
-            f"{rng.randint(2000, 2024)}헌마{rng.randint(100, 1999)}", f"대법원 {rng.randint(2000, 2024)}다{rng.randint(10000, 299999)} 판결",
-            f"고시 제{rng.randint(2000, 2024)}-{rng.randint(1, 300)}호"]),
-        "version": lambda: rng.choice([
-            f"버전 {rng.randint(1, 20)}.{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 9999)}",
-            f"LibreOffice {rng.randint(5, 24)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}.{rng.randint(1, 4)}",
-            f"v{rng.randint(0, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 50)}", f"Windows 10.0.{rng.randint(10000, 22999)}.{rng.randint(1, 4000)}",
-            f"커널 {rng.randint(4, 6)}.{rng.randint(0, 19)}.0-{rng.randint(1, 30)}-amd64", f"build {rng.randint(10000, 99999)}.{rng.randint(1, 3000)}"]),
-        "number": lambda: rng.choice([
-            f"가격 {rng.randint(1, 999)},{_digits(rng, 3)},{_digits(rng, 3)}원", f"인구 {rng.randint(1, 51)},{_digits(rng, 3)},{_digits(rng, 3)}명",
-            f"우편번호 {_digits(rng, 5)}", f"pp. {rng.randint(1, 300)}-{rng.randint(301, 600)}", f"좌표 37.{_digits(rng, 4)}, 126.{_digits(rng, 4)}",
-            f"원주율 3.{_digits(rng, 12)}", f"{rng.randint(1592, 1900)}-{rng.randint(1901, 1999)}년"]),
-        "masked": lambda: rng.choice([
-            f"{_birth(rng, since_2000=False)}-{rng.choice('1234')}******", f"010-****-{_digits(rng, 4)}",
-            f"hong***@naver.com 이 아닌 h***@n***.com", f"{_digits(rng, 4)}-****-****-{_digits(rng, 4)}"]),
-        "reserved": lambda: rng.choice([
-            "user@example.com", "test@example.org", "qa@build.test", f"192.168.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
-            f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}", "2001:db8::1", "127.0.0.1", "icon@2x.png"]),
-        "invalid_check": lambda: rng.choice([
-            (lambda d: f"{d[:4]}-{d[4:8]}-{d[8:12]}-{d[12:]}")(
-                (lambda b: b + str((luhn_check(b) + 1) % 10))("4" + _digits(rng, 14))),
-            (lambda b: f"사업자 {b[:3]}-{b[3:5]}-{b[5:]}{(brn_check(b) + 1) % 10}")(f"{rng.randint(101, 899)}81{_digits(rng, 4)}"),
-            f"{rng.randint(70, 99)}{rng.randint(13, 19)}{rng.randint(10, 28)}-1{_digits(rng, 6)}"]),
-        "bank_context": lambda: rng.choice([
-            "국민은행 영업시간 09:00-16:00", f"은행 거래일시 {date('')}{hms().replace(':', '')}",
-            f"입금 확인 {date('')}{hms()[:5].replace(':', '')}", f"통장 사본 발급일 {date('.')}",
-            f"계좌 개설 {date('-')} 지점 {_digits(rng, 3)}", f"KB국민은행 {rng.randint(2015, 2025)}년 순이익 {rng.randint(1, 9)},{_digits(rng, 3)}억원",
-            f"신한은행 창립 {rng.randint(1897, 1990)}년", f"은행 코드 0{_digits(rng, 2)}", f"농협 {date('-')} 공시",
-            f"토스뱅크 금리 {rng.randint(1, 5)}.{_digits(rng, 2)}%", f"카드 혜택 최대 {rng.randint(1, 50)},000원"]),
+            date(rng.choice(["-", ".", "/", "", "\u2013", ". "])), date("-")
+        ),
+        "date_korean": lambda: (
+            f"{rng.randint(1990, 2030)}년 {rng.randint(1, 12)}월 {rng.randint(1, 28)}일 {rng.randint(1, 12)}시"
+        ),
+        "timestamp": lambda: rng.choice(
+            [
+                f"{date('-')} {hms()}",
+                f"{date('-')}T{hms()}+09:00",
+                f"[{date('-')} {hms()},{_digits(rng, 3)}] INFO",
+                f"로그 시각 {date('')}{hms().replace(':', '')}",
+                f"epoch {rng.randint(1_500_000_000, 1_900_000_000)}",
+                f"타임스탬프 {rng.randint(1_500_000_000_000, 1_900_000_000_000)}",
+            ]
+        ),
+        "order_number": lambda: rng.choice(
+            [
+                f"주문번호 {date('')}-{_digits(rng, 7)}",
+                f"주문번호: {date('')}{_digits(rng, 6)}",
+                f"주문번호 ORD-{rng.randint(2015, 2030)}-{_digits(rng, 6)}",
+                f"예약번호 {_digits(rng, 10)}",
+                f"결제 승인번호 {_digits(rng, 8)}",
+                f"접수번호 {rng.randint(2015, 2030)}-{_digits(rng, 7)}",
+            ]
+        ),
+        "tracking_number": lambda: rng.choice(
+            [
+                f"운송장번호 {_digits(rng, 4)}-{_digits(rng, 4)}-{_digits(rng, 4)}",
+                f"송장번호 {_digits(rng, 12)}",
+                f"우체국 택배 등기번호 {_digits(rng, 13)}",
+                f"CJ대한통운 {_digits(rng, 4)} {_digits(rng, 4)} {_digits(rng, 4)}",
+            ]
+        ),
+        "isbn": lambda: rng.choice(
+            [
+                (lambda d: f"ISBN {d[:3]}-{d[3:5]}-{d[5:9]}-{d[9:12]}-{d[12]}")(isbn13()),
+                f"ISBN {isbn13()}",
+                f"ISBN 89-{_digits(rng, 4)}-{_digits(rng, 3)}-{rng.choice('0123456789X')}",
+                f"ISSN {_digits(rng, 4)}-{_digits(rng, 4)}",
+            ]
+        ),
+        "product_code": lambda: rng.choice(
+            [
+                f"모델명 SM-G{_digits(rng, 3)}N",
+                f"품번 010-{_digits(rng, 4)}-A",
+                f"부품번호 KT-010-{_digits(rng, 4)}-{_digits(rng, 4)}",
+                f"SKU 010-{_digits(rng, 4)}-{_digits(rng, 4)}-{_digits(rng, 2)}",
+                f"규격 KS C {_digits(rng, 4)}-{_digits(rng, 4)}",
+                f"제품코드 AB-{_digits(rng, 6)}-{_digits(rng, 7)}",
+                f"형번 02-{_digits(rng, 4)}-{_digits(rng, 3)}",
+            ]
+        ),
+        "law_article": lambda: rng.choice(
+            [
+                f"제{rng.randint(1, 300)}조 제{rng.randint(1, 9)}항 제{rng.randint(1, 20)}호",
+                f"법률 제{rng.randint(10000, 20000)}호",
+                f"대통령령 제{rng.randint(20000, 35000)}호",
+                f"시행령 제{rng.randint(1, 99)}조의{rng.randint(2, 5)}",
+                f"{rng.randint(2000, 2024)}헌마{rng.randint(100, 1999)}",
+                f"대법원 {rng.randint(2000, 2024)}다{rng.randint(10000, 299999)} 판결",
+                f"고시 제{rng.randint(2000, 2024)}-{rng.randint(1, 300)}호",
+            ]
+        ),
+        "version": lambda: rng.choice(
+            [
+                f"버전 {rng.randint(1, 20)}.{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 9999)}",
+                f"LibreOffice {rng.randint(5, 24)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}.{rng.randint(1, 4)}",
+                f"v{rng.randint(0, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 50)}",
+                f"Windows 10.0.{rng.randint(10000, 22999)}.{rng.randint(1, 4000)}",
+                f"커널 {rng.randint(4, 6)}.{rng.randint(0, 19)}.0-{rng.randint(1, 30)}-amd64",
+                f"build {rng.randint(10000, 99999)}.{rng.randint(1, 3000)}",
+            ]
+        ),
+        "number": lambda: rng.choice(
+            [
+                f"가격 {rng.randint(1, 999)},{_digits(rng, 3)},{_digits(rng, 3)}원",
+                f"인구 {rng.randint(1, 51)},{_digits(rng, 3)},{_digits(rng, 3)}명",
+                f"우편번호 {_digits(rng, 5)}",
+                f"pp. {rng.randint(1, 300)}-{rng.randint(301, 600)}",
+                f"좌표 37.{_digits(rng, 4)}, 126.{_digits(rng, 4)}",
+                f"원주율 3.{_digits(rng, 12)}",
+                f"{rng.randint(1592, 1900)}-{rng.randint(1901, 1999)}년",
+            ]
+        ),
+        "masked": lambda: rng.choice(
+            [
+                f"{_birth(rng, since_2000=False)}-{rng.choice('1234')}******",
+                f"010-****-{_digits(rng, 4)}",
+                "hong***@naver.com 이 아닌 h***@n***.com",
+                f"{_digits(rng, 4)}-****-****-{_digits(rng, 4)}",
+            ]
+        ),
+        "reserved": lambda: rng.choice(
+            [
+                "user@example.com",
+                "test@example.org",
+                "qa@build.test",
+                f"192.168.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                "2001:db8::1",
+                "127.0.0.1",
+                "icon@2x.png",
+            ]
+        ),
+        "invalid_check": lambda: rng.choice(
+            [
+                (lambda d: f"{d[:4]}-{d[4:8]}-{d[8:12]}-{d[12:]}")(
+                    (lambda b: b + str((luhn_check(b) + 1) % 10))("4" + _digits(rng, 14))
+                ),
+                (lambda b: f"사업자 {b[:3]}-{b[3:5]}-{b[5:]}{(brn_check(b) + 1) % 10}")(
+                    f"{rng.randint(101, 899)}81{_digits(rng, 4)}"
+                ),
+                f"{rng.randint(70, 99)}{rng.randint(13, 19)}{rng.randint(10, 28)}-1{_digits(rng, 6)}",
+            ]
+        ),
+        "bank_context": lambda: rng.choice(
+            [
+                "국민은행 영업시간 09:00-16:00",
+                f"은행 거래일시 {date('')}{hms().replace(':', '')}",
+                f"입금 확인 {date('')}{hms()[:5].replace(':', '')}",
+                f"통장 사본 발급일 {date('.')}",
+                f"계좌 개설 {date('-')} 지점 {_digits(rng, 3)}",
+                f"KB국민은행 {rng.randint(2015, 2025)}년 순이익 {rng.randint(1, 9)},{_digits(rng, 3)}억원",
+                f"신한은행 창립 {rng.randint(1897, 1990)}년",
+                f"은행 코드 0{_digits(rng, 2)}",
+                f"농협 {date('-')} 공시",
+                f"토스뱅크 금리 {rng.randint(1, 5)}.{_digits(rng, 2)}%",
+                f"카드 혜택 최대 {rng.randint(1, 50)},000원",
+            ]
+        ),
     }
     out = []
     for kind in sorted(kinds):
@@ -366,8 +525,16 @@ def build_labelled_set(*, seed: int = SEED, scale: int = 1) -> list[Record]:
     """All records; ``scale`` multiplies the count (scale 1: 1,900 records)."""
     rng = random.Random(seed)
     counts = {"RRN": 160, "FRN": 60, "PHONE": 280, "EMAIL": 120, "BRN": 60, "CARD": 180, "ACCOUNT": 240, "IP": 80}
-    makers = {"RRN": rrn_records, "FRN": frn_records, "PHONE": phone_records, "EMAIL": email_records,
-              "BRN": brn_records, "CARD": card_records, "ACCOUNT": account_records, "IP": ip_records}
+    makers = {
+        "RRN": rrn_records,
+        "FRN": frn_records,
+        "PHONE": phone_records,
+        "EMAIL": email_records,
+        "BRN": brn_records,
+        "CARD": card_records,
+        "ACCOUNT": account_records,
+        "IP": ip_records,
+    }
     records: list[Record] = []
     for pii_type in TYPES:
         records += makers[pii_type](rng, counts[pii_type] * scale)

@@ -24,7 +24,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hanforge.fingerprint", "hanforge.output"),  # content fingerprints and manifests; output folders
     ("hanforge.shards",),  # text and token shard formats, their readers and writers
     ("hanforge.tokenizer",),  # tokenizer training/loading/encoding and the tokenize job
-    ("hanforge.corpus", "hanforge.train", "hanforge.export", "hanforge.report"),  # corpus engine; training; export; HTML report
+    (
+        "hanforge.corpus",
+        "hanforge.train",
+        "hanforge.export",
+        "hanforge.report",
+    ),  # corpus engine; training; export; HTML report
     ("hanforge.eval", "hanforge.plan", "hanforge.serve"),  # built on the layer below
     ("hanforge.cli",),  # the command line: one module per verb
     ("hanforge.__main__",),  # `python -m hanforge`
@@ -61,8 +66,7 @@ def import_graph(package: Path) -> dict[str, set[str]]:
                 else:
                     origin = node.module or ""
                 # `from pkg import mod` imports the submodule; `from mod import name` the module
-                targets.update(f"{origin}.{a.name}" if f"{origin}.{a.name}" in modules else origin
-                               for a in node.names)
+                targets.update(f"{origin}.{a.name}" if f"{origin}.{a.name}" in modules else origin for a in node.names)
         graph[name] = {t for t in targets if t in modules and t != name and t.split(".")[0] == top}
     return graph
 

@@ -106,7 +106,7 @@ def test_malformed_record_in_plain_warc_resyncs(tmp_path, pages):
     path = tmp_path / "bad.warc"
     offsets = write_warc(path, pages, gzip=False)
     data = bytearray(path.read_bytes())
-    data[offsets[3]: offsets[3] + 8] = b"GARBAGE!"  # the 4th response's "WARC/1.1" line
+    data[offsets[3] : offsets[3] + 8] = b"GARBAGE!"  # the 4th response's "WARC/1.1" line
     path.write_bytes(bytes(data))
     docs = read([path])
     assert urls(docs) == [p.url for i, p in enumerate(pages) if i != 3]
@@ -118,7 +118,7 @@ def test_record_with_overlong_length_does_not_swallow_the_rest(tmp_path, pages):
     offsets = write_warc(path, pages, gzip=False)
     data = path.read_bytes()
     i = data.index(b"Content-Length: ", offsets[2])
-    path.write_bytes(data[:i] + b"Content-Length: 99" + data[i + 16:])  # claims ~99x more bytes
+    path.write_bytes(data[:i] + b"Content-Length: 99" + data[i + 16 :])  # claims ~99x more bytes
     docs = read([path])
     assert urls(docs) == [p.url for i, p in enumerate(pages) if i != 2]
     assert reasons(docs)[2] == "read_error:truncated_record"
@@ -192,8 +192,7 @@ def test_unreadable_files_become_read_errors(tmp_path, sample_html_files, monkey
     monkeypatch.setattr(LocalFileSystem, "_open", deny)
     reader = DocumentReader(files, config=IngestConfig())
     docs = list(reader.run())
-    assert reasons(docs) == ["read_error:permission_denied", "read_error:is_a_directory", "read_error:not_found",
-                             None]
+    assert reasons(docs) == ["read_error:permission_denied", "read_error:is_a_directory", "read_error:not_found", None]
     assert docs[3].metadata["_raw"] == good.read_bytes()
 
 
@@ -212,15 +211,26 @@ def test_invalid_lines_in_jsonl_are_dropped_one_by_one(tmp_path):
     path = tmp_path / "rows.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     docs = read([path])
-    assert reasons(docs) == [None, "invalid_utf8", None, "invalid_json", "invalid_json", "missing_text_field",
-                             "missing_text_field", None]
-    assert [d.text for d in docs if not d.metadata.get(DROP_REASON)] == ["좋은 첫 문서", "좋은 둘째 문서", "좋은 셋째 문서"]
+    assert reasons(docs) == [
+        None,
+        "invalid_utf8",
+        None,
+        "invalid_json",
+        "invalid_json",
+        "missing_text_field",
+        "missing_text_field",
+        None,
+    ]
+    assert [d.text for d in docs if not d.metadata.get(DROP_REASON)] == [
+        "좋은 첫 문서",
+        "좋은 둘째 문서",
+        "좋은 셋째 문서",
+    ]
 
 
 @pytest.mark.parametrize("suffix", [".jsonl.gz", ".jsonl.zst"])
 def test_truncated_compressed_jsonl(tmp_path, suffix):
-    data = b"".join(json.dumps({"text": f"문서 {i} " * 20}, ensure_ascii=False).encode() + b"\n"
-                    for i in range(3000))
+    data = b"".join(json.dumps({"text": f"문서 {i} " * 20}, ensure_ascii=False).encode() + b"\n" for i in range(3000))
     blob = gzip.compress(data) if suffix == ".jsonl.gz" else zstandard.ZstdCompressor().compress(data)
     path = tmp_path / f"rows{suffix}"
     path.write_bytes(blob[: len(blob) * 2 // 3])

@@ -23,9 +23,29 @@ from hanforge.tokenizer.load import load_tokenizer
 # documents that stress the word split: runs of spaces, leading/trailing spaces, only spaces, the
 # ▁ character itself, newlines, full-width space, byte fallback, special-token and user-symbol text
 EDGE_CASES = [
-    "", " ", "   ", "a  b", "끝 ", "  앞", "가 나  다   라", "</s> 문서 <s>", "<unk>", "<한국어> 안녕",
-    "x<코드>y z", "<영어>", "\n\n 줄\n", "▁", "▁▁ 이상 ▁", "😀 이모지 \x00 \x7f", "a\u3000b", "탭\t탭",
-    "숫자 12345 67", "ｆｕｌｌｗｉｄｔｈ", "ㄱㄴㄷ 가", "a" * 3000, "한" * 700 + " " + "국 " * 300,
+    "",
+    " ",
+    "   ",
+    "a  b",
+    "끝 ",
+    "  앞",
+    "가 나  다   라",
+    "</s> 문서 <s>",
+    "<unk>",
+    "<한국어> 안녕",
+    "x<코드>y z",
+    "<영어>",
+    "\n\n 줄\n",
+    "▁",
+    "▁▁ 이상 ▁",
+    "😀 이모지 \x00 \x7f",
+    "a\u3000b",
+    "탭\t탭",
+    "숫자 12345 67",
+    "ｆｕｌｌｗｉｄｔｈ",
+    "ㄱㄴㄷ 가",
+    "a" * 3000,
+    "한" * 700 + " " + "국 " * 300,
 ]
 
 
@@ -40,13 +60,12 @@ def corpus(tmp_path_factory, sample_html_files):
 
 
 def _reference(tokenizer: Tokenizer, texts, add_special_tokens=True) -> list[list[int]]:
-    return [e.ids for e in tokenizer.encode_batch_fast([t or "" for t in texts],
-                                                       add_special_tokens=add_special_tokens)]
+    return [e.ids for e in tokenizer.encode_batch_fast([t or "" for t in texts], add_special_tokens=add_special_tokens)]
 
 
 def _split(values: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
     ends = np.cumsum(lengths)
-    return [values[e - n:e].tolist() for e, n in zip(ends, lengths)]
+    return [values[e - n : e].tolist() for e, n in zip(ends, lengths)]
 
 
 def _assert_same(encoder: BatchEncoder, texts, add_special_tokens=True) -> None:
@@ -64,7 +83,7 @@ def test_word_path_gives_the_ids_of_encode_batch_fast(corpus):
     _assert_same(encoder, texts)
     _assert_same(encoder, texts[::-1])  # second pass: every word from the cache
     for start in range(0, len(texts), 37):  # small batches: cache hits and misses mixed
-        _assert_same(encoder, texts[start:start + 37])
+        _assert_same(encoder, texts[start : start + 37])
     _assert_same(encoder, texts, add_special_tokens=False)
 
 
@@ -77,9 +96,10 @@ def test_word_cache_reset_and_threads_do_not_change_ids(corpus, monkeypatch):
     def work(offset: int) -> None:
         try:
             for start in range(offset, len(texts), 23):
-                _assert_same(encoder, texts[start:start + 23])
+                _assert_same(encoder, texts[start : start + 23])
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             errors.append(exc)
+
     threads = [threading.Thread(target=work, args=(k * 5,)) for k in range(4)]
     for t in threads:
         t.start()
@@ -104,8 +124,10 @@ def test_other_tokenizers_take_the_generic_path_with_the_same_ids(corpus):
     bytelevel = Tokenizer(models.BPE())
     bytelevel.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bytelevel.decoder = decoders.ByteLevel()
-    bytelevel.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=600, show_progress=False,
-                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    bytelevel.train_from_iterator(
+        texts,
+        trainers.BpeTrainer(vocab_size=600, show_progress=False, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()),
+    )
     bytelevel.encode_special_tokens = True
     encoder = BatchEncoder(bytelevel)
     assert not encoder.word_path and "normalizer" in encoder.blocker
@@ -158,16 +180,18 @@ def test_add_documents_packs_like_add(tmp_path: Path):
     many = TokenShardWriter(tmp_path / "many", **kwargs)
     for block in (slice(0, 17), slice(17, 120), slice(120, 200)):
         part = docs[block]
-        many.add_documents(np.concatenate(part), np.array([len(d) for d in part]), sources=sources[block],
-                           source_names=names)
+        many.add_documents(
+            np.concatenate(part), np.array([len(d) for d in part]), sources=sources[block], source_names=names
+        )
     m1, m2 = one.close(), many.close()
     assert m1 == m2 and m1["num_skipped_empty_docs"] == sum(len(d) == 0 for d in docs)
     for shard in m1["shards"]:
         assert (tmp_path / "one" / shard["file"]).read_bytes() == (tmp_path / "many" / shard["file"]).read_bytes()
     bad = TokenShardWriter(tmp_path / "bad", **kwargs)
     with pytest.raises(Exception, match="document 1: token id outside"):
-        bad.add_documents(np.array([5, 6, 1000], np.uint32), np.array([2, 1]), sources=np.array([0, 0]),
-                          source_names=names)
+        bad.add_documents(
+            np.array([5, 6, 1000], np.uint32), np.array([2, 1]), sources=np.array([0, 0]), source_names=names
+        )
 
 
 def test_sliced_and_chunked_arrow_input(corpus):

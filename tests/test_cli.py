@@ -38,8 +38,11 @@ def cli(argv: list[str], capsys) -> tuple[int, str, str]:
 
 def tree(folder: Path) -> dict[str, bytes]:
     """Every file below ``folder`` (relative path → bytes), hanforge's job record and lock aside."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and not p.name.startswith(".hanforge")}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith(".hanforge")
+    }
 
 
 def data_files(folder: Path) -> dict[str, bytes]:
@@ -72,16 +75,23 @@ def test_packaged_default_pipelines_equal_the_documented_file():
 
 def test_run_and_init_from_an_empty_folder(tmp_path, html_input):
     # no pipelines.toml here: the packaged default is used, output lands in the working directory
-    proc = subprocess.run([sys.executable, "-m", "hanforge", "run", str(html_input), "--tasks", "2", "--no-progress"],
-                          cwd=tmp_path, env=ENV, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hanforge", "run", str(html_input), "--tasks", "2", "--no-progress"],
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (tmp_path / "output" / "korean-web" / "shards").glob("*.parquet"))
-    proc = subprocess.run([sys.executable, "-m", "hanforge", "init"], cwd=tmp_path, env=ENV, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hanforge", "init"], cwd=tmp_path, env=ENV, capture_output=True, text=True
+    )
     assert proc.returncode == 0 and (tmp_path / "pipelines.toml").read_bytes() == PACKAGED_CONFIG.read_bytes()
     (tmp_path / "pipelines.toml").write_text("# mine\n")
-    proc = subprocess.run([sys.executable, "-m", "hanforge", "init"], cwd=tmp_path, env=ENV, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hanforge", "init"], cwd=tmp_path, env=ENV, capture_output=True, text=True
+    )
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert (tmp_path / "pipelines.toml").read_text() == "# mine\n"
 
@@ -94,28 +104,45 @@ def test_every_verb_reports_mistakes_in_one_line_with_exit_code_2(tmp_path, chai
     bad_key = tmp_path / "bad.toml"
     bad_key.write_text('[pipelines.a]\ninputs = ["x"]\n[[pipelines.a.steps]]\ntype = "length"\nmin_chars = "ten"\n')
     train_toml = tmp_path / "train.toml"
-    train_toml.write_text(f'output = "{tmp_path / "run"}"\nstage = "cpt"\n[model]\npath = "{missing / "model"}"\n'
-                          f'[data]\ntoken_shards = "{missing}"\n')
+    train_toml.write_text(
+        f'output = "{tmp_path / "run"}"\nstage = "cpt"\n[model]\npath = "{missing / "model"}"\n'
+        f'[data]\ntoken_shards = "{missing}"\n'
+    )
     out = tmp_path / "out"
     mistakes = {
-        "run": [["run", missing], ["run", "--config", missing], ["run", "pipelines.toml"], ["run", "--workers", "0"],
-                ["run", "--pipeline", "nope"], ["run", "--config", bad_key], ["run", "--no-such-flag"]],
-        "dedup": [["dedup"], ["dedup", missing, "--output", out], ["dedup", chain["shards"], "--output", out,
-                                                                   "--threshold", "2"]],
+        "run": [
+            ["run", missing],
+            ["run", "--config", missing],
+            ["run", "pipelines.toml"],
+            ["run", "--workers", "0"],
+            ["run", "--pipeline", "nope"],
+            ["run", "--config", bad_key],
+            ["run", "--no-such-flag"],
+        ],
+        "dedup": [
+            ["dedup"],
+            ["dedup", missing, "--output", out],
+            ["dedup", chain["shards"], "--output", out, "--threshold", "2"],
+        ],
         "mix": [["mix", "--config", missing], ["mix", "--config", no_mix]],
-        "tokenize": [["tokenize", chain["shards"], "--tokenizer", missing, "--seq-len", "64", "--output", out],
-                     ["tokenize", missing, "--tokenizer", chain["tok"], "--seq-len", "64", "--output", out],
-                     ["tokenize", chain["shards"], "--tokenizer", chain["tok"], "--output", out]],
-        "tokenizer": [["tokenizer", "train", missing, "--output", out], ["tokenizer", "train", chain["shards"],
-                                                                         "--output", out, "--vocab-size", "0"],
-                      ["tokenizer", "extend", chain["shards"], "--base", missing, "--num-tokens", "5", "--output", out],
-                      ["tokenizer", "report", chain["shards"], "--tokenizer", missing], ["tokenizer"]],
+        "tokenize": [
+            ["tokenize", chain["shards"], "--tokenizer", missing, "--seq-len", "64", "--output", out],
+            ["tokenize", missing, "--tokenizer", chain["tok"], "--seq-len", "64", "--output", out],
+            ["tokenize", chain["shards"], "--tokenizer", chain["tok"], "--output", out],
+        ],
+        "tokenizer": [
+            ["tokenizer", "train", missing, "--output", out],
+            ["tokenizer", "train", chain["shards"], "--output", out, "--vocab-size", "0"],
+            ["tokenizer", "extend", chain["shards"], "--base", missing, "--num-tokens", "5", "--output", out],
+            ["tokenizer", "report", chain["shards"], "--tokenizer", missing],
+            ["tokenizer"],
+        ],
         "train": [["train", "--config", missing], ["train", "--config", train_toml]],
         "inspect": [["inspect", missing], ["inspect", tmp_path]],
         "crawl": [["crawl", "ftp://x.kr/", "--output", out, "--no-progress"]],
         "init": [["init", missing / "sub" / "pipelines.toml"]],
     }
-    for verb, cases in mistakes.items():
+    for cases in mistakes.values():
         for argv in cases:
             code, stdout, stderr = cli(argv, capsys)
             lines = stderr.strip().splitlines()
@@ -123,8 +150,10 @@ def test_every_verb_reports_mistakes_in_one_line_with_exit_code_2(tmp_path, chai
             assert len(lines) == 1 and "Traceback" not in stderr, (argv, stderr)
             assert not out.exists(), f"{argv} wrote {out}"
     # the messages name the bad thing
-    assert "does not exist" in cli(["tokenize", chain["shards"], "--tokenizer", missing, "--seq-len", "64",
-                                    "--output", out], capsys)[2]
+    assert (
+        "does not exist"
+        in cli(["tokenize", chain["shards"], "--tokenizer", missing, "--seq-len", "64", "--output", out], capsys)[2]
+    )
     assert str(missing / "model") in cli(["train", "--config", train_toml], capsys)[2]
     message = cli(["run", "--config", bad_key], capsys)[2]
     assert message.count("pipelines.a") == 1 and "min_chars" in message, message
@@ -135,8 +164,10 @@ def test_missing_torch_is_one_line_saying_what_to_install(tmp_path, chain, capsy
     model = tmp_path / "model"
     model.mkdir()
     toml = tmp_path / "train.toml"
-    toml.write_text(f'output = "{tmp_path / "run"}"\nstage = "cpt"\n[model]\npath = "{model}"\n'
-                    f'[data]\ntoken_shards = "{tmp_path}"\n')
+    toml.write_text(
+        f'output = "{tmp_path / "run"}"\nstage = "cpt"\n[model]\npath = "{model}"\n'
+        f'[data]\ntoken_shards = "{tmp_path}"\n'
+    )
     code, _, err = cli(["train", "--config", toml], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "pip install 'hanforge[train]'" in err and "download.pytorch.org/whl/cpu" in err
@@ -150,21 +181,43 @@ def test_missing_torch_is_one_line_saying_what_to_install(tmp_path, chain, capsy
 def test_overwrite_never_deletes_files_hanforge_did_not_write(tmp_path, chain, html_input, capsys, monkeypatch):
     root = tmp_path
     toml = root / "mix.toml"
-    toml.write_text(f'[mix]\noutput = "mix"\ntotal = 3000\nunit = "chars"\n[mix.sources.a]\n'
-                    f'path = "{chain["shards"]}"\nratio = 1.0\n')
+    toml.write_text(
+        f'[mix]\noutput = "mix"\ntotal = 3000\nunit = "chars"\n[mix.sources.a]\n'
+        f'path = "{chain["shards"]}"\nratio = 1.0\n'
+    )
     verbs = {  # first command, then the same output with other settings and --overwrite
         "run": (["run", html_input, "--tasks", "2", "--no-progress", "--output", root / "run"], ["--tasks", "1"]),
-        "dedup": (["dedup", chain["shards"], "--no-progress", "--exact-only", "--output", root / "dedup"],
-                  ["--threshold", "0.7"]),
+        "dedup": (
+            ["dedup", chain["shards"], "--no-progress", "--exact-only", "--output", root / "dedup"],
+            ["--threshold", "0.7"],
+        ),
         "mix": (["mix", "--config", toml], ["--total", "2000"]),
-        "tokenize": (["tokenize", chain["shards"], "--tokenizer", chain["tok"], "--seq-len", "64", "--no-progress",
-                      "--output", root / "tokens"], ["--seq-len", "32"]),
-        "tokenizer": (["tokenizer", "train", chain["shards"], "--vocab-size", "1200", "--no-ksx1001",
-                       "--output", root / "tok"],
-                      ["--vocab-size", "1300"]),
+        "tokenize": (
+            [
+                "tokenize",
+                chain["shards"],
+                "--tokenizer",
+                chain["tok"],
+                "--seq-len",
+                "64",
+                "--no-progress",
+                "--output",
+                root / "tokens",
+            ],
+            ["--seq-len", "32"],
+        ),
+        "tokenizer": (
+            ["tokenizer", "train", chain["shards"], "--vocab-size", "1200", "--no-ksx1001", "--output", root / "tok"],
+            ["--vocab-size", "1300"],
+        ),
     }
-    outputs = {"run": root / "run", "dedup": root / "dedup", "mix": root / "mix", "tokenize": root / "tokens",
-               "tokenizer": root / "tok"}
+    outputs = {
+        "run": root / "run",
+        "dedup": root / "dedup",
+        "mix": root / "mix",
+        "tokenize": root / "tokens",
+        "tokenizer": root / "tok",
+    }
     monkeypatch.chdir(root)
     for verb, (first, change) in verbs.items():
         out = outputs[verb]
@@ -237,8 +290,14 @@ def start_held(tmp_path: Path, patch: str, argv: list) -> tuple[subprocess.Popen
     marker.unlink(missing_ok=True)
     release.unlink(missing_ok=True)
     script = HOLD.format(patch=patch)
-    proc = subprocess.Popen([sys.executable, "-c", script, str(marker), str(release), *map(str, argv)],
-                            cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(marker), str(release), *map(str, argv)],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     while not marker.exists():
         if proc.poll() is not None:
             raise AssertionError(f"exited before the hold point: {proc.communicate()}")
@@ -252,8 +311,10 @@ def test_ctrl_c_is_one_line_and_the_rerun_resumes_byte_identically(verb, tmp_pat
     if verb == "run":
         argv, patch = ["run", html_input, "--tasks", "3", "--no-progress"], HOLD_RUN
     else:
-        argv, patch = ["tokenize", chain["shards"], "--tokenizer", chain["tok"], "--seq-len", "64",
-                       "--no-progress"], HOLD_TOKENIZE
+        argv, patch = (
+            ["tokenize", chain["shards"], "--tokenizer", chain["tok"], "--seq-len", "64", "--no-progress"],
+            HOLD_TOKENIZE,
+        )
     lone = tmp_path / "lone"
     assert cli([*argv, "--output", lone], capsys)[0] == 0
 

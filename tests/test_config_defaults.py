@@ -35,14 +35,22 @@ def _tables() -> list[tuple[str, type[ConfigBase], dict]]:
     """``(where, config class, TOML table)`` of every documented table of pipelines.toml."""
     data = tomllib.loads(PIPELINES.read_text(encoding="utf-8"))
     web = data["pipelines"][DOCUMENTED]
-    out = [(f"pipelines.{DOCUMENTED}", PipelineConfig,
-            {k: v for k, v in web.items() if k not in ("steps", "ingest", "ray", "slurm")})]
-    out += [(f"pipelines.{DOCUMENTED}.{k}", cls, web[k])
-            for k, cls in (("ingest", IngestConfig), ("ray", RayConfig), ("slurm", SlurmConfig))]
+    out = [
+        (
+            f"pipelines.{DOCUMENTED}",
+            PipelineConfig,
+            {k: v for k, v in web.items() if k not in ("steps", "ingest", "ray", "slurm")},
+        )
+    ]
+    out += [
+        (f"pipelines.{DOCUMENTED}.{k}", cls, web[k])
+        for k, cls in (("ingest", IngestConfig), ("ray", RayConfig), ("slurm", SlurmConfig))
+    ]
     steps = step_types()
     for i, step in enumerate(web["steps"]):
-        out.append((f"pipelines.{DOCUMENTED}.steps[{i}]", steps[step["type"]],
-                    {k: v for k, v in step.items() if k != "type"}))
+        out.append(
+            (f"pipelines.{DOCUMENTED}.steps[{i}]", steps[step["type"]], {k: v for k, v in step.items() if k != "type"})
+        )
     sections = section_types()
     out += [(name, sections[name], table) for name, table in data.items() if name in sections]
     return out

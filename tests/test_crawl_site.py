@@ -15,9 +15,9 @@ from urllib.parse import unquote
 
 import pyarrow.parquet as pq
 import pytest
+from crawl_site import CP949_TEXT, DISALLOWED_PREFIXES, CrawlSite, korean_path
 from warcio.archiveiterator import ArchiveIterator
 
-from crawl_site import CP949_TEXT, DISALLOWED_PREFIXES, CrawlSite, korean_path
 from hanforge.atomic import TMP_MARKER
 from hanforge.corpus.crawl import CrawlConfig, run_crawl
 from hanforge.corpus.crawl.frontier import Frontier
@@ -29,10 +29,23 @@ MAX_REDIRECTS = 3
 
 
 def _config(site: CrawlSite, out: Path, **overrides) -> CrawlConfig:
-    table = dict(seeds=[site.url("/")], output=str(out), max_depth=1, max_pages=0, rate=1000.0, concurrency=6,
-                 per_host_concurrency=2, max_seconds=0.5, max_bytes=100_000, max_retries=MAX_RETRIES,
-                 retry_backoff=0.05, max_redirects=MAX_REDIRECTS, allow_private=True, warc_max_bytes=40_000,
-                 progress=False)
+    table = dict(
+        seeds=[site.url("/")],
+        output=str(out),
+        max_depth=1,
+        max_pages=0,
+        rate=1000.0,
+        concurrency=6,
+        per_host_concurrency=2,
+        max_seconds=0.5,
+        max_bytes=100_000,
+        max_retries=MAX_RETRIES,
+        retry_backoff=0.05,
+        max_redirects=MAX_REDIRECTS,
+        allow_private=True,
+        warc_max_bytes=40_000,
+        progress=False,
+    )
     table.update(overrides)
     return CrawlConfig.from_table(table)
 
@@ -51,7 +64,10 @@ def warc_responses(warc_dir: Path) -> list[tuple[str, int, bytes]]:
                     body = rec.content_stream().read()
                     assert rec.digest_checker.passed is not False
                     responses[rec.rec_headers["WARC-Record-ID"]] = (
-                        rec.rec_headers["WARC-Target-URI"], rec.http_headers.get_statuscode(), body)
+                        rec.rec_headers["WARC-Target-URI"],
+                        rec.http_headers.get_statuscode(),
+                        body,
+                    )
         assert {rid: r[0] for rid, r in responses.items()} == requests  # one request per response
         out.extend(responses.values())
     return out
@@ -62,8 +78,11 @@ def crawled(sample_dir, tmp_path_factory):
     """One full crawl of the trap site; returns (site, config, summary)."""
     out = tmp_path_factory.mktemp("crawl")
     with CrawlSite(sample_dir, slow_seconds=1.5) as site:
-        cfg = _config(site, out, seeds=[site.url("/"), site.url("/special/cp949-header.html"),
-                                        site.url("/special/cp949-meta.html")])
+        cfg = _config(
+            site,
+            out,
+            seeds=[site.url("/"), site.url("/special/cp949-header.html"), site.url("/special/cp949-meta.html")],
+        )
         summary = run_crawl(cfg)
     return site, cfg, summary
 
@@ -74,19 +93,33 @@ def test_robots_obeyed_and_nothing_fetched_twice(crawled):
     assert not [p for p in hits if p.startswith(DISALLOWED_PREFIXES)]
     num_disallowed = sum(p.startswith(DISALLOWED_PREFIXES) for p in site.index_links()) + 1  # + sitemap entry
     assert summary.reason_counts["disallowed/robots"] == num_disallowed
-    retried = {"/special/flaky.html": 2, "/special/error500.html": 1 + MAX_RETRIES,
-               "/special/slow.html": 1 + MAX_RETRIES}
+    retried = {
+        "/special/flaky.html": 2,
+        "/special/error500.html": 1 + MAX_RETRIES,
+        "/special/slow.html": 1 + MAX_RETRIES,
+    }
     assert {p: n for p, n in hits.items() if n != 1} == retried
-    assert "http://example.com/offsite.html" not in Frontier(cfg.state_dir / "frontier.sqlite").urls_with_status("queued")
+    assert "http://example.com/offsite.html" not in Frontier(cfg.state_dir / "frontier.sqlite").urls_with_status(
+        "queued"
+    )
 
 
 def test_depth_redirect_size_type_and_time_limits_held(crawled):
     site, cfg, summary = crawled
     hits = {unquote(p) for p in site.hits}
     allowed_pages = [p for p in site.index_links() + site.sitemap_only if not p.startswith(DISALLOWED_PREFIXES)]
-    expected = {"/", "/robots.txt", "/sitemap.xml", "/special/cp949-header.html", "/special/cp949-meta.html",
-                unquote(korean_path("header")), unquote(korean_path("meta")), "/special/loop-b",
-                *allowed_pages, *(f"/special/chain/{i}" for i in range(MAX_REDIRECTS + 1))}
+    expected = {
+        "/",
+        "/robots.txt",
+        "/sitemap.xml",
+        "/special/cp949-header.html",
+        "/special/cp949-meta.html",
+        unquote(korean_path("header")),
+        unquote(korean_path("meta")),
+        "/special/loop-b",
+        *allowed_pages,
+        *(f"/special/chain/{i}" for i in range(MAX_REDIRECTS + 1)),
+    }
     assert hits == expected  # depth 1 held: links of the help pages (depth 2) never requested
     assert summary.events["redirects_over_cap"] == 1 and summary.events["redirects_to_known_url"] == 1
     reasons = summary.reason_counts
@@ -107,7 +140,7 @@ def test_warc_output_valid_and_complete(crawled):
     assert sorted(urls) == sorted(frontier.urls_with_status("done"))
     assert set(frontier.status_counts()) <= {"done", "failed", "disallowed"}
     assert len(summary.warc_files) == len(list(cfg.warc_dir.iterdir())) > 1  # rotated
-    by_path = {unquote(u[len(site.base):]): body for u, _, body in responses}
+    by_path = {unquote(u[len(site.base) :]): body for u, _, body in responses}
     assert "/special/big.html" not in by_path and "/special/image.png" not in by_path
     assert by_path["/special/cp949-meta.html"].decode("cp949").count("똠방각하") == 1  # bytes as served
     for path in site.sitemap_only:
@@ -119,8 +152,24 @@ def test_warc_output_valid_and_complete(crawled):
 def test_hanforge_run_reingests_the_warcs_with_korean_intact(crawled, tmp_path):
     site, cfg, summary = crawled
     out = tmp_path / "run"
-    proc = subprocess.run([HANFORGE, "run", str(cfg.warc_dir), "--config", "pipelines.toml", "--output", str(out),
-                           "--tasks", "1", "--verbose"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            HANFORGE,
+            "run",
+            str(cfg.warc_dir),
+            "--config",
+            "pipelines.toml",
+            "--output",
+            str(out),
+            "--tasks",
+            "1",
+            "--verbose",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = []
     for sub in ("shards", "excluded"):
@@ -149,8 +198,13 @@ def test_max_pages_is_a_hard_limit_and_raising_it_resumes(sample_dir, tmp_path):
 def test_private_and_loopback_refused_by_default(sample_dir, tmp_path):
     with CrawlSite(sample_dir, specials=False) as site:
         port = site.base.rsplit(":", 1)[1]
-        cfg = _config(site, tmp_path, allow_private=False,
-                      seeds=[site.url("/"), f"http://localhost:{port}/"], allow_domains=["127.0.0.1", "localhost"])
+        cfg = _config(
+            site,
+            tmp_path,
+            allow_private=False,
+            seeds=[site.url("/"), f"http://localhost:{port}/"],
+            allow_domains=["127.0.0.1", "localhost"],
+        )
         summary = run_crawl(cfg)
         assert site.hits == Counter()
         assert summary.status_counts == {"disallowed": 2}
@@ -159,11 +213,20 @@ def test_private_and_loopback_refused_by_default(sample_dir, tmp_path):
 
 def test_redirect_to_a_refused_address_is_not_followed(sample_dir, tmp_path):
     """Only 127.0.0.1 is allowed; a redirect to a server on 127.0.0.2 is refused after resolution."""
-    with CrawlSite(sample_dir, specials=False) as site, \
-            CrawlSite(sample_dir, specials=False, host="127.0.0.2") as other:
+    with (
+        CrawlSite(sample_dir, specials=False) as site,
+        CrawlSite(sample_dir, specials=False, host="127.0.0.2") as other,
+    ):
         target = other.url("/")
-        cfg = _config(site, tmp_path, allow_private=False, allow_networks=["127.0.0.1/32"], sitemaps=False,
-                      seeds=[site.url("/to-other/" + target)], allow_domains=["127.0.0.1", "127.0.0.2"])
+        cfg = _config(
+            site,
+            tmp_path,
+            allow_private=False,
+            allow_networks=["127.0.0.1/32"],
+            sitemaps=False,
+            seeds=[site.url("/to-other/" + target)],
+            allow_domains=["127.0.0.1", "127.0.0.2"],
+        )
         summary = run_crawl(cfg)
         assert other.hits == Counter() and site.hits[f"/to-other/{target}"] == 1
         assert summary.reason_counts == {"disallowed/blocked_address": 1}
@@ -173,9 +236,27 @@ def test_redirect_to_a_refused_address_is_not_followed(sample_dir, tmp_path):
 def test_resume_after_sigkill_continues_without_refetching(sample_dir, tmp_path):
     with CrawlSite(sample_dir, specials=False, page_delay=0.03) as site:
         out = tmp_path / "killed"
-        cmd = [HANFORGE, "crawl", site.url("/"), "--output", str(out), "--max-depth", "1",
-               "--rate", "1000", "--concurrency", "2", "--per-host-concurrency", "2", "--allow-private",
-               "--warc-max-bytes", "20000", "--no-progress", "--max-pages", "0"]
+        cmd = [
+            HANFORGE,
+            "crawl",
+            site.url("/"),
+            "--output",
+            str(out),
+            "--max-depth",
+            "1",
+            "--rate",
+            "1000",
+            "--concurrency",
+            "2",
+            "--per-host-concurrency",
+            "2",
+            "--allow-private",
+            "--warc-max-bytes",
+            "20000",
+            "--no-progress",
+            "--max-pages",
+            "0",
+        ]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
@@ -202,7 +283,8 @@ def test_resume_after_sigkill_continues_without_refetching(sample_dir, tmp_path)
         # the same set of pages as a crawl that was never interrupted
         clean = run_crawl(_config(site, tmp_path / "clean", concurrency=2, sitemaps=True))
         assert sorted(u.split("/", 3)[3] for u in final) == sorted(
-            u.split("/", 3)[3] for u, _, _ in warc_responses(tmp_path / "clean" / "warc"))
+            u.split("/", 3)[3] for u, _, _ in warc_responses(tmp_path / "clean" / "warc")
+        )
         assert clean.status_counts.get("done") == len(final)
 
 
@@ -210,15 +292,30 @@ def warc_responses_of(files: list[Path]) -> list[tuple[str, int, bytes]]:
     out = []
     for path in files:
         with open(path, "rb") as fh:
-            out.extend((r.rec_headers["WARC-Target-URI"], 0, b"") for r in ArchiveIterator(fh) if r.rec_type == "response")
+            out.extend(
+                (r.rec_headers["WARC-Target-URI"], 0, b"") for r in ArchiveIterator(fh) if r.rec_type == "response"
+            )
     return out
 
 
 def test_sigterm_stops_gracefully_with_a_complete_warc(sample_dir, tmp_path):
     with CrawlSite(sample_dir, specials=False, page_delay=0.03) as site:
         out = tmp_path / "stopped"
-        cmd = [HANFORGE, "crawl", site.url("/"), "--output", str(out), "--max-depth", "1",
-               "--rate", "1000", "--allow-private", "--no-progress", "--user-agent", "hanforge-test/1.0"]
+        cmd = [
+            HANFORGE,
+            "crawl",
+            site.url("/"),
+            "--output",
+            str(out),
+            "--max-depth",
+            "1",
+            "--rate",
+            "1000",
+            "--allow-private",
+            "--no-progress",
+            "--user-agent",
+            "hanforge-test/1.0",
+        ]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(site.hits) < 10:

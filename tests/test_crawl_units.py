@@ -17,17 +17,23 @@ from hanforge.corpus.crawl.warc_output import WarcSegmentWriter
 from hanforge.errors import ConfigError
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("HTTP://Example.COM:80/a/../b/./c.html?b=2&a=1#frag", "http://example.com/b/c.html?b=2&a=1"),
-    ("https://example.com:443", "https://example.com/"),
-    ("http://example.com:8080/x", "http://example.com:8080/x"),
-    ("http://example.com/%7euser/a%2fb?q=%ed%95%9c", "http://example.com/~user/a%2Fb?q=%ED%95%9C"),
-    ("http://x.kr/한글 문서.html", "http://x.kr/%ED%95%9C%EA%B8%80%20%EB%AC%B8%EC%84%9C.html"),
-    ("http://user:pw@x.kr/", "http://x.kr/"),
-    ("http://x.kr/100%", "http://x.kr/100%25"),
-    ("http://한국.kr/", "http://xn--3e0b707e.kr/"),
-    ("ftp://x.kr/file", None), ("mailto:a@b.kr", None), ("javascript:void(0)", None), ("file:///etc/passwd", None),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("HTTP://Example.COM:80/a/../b/./c.html?b=2&a=1#frag", "http://example.com/b/c.html?b=2&a=1"),
+        ("https://example.com:443", "https://example.com/"),
+        ("http://example.com:8080/x", "http://example.com:8080/x"),
+        ("http://example.com/%7euser/a%2fb?q=%ed%95%9c", "http://example.com/~user/a%2Fb?q=%ED%95%9C"),
+        ("http://x.kr/한글 문서.html", "http://x.kr/%ED%95%9C%EA%B8%80%20%EB%AC%B8%EC%84%9C.html"),
+        ("http://user:pw@x.kr/", "http://x.kr/"),
+        ("http://x.kr/100%", "http://x.kr/100%25"),
+        ("http://한국.kr/", "http://xn--3e0b707e.kr/"),
+        ("ftp://x.kr/file", None),
+        ("mailto:a@b.kr", None),
+        ("javascript:void(0)", None),
+        ("file:///etc/passwd", None),
+    ],
+)
 def test_normalize_url(raw, expected):
     assert normalize_url(raw) == expected
 
@@ -45,8 +51,10 @@ def test_extract_links_base_nofollow_and_dedup():
       <a href="mailto:x@y.kr">m</a><area href="/c.html"><iframe src="d.html"></iframe></body></html>"""
     links = extract_links(html, page_url="http://h.kr/help/ko/text/p.html")
     assert links == ["http://h.kr/help/ko/a.html", "http://h.kr/c.html", "http://h.kr/help/d.html"]
-    assert extract_links('<meta name="robots" content="noindex, nofollow"><a href="/x">x</a>',
-                         page_url="http://h.kr/") == []
+    assert (
+        extract_links('<meta name="robots" content="noindex, nofollow"><a href="/x">x</a>', page_url="http://h.kr/")
+        == []
+    )
 
 
 def test_scope_matches_domain_and_subdomains_only():
@@ -56,12 +64,25 @@ def test_scope_matches_domain_and_subdomains_only():
     assert not in_scope("http://libreoffice.org.evil.kr/x", ["libreoffice.org"])
 
 
-@pytest.mark.parametrize(("address", "default_ok"), [
-    ("8.8.8.8", True), ("2001:4860:4860::8888", True),
-    ("127.0.0.1", False), ("10.1.2.3", False), ("192.168.0.1", False), ("172.16.5.4", False),
-    ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False), ("224.0.0.1", False),
-    ("::1", False), ("fe80::1", False), ("fc00::1", False), ("::ffff:127.0.0.1", False),
-])
+@pytest.mark.parametrize(
+    ("address", "default_ok"),
+    [
+        ("8.8.8.8", True),
+        ("2001:4860:4860::8888", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("192.168.0.1", False),
+        ("172.16.5.4", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fc00::1", False),
+        ("::ffff:127.0.0.1", False),
+    ],
+)
 def test_address_policy(address, default_ok):
     assert AddressPolicy().allows(address) is default_ok
     if not default_ok and address not in ("0.0.0.0", "224.0.0.1"):
@@ -73,9 +94,13 @@ def test_address_policy(address, default_ok):
 def test_config_validation_names_the_key(tmp_path):
     ok = {"seeds": ["http://x.kr/"], "output": str(tmp_path)}
     CrawlConfig.from_table(ok)
-    for bad, key in [({"seeds": ["file:///etc/passwd"]}, "seeds[0]"), ({"rate": 0}, "rate"),
-                     ({"allow_networks": ["nonsense"]}, "allow_networks[0]"), ({"max_pages": -1}, "max_pages"),
-                     ({"colour": 1}, "colour")]:
+    for bad, key in [
+        ({"seeds": ["file:///etc/passwd"]}, "seeds[0]"),
+        ({"rate": 0}, "rate"),
+        ({"allow_networks": ["nonsense"]}, "allow_networks[0]"),
+        ({"max_pages": -1}, "max_pages"),
+        ({"colour": 1}, "colour"),
+    ]:
         with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
             CrawlConfig.from_table({**ok, **bad}, where="crawl")
 
@@ -95,10 +120,19 @@ def test_sitemap_index_urlset_and_gzip():
 
 
 def _result(url: str, body: bytes) -> FetchResult:
-    return FetchResult(url=url, status=200, reason_phrase="OK", request_line="GET / HTTP/1.1",
-                       request_headers=[("Host", "h.kr")],
-                       response_headers=[("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip"),
-                                         ("Content-Length", "7")], body=body)
+    return FetchResult(
+        url=url,
+        status=200,
+        reason_phrase="OK",
+        request_line="GET / HTTP/1.1",
+        request_headers=[("Host", "h.kr")],
+        response_headers=[
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Encoding", "gzip"),
+            ("Content-Length", "7"),
+        ],
+        body=body,
+    )
 
 
 def test_frontier_recovery_matches_completed_warcs(tmp_path):
@@ -157,7 +191,9 @@ def test_warc_segments_rotate_and_store_decoded_bodies(tmp_path):
                 if rec.rec_type == "response":
                     assert rec.http_headers.get_header("Content-Encoding") is None
                     assert rec.http_headers.get_header("X-Crawler-Content-Encoding") == "gzip"
-                    assert rec.http_headers.get_header("Content-Length") == str(len(bodies[rec.rec_headers["WARC-Target-URI"]]))
+                    assert rec.http_headers.get_header("Content-Length") == str(
+                        len(bodies[rec.rec_headers["WARC-Target-URI"]])
+                    )
                     seen[rec.rec_headers["WARC-Target-URI"]] = rec.content_stream().read()
                     assert rec.digest_checker.passed is not False
     assert seen == bodies
@@ -166,8 +202,9 @@ def test_warc_segments_rotate_and_store_decoded_bodies(tmp_path):
 
 def test_segments_also_close_on_time(tmp_path):
     frontier = Frontier(tmp_path / "f.sqlite")
-    writer = WarcSegmentWriter(tmp_path / "warc", frontier=frontier, prefix="s", max_bytes=10**9,
-                               max_seconds=1e-6, user_agent="ua")
+    writer = WarcSegmentWriter(
+        tmp_path / "warc", frontier=frontier, prefix="s", max_bytes=10**9, max_seconds=1e-6, user_agent="ua"
+    )
     frontier.add(["http://h.kr/a"], depth=0)
     frontier.claim()
     frontier.mark_written("http://h.kr/a", segment=writer.write(_result("http://h.kr/a", b"<p>a</p>")), http_status=200)

@@ -82,8 +82,12 @@ def test_invalid_utf8_is_dropped_beyond_tolerance_never_replaced_silently():
 
 
 def test_binary_content_is_recognised():
-    for blob in [b"\x89PNG\r\n\x1a\n" + bytes(200), b"%PDF-1.7\n...", random.Random(0).randbytes(4000),
-                 b"<html>" + b"\x00\x01\x02\x03" * 500]:
+    for blob in [
+        b"\x89PNG\r\n\x1a\n" + bytes(200),
+        b"%PDF-1.7\n...",
+        random.Random(0).randbytes(4000),
+        b"<html>" + b"\x00\x01\x02\x03" * 500,
+    ]:
         with pytest.raises(DecodeError) as info:
             decode_html_bytes(blob)
         assert info.value.reason == "binary_content"
@@ -91,14 +95,24 @@ def test_binary_content_is_recognised():
 
 def test_normalize_charset_labels():
     assert {normalize_charset(x) for x in ["euc-kr", " KS_C_5601-1987 ", "'ksc5601'", "x-windows-949", "uhc"]} == {
-        "cp949"}
+        "cp949"
+    }
     assert normalize_charset("UTF8") == "utf-8" and normalize_charset("latin1") == "cp1252"
     assert normalize_charset("no-such-charset") is None and normalize_charset("") is None
 
 
 def _html_doc(raw: bytes, *, doc_id: str, http_charset: str | None = None, warc_lang: str | None = None):
-    return Document(text="", id=doc_id, metadata={"_format": "html", "_raw": raw, "_http_charset": http_charset,
-                                                  "_warc_lang": warc_lang, "source": "t"})
+    return Document(
+        text="",
+        id=doc_id,
+        metadata={
+            "_format": "html",
+            "_raw": raw,
+            "_http_charset": http_charset,
+            "_warc_lang": warc_lang,
+            "source": "t",
+        },
+    )
 
 
 def test_decode_step_sets_text_and_charset_and_frees_raw(sample_html_files):
@@ -133,11 +147,18 @@ def test_precheck_keeps_korean_pages(encoding):
     assert looks_korean(page, min_ratio=0.01)
 
 
-@pytest.mark.parametrize(("text", "encoding"), [
-    (ENGLISH_TEXT, "utf-8"), (JAPANESE_TEXT, "utf-8"), (JAPANESE_TEXT, "shift_jis"), (JAPANESE_TEXT, "euc-jp"),
-    ("这是一个用于测试的中文段落。北京是中华人民共和国的首都，有很多人居住在这里。" * 5, "gb2312"),
-    ("Это русский текст для проверки. " * 10, "cp1251"), ("Это русский текст для проверки. " * 10, "utf-8"),
-])
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        (ENGLISH_TEXT, "utf-8"),
+        (JAPANESE_TEXT, "utf-8"),
+        (JAPANESE_TEXT, "shift_jis"),
+        (JAPANESE_TEXT, "euc-jp"),
+        ("这是一个用于测试的中文段落。北京是中华人民共和国的首都，有很多人居住在这里。" * 5, "gb2312"),
+        ("Это русский текст для проверки. " * 10, "cp1251"),
+        ("Это русский текст для проверки. " * 10, "utf-8"),
+    ],
+)
 def test_precheck_rejects_other_languages(text, encoding):
     page = html_page(text, charset=encoding).encode(encoding)
     assert hangul_byte_ratio(page) == 0.0
@@ -175,7 +196,8 @@ def test_precheck_keeps_every_korean_sample_page(sample_html_files):
     # the same page in CP949 gives the same ratio (measured as if UTF-8)
     page = sample_html_files[5].read_text(encoding="utf-8")
     assert hangul_byte_ratio(page.encode("cp949", errors="ignore")) == pytest.approx(
-        hangul_byte_ratio(page.encode()), rel=0.01)
+        hangul_byte_ratio(page.encode()), rel=0.01
+    )
 
 
 def test_korean_precheck_uses_warc_language():

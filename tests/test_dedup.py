@@ -26,7 +26,11 @@ from hanforge.config import parse_step, section_types
 from hanforge.corpus.dedup.config import DedupConfig
 from hanforge.corpus.dedup.run import run_dedup
 from hanforge.corpus.dedup.shingles import (
-    MinhashScheme, MinhashSignatures, exact_hash, jaccard, normalize_for_hashing,
+    MinhashScheme,
+    MinhashSignatures,
+    exact_hash,
+    jaccard,
+    normalize_for_hashing,
 )
 from hanforge.errors import ConfigError
 from hanforge.shards.text_writer import TextShardWriter
@@ -91,7 +95,9 @@ def _frames(output: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _digest(output: Path) -> dict[str, bytes]:
-    files = sorted(output.glob("shards/*.parquet")) + sorted(output.glob("excluded/*.parquet")) + [output / "manifest.json"]
+    files = (
+        sorted(output.glob("shards/*.parquet")) + sorted(output.glob("excluded/*.parquet")) + [output / "manifest.json"]
+    )
     return {str(p.relative_to(output)): p.read_bytes() for p in files}
 
 
@@ -181,11 +187,14 @@ def test_same_output_with_two_workers_and_rerun(corpus, deduped, tmp_path):
 def test_resume_after_kill_mid_stage(corpus, deduped, tmp_path):
     folder, _, _ = corpus
     output = tmp_path / "killed"
-    code = ("import sys; from hanforge.corpus.dedup.run import run_dedup; "
-            "from hanforge.corpus.dedup.config import DedupConfig; "
-            f"run_dedup([{str(folder)!r}], output={str(output)!r}, config=DedupConfig(graph_partitions=2))")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    code = (
+        "import sys; from hanforge.corpus.dedup.run import run_dedup; "
+        "from hanforge.corpus.dedup.config import DedupConfig; "
+        f"run_dedup([{str(folder)!r}], output={str(output)!r}, config=DedupConfig(graph_partitions=2))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     marker = output / "logs" / "candidates" / "completions"
     deadline = time.time() + 60
     while time.time() < deadline and not (marker.is_dir() and any(marker.iterdir())):
@@ -202,9 +211,11 @@ def test_resume_after_kill_mid_stage(corpus, deduped, tmp_path):
 def test_index_dedups_new_input_against_old_corpus(corpus, deduped, tmp_path):
     folder, _, rows = corpus
     old = {r["id"]: r["text"] for r in rows}
-    new_rows = [{"id": "new-copy", "text": old["page-030"]},
-                {"id": "new-nfd", "text": unicodedata.normalize("NFD", old["page-031"])},
-                {"id": "new-unique", "text": "완전히 새로운 문서입니다. " * 30}]
+    new_rows = [
+        {"id": "new-copy", "text": old["page-030"]},
+        {"id": "new-nfd", "text": unicodedata.normalize("NFD", old["page-031"])},
+        {"id": "new-unique", "text": "완전히 새로운 문서입니다. " * 30},
+    ]
     for r in new_rows:
         r.update(source="new", num_chars=len(r["text"]))
     writer = TextShardWriter(tmp_path / "new" / "shards", prefix="00000")
@@ -218,8 +229,9 @@ def test_index_dedups_new_input_against_old_corpus(corpus, deduped, tmp_path):
     assert by_id["new-copy"]["duplicate_of"] == "page-030"
     assert by_id["new-nfd"]["drop_reason"] == "exact_duplicate"
     with pytest.raises(ConfigError, match="ngram"):
-        run_dedup([tmp_path / "new"], output=tmp_path / "x", config=DedupConfig(graph_partitions=2, ngram=4),
-                  index=deduped)
+        run_dedup(
+            [tmp_path / "new"], output=tmp_path / "x", config=DedupConfig(graph_partitions=2, ngram=4), index=deduped
+        )
 
 
 def test_normalization_is_korean_correct():
@@ -280,8 +292,11 @@ def test_exact_dedup_step_and_config():
     from datatrove.data import Document
 
     step = parse_step({"type": "exact_dedup"}, where="steps[0]").build()
-    docs = [Document(text="같은 문서입니다.", id="a"), Document(text=unicodedata.normalize("NFD", "같은 문서입니다!"), id="b"),
-            Document(text="다른 문서", id="c")]
+    docs = [
+        Document(text="같은 문서입니다.", id="a"),
+        Document(text=unicodedata.normalize("NFD", "같은 문서입니다!"), id="b"),
+        Document(text="다른 문서", id="c"),
+    ]
     out = list(step.run(iter(docs)))
     assert [d.metadata.get("drop_reason") for d in out] == [None, "exact_duplicate", None]
     assert out[1].metadata["duplicate_of"] == "a"
@@ -322,8 +337,16 @@ def test_exact_dedup_step_against_index(corpus, deduped):
     _, _, rows = corpus
     text = {r["id"]: r["text"] for r in rows}["page-001"]
     step = parse_step({"type": "exact_dedup", "index": str(deduped)}, where="steps[0]").build()
-    out = list(step.run(iter([Document(text=unicodedata.normalize("NFD", text), id="fresh-1"),
-                              Document(text="색인에 없는 새 문서", id="fresh-2")])))
+    out = list(
+        step.run(
+            iter(
+                [
+                    Document(text=unicodedata.normalize("NFD", text), id="fresh-1"),
+                    Document(text="색인에 없는 새 문서", id="fresh-2"),
+                ]
+            )
+        )
+    )
     assert out[0].metadata["drop_reason"] == "exact_duplicate"
     assert out[0].metadata["duplicate_of"] in {"page-001", "copy-001"}
     assert out[1].metadata.get("drop_reason") is None
@@ -362,8 +385,9 @@ def test_slurm_job_arrays_give_the_local_output(corpus, deduped, tmp_path, monke
     jobs.mkdir()
     monkeypatch.setenv("FAKE_SLURM_DIR", str(jobs))
     monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    summary = run_dedup([folder], output=tmp_path / "slurm", config=CFG, executor="slurm",
-                        executor_options=SlurmConfig(partition="cpu"))
+    summary = run_dedup(
+        [folder], output=tmp_path / "slurm", config=CFG, executor="slurm", executor_options=SlurmConfig(partition="cpu")
+    )
     assert summary.state == "finished"
     scripts = sorted(jobs.glob("*.slurm"))
     assert scripts and all("#SBATCH --partition=cpu" in p.read_text() for p in scripts)

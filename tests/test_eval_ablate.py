@@ -17,8 +17,9 @@ from hanforge.eval.ablate_config import load_ablation_config
 
 def _write_config(tmp_path, inputs, heldout, *, extra=""):
     repo_pipelines = shutil.copy(__import__("hanforge").__path__[0] + "/../pipelines.toml", tmp_path / "p.toml")
-    (tmp_path / "ablate.toml").write_text(f"""
-output = "{tmp_path / 'out'}"
+    (tmp_path / "ablate.toml").write_text(
+        f"""
+output = "{tmp_path / "out"}"
 pipelines = "{repo_pipelines}"
 inputs = ["{inputs}"]
 heldout = ["{heldout}"]
@@ -48,7 +49,9 @@ pipeline = "korean-web"
 name = "no-quality"
 pipeline = "korean-web"
 drop_steps = ["quality", "repetition"]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return tmp_path / "ablate.toml"
 
 
@@ -83,13 +86,14 @@ def test_ablate_two_variants_on_the_sample(tmp_path, sample_dir, sample_html_fil
 
 
 def test_ablate_refuses_bad_configs(tmp_path):
-    config = _write_config(tmp_path, tmp_path, tmp_path, extra='seeds = [1, 1]\n'.replace("seeds", "#"))
+    config = _write_config(tmp_path, tmp_path, tmp_path, extra="seeds = [1, 1]\n".replace("seeds", "#"))
     text = config.read_text().replace("seeds = [1, 2]", "seeds = [1, 1]")
     config.write_text(text)
     with pytest.raises(ConfigError, match="seeds"):
         load_ablation_config(config)
-    config.write_text(text.replace("seeds = [1, 1]", "seeds = [1]").replace('drop_steps = ["quality", "repetition"]',
-                                                                             'shards = "x"'))
+    config.write_text(
+        text.replace("seeds = [1, 1]", "seeds = [1]").replace('drop_steps = ["quality", "repetition"]', 'shards = "x"')
+    )
     with pytest.raises(ConfigError, match="exactly one"):
         load_ablation_config(config)
     assert main(["ablate", str(config)]) == 2

@@ -32,8 +32,9 @@ def test_windows_cover_each_target_once():
     for n in range(1, 40):
         for window in (2, 3, 5, 8):
             for stride in range(1, window + 1):
-                targets = [t for _, end, first in score_windows(n, window=window, stride=stride)
-                           for t in range(first, end)]
+                targets = [
+                    t for _, end, first in score_windows(n, window=window, stride=stride) for t in range(first, end)
+                ]
                 assert targets == list(range(1, n))
                 for begin, end, first in score_windows(n, window=window, stride=stride):
                     assert end - begin <= window and begin < first
@@ -105,11 +106,28 @@ def test_gguf_spm_bpe_vocabulary_is_repaired_to_bpe(tmp_path):
     letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
     pieces = [["<pad>", -1000.0], ["<eos>", -1000.0], ["<unk>", -1000.0]]
     pieces += [[p, -float(i + 1)] for i, p in enumerate([*letters, "ab", "abc", "xy"])]
-    data = {"version": "1.0", "truncation": None, "padding": None,
-            "added_tokens": [{"id": i, "content": p, "single_word": False, "lstrip": False, "rstrip": False,
-                              "normalized": False, "special": True} for i, (p, _) in enumerate(pieces[:3])],
-            "normalizer": None, "pre_tokenizer": None, "post_processor": None, "decoder": None,
-            "model": {"type": "Unigram", "unk_id": 2, "vocab": pieces, "byte_fallback": False}}
+    data = {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": [
+            {
+                "id": i,
+                "content": p,
+                "single_word": False,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "special": True,
+            }
+            for i, (p, _) in enumerate(pieces[:3])
+        ],
+        "normalizer": None,
+        "pre_tokenizer": None,
+        "post_processor": None,
+        "decoder": None,
+        "model": {"type": "Unigram", "unk_id": 2, "vocab": pieces, "byte_fallback": False},
+    }
     path = tmp_path / "tokenizer.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     assert Tokenizer.from_file(str(path)).encode("abcxy").tokens == ["a", "b", "c", "xy"]  # rank scores: chars win

@@ -20,8 +20,10 @@ ROWS = [
     {"query": "다음 중 대한민국의 수도는?\n(A) 부산 (B) 서울 (C) 대구 (D) 광주 (E) 인천", "answer": "(B)"},
     {"query": "한글을 만든 왕은?\n(A) 세종 (B) 태조 (C) 정조 (D) 영조 (E) 숙종", "answer": "(A)"},
     {"query": "가장 큰 섬은?\n(A) 울릉도 (B) 거제도 (C) 제주도 (D) 강화도 (E) 진도", "answer": "(C)"},
-    {"query": "설날은 음력 몇 월 며칠인가?\n(A) 1월 1일 (B) 8월 15일 (C) 5월 5일 (D) 3월 1일 (E) 10월 3일",
-     "answer": "(A)"},
+    {
+        "query": "설날은 음력 몇 월 며칠인가?\n(A) 1월 1일 (B) 8월 15일 (C) 5월 5일 (D) 3월 1일 (E) 10월 3일",
+        "answer": "(A)",
+    },
 ]
 
 
@@ -48,8 +50,15 @@ def test_offline_task_runs_and_scores_a_uniform_model(tmp_path):
     # precondition of the hand computation: every choice costs the same number of tokens
     assert len({len(tok(c, add_special_tokens=False)["input_ids"]) for c in choices}) == 1
     model = tiny_qwen2(len(tok), zero_head=True)  # uniform: all choices tie, argmax takes (A)
-    out = run_harness(model, tok, task_data={"haerae_general_knowledge": data}, work_dir=tmp_path / "h",
-                      num_fewshot=0, batch_size=4, device="cpu")
+    out = run_harness(
+        model,
+        tok,
+        task_data={"haerae_general_knowledge": data},
+        work_dir=tmp_path / "h",
+        num_fewshot=0,
+        batch_size=4,
+        device="cpu",
+    )
     row = out["tasks"]["haerae_general_knowledge"]
     expected = sum(r["answer"] == "(A)" for r in ROWS) / len(ROWS)
     assert row["num_samples"] == len(ROWS)

@@ -58,8 +58,14 @@ def exported(tmp_path_factory, sample_html_files, converter):
     root = tmp_path_factory.mktemp("gguf")
     tok, _ = build_tokenizer_and_shards(root, sample_html_files)
     model = build_tiny_model(root / "model", vocab_size=len(load_tokenizer_for_training(str(tok))))
-    config = tiny_config(output=root / "run", model_dir=model, tokenizer=tok, stage="sft",
-                         run={"batch_size": 4, "max_steps": 4}, export={"adapter": False, "merged": True})
+    config = tiny_config(
+        output=root / "run",
+        model_dir=model,
+        tokenizer=tok,
+        stage="sft",
+        run={"batch_size": 4, "max_steps": 4},
+        export={"adapter": False, "merged": True},
+    )
     train(config, progress=False, log=lambda _: None)
     options = ExportOptions(formats=["merged", "f16", "q8_0"], verify_chars=1200, verify_window=96, deploy=True)
     manifest = export_run(root / "run", options=options, log=lambda _: None)
@@ -119,18 +125,26 @@ def test_alpaca_chat_template_renders_the_training_prompt(exported):
     from hanforge.export.source import load_tokenizer
 
     tok = load_tokenizer(exported["tok"])
-    render = lambda msgs: tok.apply_chat_template(msgs, chat_template=ALPACA_KO_CHAT_TEMPLATE,
-                                                  tokenize=False, add_generation_prompt=True)
+    render = lambda msgs: tok.apply_chat_template(  # noqa: E731 - a one-line stand-in
+        msgs, chat_template=ALPACA_KO_CHAT_TEMPLATE, tokenize=False, add_generation_prompt=True
+    )
     assert render([{"role": "user", "content": "한국의 수도는? "}]) == alpaca_ko_prompt("한국의 수도는?")
-    two = render([{"role": "system", "content": "친절하게"}, {"role": "user", "content": "안녕"},
-                  {"role": "assistant", "content": "안녕하세요"}, {"role": "user", "content": "고마워"}])
+    two = render(
+        [
+            {"role": "system", "content": "친절하게"},
+            {"role": "user", "content": "안녕"},
+            {"role": "assistant", "content": "안녕하세요"},
+            {"role": "user", "content": "고마워"},
+        ]
+    )
     assert two == ("### 지시사항:\n친절하게\n\n안녕\n\n### 응답:\n안녕하세요</s>\n\n" + alpaca_ko_prompt("고마워"))
 
 
 def _request(port: int, path: str, body: dict | None = None) -> tuple[int, str]:
     data = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=data, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=120) as resp:
             return resp.status, resp.read().decode("utf-8")
@@ -152,8 +166,11 @@ def test_serve_answers_a_korean_chat_completion_over_http(exported):
         status, body = _request(port, "/v1/models")
         assert status == 200 and json.loads(body)["data"][0]["id"] == "tiny-ko"
         question = "데비안에서 패키지를 설치하는 명령을 알려 주세요."
-        status, body = _request(port, "/v1/chat/completions", {
-            "model": "tiny-ko", "messages": [{"role": "user", "content": question}], "max_tokens": 8})
+        status, body = _request(
+            port,
+            "/v1/chat/completions",
+            {"model": "tiny-ko", "messages": [{"role": "user", "content": question}], "max_tokens": 8},
+        )
         assert status == 200, body
         reply = json.loads(body)
         # the same prompt (Alpaca, as trained) through transformers' own greedy generate
@@ -161,14 +178,17 @@ def test_serve_answers_a_korean_chat_completion_over_http(exported):
         ids = tok(alpaca_ko_prompt(question), add_special_tokens=True)["input_ids"]
         model = AutoModelForCausalLM.from_pretrained(str(backend_path(exported)), dtype=torch.float32).eval()
         out = model.generate(torch.tensor([ids]), max_new_tokens=8, do_sample=False, pad_token_id=tok.eos_token_id)
-        new = out[0, len(ids):].tolist()
+        new = out[0, len(ids) :].tolist()
         expected = tok.decode([t for t in new if t != tok.eos_token_id], skip_special_tokens=True)
         assert reply["object"] == "chat.completion" and reply["model"] == "tiny-ko"
         assert reply["choices"][0]["message"] == {"role": "assistant", "content": expected}
         assert reply["usage"]["prompt_tokens"] == len(ids)
         assert reply["usage"]["completion_tokens"] == len([t for t in new if t != tok.eos_token_id])
-        status, body = _request(port, "/v1/chat/completions", {
-            "messages": [{"role": "user", "content": question}], "max_tokens": 8, "stream": True})
+        status, body = _request(
+            port,
+            "/v1/chat/completions",
+            {"messages": [{"role": "user", "content": question}], "max_tokens": 8, "stream": True},
+        )
         events = [x.removeprefix("data: ") for x in body.split("\n\n") if x.startswith("data: ")]
         assert status == 200 and events[-1] == "[DONE]"
         streamed = "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events[:-1])
@@ -197,8 +217,12 @@ def test_deploy_files_are_valid_and_validation_can_fail(exported, tmp_path):
     bad.mkdir()
     for name in ("Dockerfile", "docker-compose.yml"):
         (bad / name).write_text((folder / name).read_text(encoding="utf-8"), encoding="utf-8")
-    (bad / "k8s.yaml").write_text((folder / "k8s.yaml").read_text(encoding="utf-8").replace(
-        "containerPort: 8000", "containerPort: eight-thousand"), encoding="utf-8")
+    (bad / "k8s.yaml").write_text(
+        (folder / "k8s.yaml")
+        .read_text(encoding="utf-8")
+        .replace("containerPort: 8000", "containerPort: eight-thousand"),
+        encoding="utf-8",
+    )
     with pytest.raises(ExportError, match="Kubernetes schema"):
         validate_deploy(bad)
 

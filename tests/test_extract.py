@@ -78,7 +78,9 @@ def test_resiliparse_keeps_text_and_drops_navigation(lo_pages):
 
 
 def test_inline_html_both_backends():
-    body = "".join(f"<p>한국어 본문 문단 {i}번입니다. 이 문장은 충분히 길어서 본문으로 인식됩니다.</p>" for i in range(12))
+    body = "".join(
+        f"<p>한국어 본문 문단 {i}번입니다. 이 문장은 충분히 길어서 본문으로 인식됩니다.</p>" for i in range(12)
+    )
     markup = (
         "<html><head><title>제목</title><script>var x = '스크립트';</script>"
         "<style>p { color: red }</style></head><body><article>" + body + "</article></body></html>"
@@ -132,7 +134,9 @@ def test_slow_extraction_drops_with_extract_timeout():
     # ~2 MB of paragraphs: trafilatura (Python) needs far more than 1 ms on any machine. The
     # limit is enforced from outside the parser (a supervised child process that is killed),
     # so it holds even though trafilatura on lxml 6 swallows exceptions raised inside it.
-    markup = "<html><body>" + "<div><p>아주 긴 문서의 문단입니다. 이 문장은 반복됩니다.</p></div>" * 30000 + "</body></html>"
+    markup = (
+        "<html><body>" + "<div><p>아주 긴 문서의 문단입니다. 이 문장은 반복됩니다.</p></div>" * 30000 + "</body></html>"
+    )
     step = ExtractConfig(backend="trafilatura", timeout_s=0.001).build()
     started = time.monotonic()
     (out,) = run_step(step, [html_doc(markup)])
@@ -145,7 +149,11 @@ def test_nested_div_page_is_cut_at_the_limit_and_the_next_page_still_extracts():
     # 100,000 nested <div>s: resiliparse's C parser needs minutes (quadratic in depth) and never
     # returns to Python; the supervised worker is killed at the limit and forked again.
     nested = "<html><body>" + "<div>" * 100_000 + "한국어 본문" + "</div>" * 100_000 + "</body></html>"
-    normal = "<html><body><article>" + "<p>한국어 본문 문단입니다. 이 문장은 충분히 길어서 본문으로 인식됩니다.</p>" * 8 + "</article></body></html>"
+    normal = (
+        "<html><body><article>"
+        + "<p>한국어 본문 문단입니다. 이 문장은 충분히 길어서 본문으로 인식됩니다.</p>" * 8
+        + "</article></body></html>"
+    )
     step = ExtractConfig(backend="resiliparse", timeout_s=0.5).build()
     started = time.monotonic()
     out = run_step(step, [html_doc(nested, "nested"), html_doc(normal, "normal")])

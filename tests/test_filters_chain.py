@@ -26,8 +26,7 @@ def test_all_filters_registered():
 
 def test_chain_on_sample_is_complete_and_deterministic(sample_html_files: list[Path]):
     texts = [
-        (str(p.name), extract_plain_text(p.read_text(encoding="utf-8"), main_content=True))
-        for p in sample_html_files
+        (str(p.name), extract_plain_text(p.read_text(encoding="utf-8"), main_content=True)) for p in sample_html_files
     ]
     first = run_chain(texts)
     assert [d.id for d in first] == [doc_id for doc_id, _ in texts]  # nothing lost, order kept
@@ -37,9 +36,21 @@ def test_chain_on_sample_is_complete_and_deterministic(sample_html_files: list[P
     assert all(d.metadata["drop_step"] in ORDER for d in dropped)
     # every kept document carries every filter's signals
     for d in kept:
-        for key in ("num_boilerplate_lines", "hangul_ratio", "lang", "num_chars", "num_lines", "num_eojeols",
-                    "dup_line_frac", "top_ngram_char_frac", "dup_ngram_char_frac", "avg_eojeol_len",
-                    "punct_ratio", "symbol_ratio", "digit_ratio"):
+        for key in (
+            "num_boilerplate_lines",
+            "hangul_ratio",
+            "lang",
+            "num_chars",
+            "num_lines",
+            "num_eojeols",
+            "dup_line_frac",
+            "top_ngram_char_frac",
+            "dup_ngram_char_frac",
+            "avg_eojeol_len",
+            "punct_ratio",
+            "symbol_ratio",
+            "digit_ratio",
+        ):
             assert key in d.metadata, key
         assert d.metadata["lang"] == "ko" and d.metadata["num_chars"] == len(d.text)
     # the mostly-Korean half of the sample is mostly kept; untranslated pages go on hangul_ratio

@@ -5,16 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from resiliparse.extract.html2text import extract_plain_text
-
 from filter_helpers import run_step
+from resiliparse.extract.html2text import extract_plain_text
 
 from hanforge.config import parse_step
 from hanforge.corpus.filters.hangul import HangulRatioConfig, is_nonkorean_line
 from hanforge.corpus.filters.korean_text import count_chars
 from hanforge.corpus.filters.length import LengthConfig
 from hanforge.errors import ConfigError
-
 
 run = run_step
 
@@ -66,8 +64,10 @@ def test_threshold_is_configurable(sample_dir):
 
 def test_mixed_page_keeps_its_korean_paragraphs():
     korean = "데비안 패키지는 dpkg 로 설치하고 apt 로 의존성을 풀어 줍니다. 저장소 목록은 sources.list 에 있습니다."
-    english = ("This paragraph was never translated and explains the same thing in English words only, "
-               "with many more letters than the Korean paragraph above it has.")
+    english = (
+        "This paragraph was never translated and explains the same thing in English words only, "
+        "with many more letters than the Korean paragraph above it has."
+    )
     text = "\n".join([korean, english, english, korean, english])
     assert count_chars(text).hangul_ratio < 0.3  # the whole page would be dropped
     doc = run(HangulRatioConfig().build(), text)

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 from datatrove.data import Document
-from resiliparse.extract.html2text import extract_plain_text
-
 from filter_helpers import CLEAN_NEWS, run_step
+from resiliparse.extract.html2text import extract_plain_text
 
 from hanforge.config import parse_step
 from hanforge.corpus.filters.quality import QualityConfig, count_endings, ends_sentence, korean_ending
@@ -54,7 +53,8 @@ CASES = {
     "symbol_ratio": CLEAN + "\n" + " ".join(["★★★★★"] * 16),
     "digit_ratio": CLEAN + "\n" + " ".join(["20240105"] * 25),
     "line_punct_ratio": "\n".join(
-        ["정부 예산안 국회 제출", "서울 아파트값 상승세 지속", "프로야구 개막전 매진 행렬", "신형 스마트폰 공개 임박"] * 5
+        ["정부 예산안 국회 제출", "서울 아파트값 상승세 지속", "프로야구 개막전 매진 행렬", "신형 스마트폰 공개 임박"]
+        * 5
     ),
     "bullet_lines": "\n".join(f"• {line}" for line in CLEAN.split("\n")),
     "ellipsis_lines": "\n".join(line.rstrip(".") + "..." for line in CLEAN.split("\n")),

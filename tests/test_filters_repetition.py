@@ -12,11 +12,10 @@ from datatrove.pipeline.filters.gopher_repetition_filter import (
     find_top_duplicate,
     get_n_grams,
 )
+from filter_helpers import CLEAN_NEWS, run_step
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from resiliparse.extract.html2text import extract_plain_text
-
-from filter_helpers import CLEAN_NEWS, run_step
 
 from hanforge.config import parse_step
 from hanforge.corpus.filters.repetition import EojeolNgrams, RepetitionConfig, duplicates

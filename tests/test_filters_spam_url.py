@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from resiliparse.extract.html2text import extract_plain_text
-
 from filter_helpers import run_step
+from resiliparse.extract.html2text import extract_plain_text
 
 from hanforge.config import parse_step
 from hanforge.corpus.filters.spam import JAMO_RUN_TERM, SpamConfig

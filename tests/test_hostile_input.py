@@ -24,13 +24,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
+from ingest_fixtures import KOREAN_TEXT, Page, html_page, write_warc
 
 from hanforge.config import ConfigBase
 from hanforge.corpus.mix import MixConfig
 from hanforge.corpus.pipeline import load_pipelines
 from hanforge.errors import ConfigError, InputError
 from hanforge.shards.text_reader import text_shard_files
-from ingest_fixtures import KOREAN_TEXT, Page, html_page, write_warc
 
 REPO = Path(__file__).resolve().parents[1]
 PIPELINES = REPO / "pipelines.toml"
@@ -46,7 +46,7 @@ def jsonl(rows: list) -> bytes:
 
 
 def nested_divs(depth: int) -> bytes:
-    return (b"<html><body>" + b"<div>" * depth + KOREAN_TEXT.encode() + b"</div>" * depth + b"</body></html>")
+    return b"<html><body>" + b"<div>" * depth + KOREAN_TEXT.encode() + b"</div>" * depth + b"</body></html>"
 
 
 def build_hostile_folder(root: Path) -> dict[str, int]:
@@ -60,8 +60,16 @@ def build_hostile_folder(root: Path) -> dict[str, int]:
         expect[name] = records
 
     # lone surrogates (JSON escapes), a BOM on the first line, a valid surrogate pair
-    put("surrogates.jsonl", b'\xef\xbb\xbf{"text": "' + KOREAN_TEXT.encode() + b' \\udfff \\ud800x"}\n'
-        + b'{"text": "\\ud83d\\ude00 ' + KOREAN_TEXT.encode() + b'", "url": "https://x.org/\\udc80"}\n', 2)
+    put(
+        "surrogates.jsonl",
+        b'\xef\xbb\xbf{"text": "'
+        + KOREAN_TEXT.encode()
+        + b' \\udfff \\ud800x"}\n'
+        + b'{"text": "\\ud83d\\ude00 '
+        + KOREAN_TEXT.encode()
+        + b'", "url": "https://x.org/\\udc80"}\n',
+        2,
+    )
     # 5 MB of newlines in 5 KB of gzip, then one document (bench/bombs.py: 100 MB)
     put("newlines.jsonl.gz", gzip.compress(b"\n" * 5_000_000 + jsonl([DOC]), 9), 1)
     good = jsonl([DOC] * 3)
@@ -71,6 +79,7 @@ def build_hostile_folder(root: Path) -> dict[str, int]:
     # a zstd bomb: 8 MB of one byte in a few hundred bytes; a single line over max_doc_bytes
     put("bomb.jsonl.zst", zstandard.ZstdCompressor().compress(b'{"text": "' + b"a" * 8_000_000 + b'"}\n'), 1)
     put("binary.jsonl", JUNK, 1)  # one line of junk: invalid_utf8
+
     # WARC: a damaged WARC-Type line, a Content-Length that is not a number, a cut gzip member
     def pages(name: str) -> list[Page]:  # URLs differ per file: ids derive from URL and offset
         return [Page(url=f"https://ko.example/{name}/{i}", body=KOREAN_PAGE) for i in range(3)]
@@ -79,16 +88,23 @@ def build_hostile_folder(root: Path) -> dict[str, int]:
     base = (root / "base.warc").read_bytes()
     (root / "base.warc").unlink()
     second = base.index(b"WARC-Type: response", base.index(b"https://ko.example/base/0"))
-    put("bad-type.warc", base[:second] + b"WARC-Tpye: response" + base[second + 19:], 3)
+    put("bad-type.warc", base[:second] + b"WARC-Tpye: response" + base[second + 19 :], 3)
     length = base.index(b"Content-Length: ", base.index(b"https://ko.example/base/0"))
-    put("bad-length.warc", (base[:length] + b"Content-Length: abc" + base[length + 16:]).replace(b"/base/", b"/len/"), 3)
+    put(
+        "bad-length.warc",
+        (base[:length] + b"Content-Length: abc" + base[length + 16 :]).replace(b"/base/", b"/len/"),
+        3,
+    )
     write_warc(root / "cut.warc.gz", pages("cut"), with_requests=False)
     whole = (root / "cut.warc.gz").read_bytes()
     put("cut.warc.gz", whole[: len(whole) - 40], 3)
     # a .warc.gz whose last record inflates to 8 MB of zeros (bench/bombs.py: 1 GiB)
     bomb_warc = root / "bomb.warc.gz"
-    write_warc(bomb_warc, pages("bomb")[:1] + [Page(url="https://ko.example/zeros", body=b"\0" * 8_000_000)],
-               with_requests=False)
+    write_warc(
+        bomb_warc,
+        pages("bomb")[:1] + [Page(url="https://ko.example/zeros", body=b"\0" * 8_000_000)],
+        with_requests=False,
+    )
     expect["bomb.warc.gz"] = 2
     # Parquet: rows over max_doc_bytes repeating one text (a 2 KB file), a cut file, no text column
     big = "가" * 1_000_000  # 3 MB of UTF-8 > MAX_DOC_BYTES
@@ -129,10 +145,22 @@ def hostile_run(tmp_path_factory):
     text = PIPELINES.read_text(encoding="utf-8")
     assert "timeout_s = 5.0" in text and "max_doc_bytes = 10485760" in text
     text = text.replace("timeout_s = 5.0", "timeout_s = 1.0", 1)
-    config.write_text(text.replace("max_doc_bytes = 10485760", f"max_doc_bytes = {MAX_DOC_BYTES}", 1),
-                      encoding="utf-8")
-    cmd = [sys.executable, "-m", "hanforge", "run", str(config), "--input", str(inputs),
-           "--output", str(out), "--workers", "2", "--tasks", "4"]
+    config.write_text(text.replace("max_doc_bytes = 10485760", f"max_doc_bytes = {MAX_DOC_BYTES}", 1), encoding="utf-8")
+    cmd = [
+        sys.executable,
+        "-m",
+        "hanforge",
+        "run",
+        str(config),
+        "--input",
+        str(inputs),
+        "--output",
+        str(out),
+        "--workers",
+        "2",
+        "--tasks",
+        "4",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     runs = [subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)]
     runs.append(subprocess.run(cmd + ["--overwrite"], capture_output=True, text=True, env=env, timeout=600))
@@ -164,9 +192,16 @@ def test_each_damage_has_its_reason(hostile_run):
     out, _, _ = hostile_run
     stats = json.loads((out / "stats.json").read_text())
     reasons = stats["drop_reasons"]
-    for reason in ("read_error:unknown_record_type", "read_error:malformed_record", "too_large",
-                   "not_a_regular_file", "unsupported_file", "empty_file", "missing_text_column",
-                   "extract_timeout"):
+    for reason in (
+        "read_error:unknown_record_type",
+        "read_error:malformed_record",
+        "too_large",
+        "not_a_regular_file",
+        "unsupported_file",
+        "empty_file",
+        "missing_text_column",
+        "extract_timeout",
+    ):
         assert reasons.get(reason, 0) >= 1, (reason, reasons)
     assert reasons["too_large"] >= 5 + 1 + 1  # Parquet rows, the zstd bomb line, the zeros record
     assert not any(r.startswith("error:") for r in reasons), reasons
@@ -176,8 +211,12 @@ def test_each_damage_has_its_reason(hostile_run):
 
 def test_surrogates_are_replaced_and_counted(hostile_run):
     out, _, _ = hostile_run
-    rows = pl.concat([pl.read_parquet(p, columns=["text", "url"]) for p in sorted((out / "shards").glob("*.parquet"))
-                      + sorted((out / "excluded").glob("*.parquet"))])
+    rows = pl.concat(
+        [
+            pl.read_parquet(p, columns=["text", "url"])
+            for p in sorted((out / "shards").glob("*.parquet")) + sorted((out / "excluded").glob("*.parquet"))
+        ]
+    )
     assert any("\ufffd" in t for t in rows["text"].to_list()), "the surrogate document was lost"
     assert any("😀" in t for t in rows["text"].to_list())  # a valid pair stays what it was
     assert "https://x.org/\ufffd" in rows["url"].to_list()
@@ -234,8 +273,21 @@ def test_killing_the_main_process_leaves_no_child(tmp_path, sample_dir):
     import psutil
 
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "hanforge", "run", str(PIPELINES), "--input",
-           str(sample_dir / "libreoffice-help-ko"), "--output", str(out), "--workers", "2", "--tasks", "4"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hanforge",
+        "run",
+        str(PIPELINES),
+        "--input",
+        str(sample_dir / "libreoffice-help-ko"),
+        "--output",
+        str(out),
+        "--workers",
+        "2",
+        "--tasks",
+        "4",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 120
@@ -258,8 +310,9 @@ def test_killing_the_main_process_leaves_no_child(tmp_path, sample_dir):
 
 
 def test_tokenize_keeps_colliding_inputs_and_a_rerun_removes_a_left_over_work_folder(tmp_path, sample_html_files):
-    from hanforge.tokenizer.tokenize_job import WORK_DIR, tokenize_shards
     from token_helpers import sample_texts, train_tiny_tokenizer, write_text_shards
+
+    from hanforge.tokenizer.tokenize_job import WORK_DIR, tokenize_shards
 
     texts = sample_texts(sample_html_files[:40])
     a = write_text_shards(tmp_path / "a" / "corpus", texts[:25], num_shards=2)

@@ -62,12 +62,19 @@ def test_discover_kinds_sources_and_errors(tmp_path):
         (tmp_path / "in" / "sub" / name).write_bytes(b"x")
     files = discover_inputs([str(tmp_path / "in")])
     assert [(f.relpath, f.kind) for f in files] == [
-        ("sub/a.warc.gz", "warc"), ("sub/b.WARC", "warc"), ("sub/c.htm", "html"), ("sub/d.jsonl.zst", "jsonl"),
-        ("sub/e.parquet", "parquet"), ("sub/f.txt", "text"), ("sub/g.jsonl.gz", "jsonl"), ("sub/h.xhtml", "html"),
+        ("sub/a.warc.gz", "warc"),
+        ("sub/b.WARC", "warc"),
+        ("sub/c.htm", "html"),
+        ("sub/d.jsonl.zst", "jsonl"),
+        ("sub/e.parquet", "parquet"),
+        ("sub/f.txt", "text"),
+        ("sub/g.jsonl.gz", "jsonl"),
+        ("sub/h.xhtml", "html"),
     ]
     single = discover_inputs([str(tmp_path / "in" / "sub" / "a.warc.gz")])
-    assert single == [InputFile(path=str(tmp_path / "in" / "sub" / "a.warc.gz"), kind="warc", source="a",
-                                relpath="a.warc.gz")]
+    assert single == [
+        InputFile(path=str(tmp_path / "in" / "sub" / "a.warc.gz"), kind="warc", source="a", relpath="a.warc.gz")
+    ]
     assert {f.source for f in discover_inputs([str(tmp_path / "in")], source="web")} == {"web"}
     with pytest.raises(InputError, match="does not exist"):
         discover_inputs([str(tmp_path / "missing")])
@@ -164,8 +171,10 @@ def test_korean_only_warc_skips_non_korean_records(tmp_path, sample_html_files):
 
 
 def _rows(sample_html_files, n):
-    return [{"text": f.read_text(encoding="utf-8"), "url": f"https://x.org/{i}", "id": f"doc-{i}"}
-            for i, f in enumerate(sample_html_files[:n])]
+    return [
+        {"text": f.read_text(encoding="utf-8"), "url": f"https://x.org/{i}", "id": f"doc-{i}"}
+        for i, f in enumerate(sample_html_files[:n])
+    ]
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".jsonl.zst"])
@@ -186,13 +195,16 @@ def test_jsonl_reader(tmp_path, sample_html_files, suffix):
     offsets = [0]
     for r in rows[:-1]:
         offsets.append(offsets[-1] + len(json.dumps(r, ensure_ascii=False).encode()) + 1)
-    assert [d.id for d in docs] == [document_id(r.get("url") or f"web/{path.name}", o) for r, o in zip(rows, offsets,
-                                                                                              strict=True)]
+    assert [d.id for d in docs] == [
+        document_id(r.get("url") or f"web/{path.name}", o) for r, o in zip(rows, offsets, strict=True)
+    ]
     assert all(d.metadata["_format"] == "text" and d.metadata["source"] == "web" for d in docs)
     by_field = read_all(discover_inputs([str(path)]), IngestConfig(id_field="id"))
     assert [d.id for d in by_field] == [r["id"] for r in rows]
     # the record's own id survives whatever hanforge's id is, and every row names its file
-    assert [d.metadata["input_id"] for d in docs] == [d.metadata["input_id"] for d in by_field] == [r["id"] for r in rows]
+    assert (
+        [d.metadata["input_id"] for d in docs] == [d.metadata["input_id"] for d in by_field] == [r["id"] for r in rows]
+    )
     assert {d.metadata["path"] for d in docs} == {path.name}
     off = read_all(discover_inputs([str(path)]), IngestConfig(record_id_field=None))
     assert all("input_id" not in d.metadata for d in off)
@@ -200,8 +212,9 @@ def test_jsonl_reader(tmp_path, sample_html_files, suffix):
 
 def test_parquet_reader_with_configured_column(tmp_path, sample_html_files):
     rows = _rows(sample_html_files, 7)
-    table = pa.table({"body": [r["text"] for r in rows], "link": [r["url"] for r in rows],
-                      "id": [i * 10 for i in range(len(rows))]})
+    table = pa.table(
+        {"body": [r["text"] for r in rows], "link": [r["url"] for r in rows], "id": [i * 10 for i in range(len(rows))]}
+    )
     path = tmp_path / "dump.parquet"
     pq.write_table(table, path, row_group_size=3)
     docs = read_all(discover_inputs([str(path)]), IngestConfig(text_field="body", url_field="link"))
@@ -219,7 +232,9 @@ def test_plain_text_reader_decodes(tmp_path):
     (tmp_path / "t" / "legacy.txt").write_bytes("한국어 텍스트 파일입니다. 똠방각하 뷁.".encode("cp949"))
     docs = read_all(discover_inputs([str(tmp_path / "t")]))
     assert [(d.text, d.metadata["charset"]) for d in docs] == [
-        ("한국어 텍스트 파일입니다. 똠방각하 뷁.", "cp949"), ("한국어 텍스트 파일입니다. 똠방각하.", "utf-8")]
+        ("한국어 텍스트 파일입니다. 똠방각하 뷁.", "cp949"),
+        ("한국어 텍스트 파일입니다. 똠방각하.", "utf-8"),
+    ]
     assert docs[0].id == document_id("t/legacy.txt", 0)
 
 
@@ -250,8 +265,9 @@ def test_sharding_by_rank_covers_every_file_once(sample_dir):
     files = discover_inputs([str(sample_dir)])
     reader = DocumentReader(files, config=IngestConfig())
     whole = [d.id for d in reader.run()]
-    parts = [d.id for rank in range(3) for d in DocumentReader(files, config=IngestConfig()).run(rank=rank,
-                                                                                                   world_size=3)]
+    parts = [
+        d.id for rank in range(3) for d in DocumentReader(files, config=IngestConfig()).run(rank=rank, world_size=3)
+    ]
     assert sorted(parts) == sorted(whole) and len(parts) == len(whole)
     stats = reader.stats.to_dict()["stats"]
     assert stats["documents"] == len(whole) == stats["kept"] + stats["dropped"]
@@ -264,7 +280,8 @@ def test_fsspec_urls_work(sample_html_files):
     files = discover_inputs(["memory://hf-test/pages"])
     assert all(f.path.startswith("memory://") for f in files)
     docs = read_all(files)
-    assert [d.metadata["_raw"] for d in docs] == [f.read_bytes() for f in sorted(sample_html_files[:3],
-                                                                                   key=lambda p: p.name)]
+    assert [d.metadata["_raw"] for d in docs] == [
+        f.read_bytes() for f in sorted(sample_html_files[:3], key=lambda p: p.name)
+    ]
     assert {d.metadata["source"] for d in docs} == {"pages"}
     fs.rm("/hf-test", recursive=True)

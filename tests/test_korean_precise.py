@@ -6,7 +6,6 @@ import os
 import sys
 
 import pytest
-
 from filter_helpers import CLEAN_NEWS, run_step
 
 from hanforge.corpus import morphemes, sentences
@@ -67,7 +66,11 @@ def test_split_long_lines_only_touches_long_lines(monkeypatch):
     monkeypatch.setattr(sentences, "_kss_split", lambda: fake_split)
     lines = ["짧은 줄", "가나다.| 라마바.| 사아자.", "또 짧은 줄"]
     assert sentences.split_long_lines(lines, min_chars=10, backend="fast") == [
-        "짧은 줄", "가나다.", "라마바.", "사아자.", "또 짧은 줄"
+        "짧은 줄",
+        "가나다.",
+        "라마바.",
+        "사아자.",
+        "또 짧은 줄",
     ]
     assert calls == [("가나다.| 라마바.| 사아자.", "fast")]
     assert sentences.split_long_lines(lines, min_chars=100) == lines  # nothing long: no kss call
@@ -92,7 +95,9 @@ def test_real_kss_splits_a_long_line():
     sentences._kss_split.cache_clear()
     line = "오늘은 날씨가 좋았다. 그래서 공원에 갔습니다. 내일도 갈까요?"
     assert sentences.split_long_lines([line], min_chars=10, backend="punct") == [
-        "오늘은 날씨가 좋았다.", "그래서 공원에 갔습니다.", "내일도 갈까요?"
+        "오늘은 날씨가 좋았다.",
+        "그래서 공원에 갔습니다.",
+        "내일도 갈까요?",
     ]
 
 

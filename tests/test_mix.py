@@ -22,19 +22,25 @@ def sources(tmp_path_factory, sample_html_files):
     docs = sample_texts(sample_html_files)
     korean = [(s, t) for s, t in docs if t]
     lines = english_lines([t for _, t in docs])
-    english = [("english", "\n".join(lines[i:i + 4])) for i in range(0, len(lines), 4)]
+    english = [("english", "\n".join(lines[i : i + 4])) for i in range(0, len(lines), 4)]
     code_like = [x for x in lines if re.search(r"[=()\[\]]", x)][:24]
     code = [("code", line) for line in code_like]
     paths = {
-        "korean": write_text_shards(root / "korean", korean, num_shards=2,
-                                    extra={"dup_cluster_size": [1 + (i % 3 == 0) * 2 for i in range(len(korean))]}),
+        "korean": write_text_shards(
+            root / "korean",
+            korean,
+            num_shards=2,
+            extra={"dup_cluster_size": [1 + (i % 3 == 0) * 2 for i in range(len(korean))]},
+        ),
         "english": write_text_shards(root / "english", english, num_shards=2),
         "code": write_text_shards(root / "code", code, num_shards=1),
     }
     tok = train_tiny_tokenizer(paths["korean"], root / "tok", vocab_size=1200)
     loaded = load_tokenizer(tok)
-    doc_sizes = {name: [len(e.ids) + 1 for e in loaded.tokenizer.encode_batch([t for _, t in d])]
-                 for name, d in (("korean", korean), ("english", english), ("code", code))}
+    doc_sizes = {
+        name: [len(e.ids) + 1 for e in loaded.tokenizer.encode_batch([t for _, t in d])]
+        for name, d in (("korean", korean), ("english", english), ("code", code))
+    }
     sizes = {name: sum(v) for name, v in doc_sizes.items()}
     largest = {name: max(v) for name, v in doc_sizes.items()}
     return {"root": root, "paths": paths, "tok": tok, "sizes": sizes, "largest": largest}
@@ -77,8 +83,9 @@ def test_mix_meets_ratios_with_exact_token_accounting(sources, tmp_path):
     assert manifest["total_achieved"] == sum(r["achieved"] for r in report.values())
     assert out["id"].n_unique() == out.height  # repeats carry #rK ids
     # end to end: tokenizing the mix yields exactly the accounted tokens
-    tokens = tokenize_shards(inputs=[tmp_path / "mix"], tokenizer=sources["tok"], seq_len=128,
-                             output=tmp_path / "tokens", progress=False)
+    tokens = tokenize_shards(
+        inputs=[tmp_path / "mix"], tokenizer=sources["tok"], seq_len=128, output=tmp_path / "tokens", progress=False
+    )
     assert tokens["num_tokens"] == manifest["total_achieved"]
     assert tokens["sources"]["code"]["num_tokens"] == report["code"]["achieved"]
 
@@ -90,8 +97,9 @@ def test_mix_is_deterministic_and_seeded(sources, tmp_path):
     assert files(tmp_path / "a" / "mix") == files(tmp_path / "b" / "mix")
     assert a["sources"] == b["sources"]
     c = mix_sources(_config(sources, tmp_path / "c", seed=2))
-    assert c["sources"]["korean"]["achieved"] != a["sources"]["korean"]["achieved"] or \
-        files(tmp_path / "c" / "mix") != files(tmp_path / "a" / "mix")
+    assert c["sources"]["korean"]["achieved"] != a["sources"]["korean"]["achieved"] or files(
+        tmp_path / "c" / "mix"
+    ) != files(tmp_path / "a" / "mix")
     assert mix_sources(_config(sources, tmp_path / "a")) == a  # rerun: returned as is
 
 
@@ -129,18 +137,27 @@ def test_plan_copies_reaches_target_with_bisection():
 
 def test_mix_config_validation_and_cli(sources, tmp_path, capsys):
     with pytest.raises(ConfigError, match="ratios add up to 0.900000"):
-        MixConfig.from_table({"output": "o", "total": 5, "unit": "chars",
-                              "sources": {"a": {"path": "x", "ratio": 0.5}, "b": {"path": "y", "ratio": 0.4}}})
+        MixConfig.from_table(
+            {
+                "output": "o",
+                "total": 5,
+                "unit": "chars",
+                "sources": {"a": {"path": "x", "ratio": 0.5}, "b": {"path": "y", "ratio": 0.4}},
+            }
+        )
     with pytest.raises(ConfigError, match="tokenizer: is required"):
         MixConfig.from_table({"output": "o", "total": 5, "sources": {"a": {"path": "x", "ratio": 1.0}}})
     with pytest.raises(ConfigError, match=r"mix.sources.a: ratio: must be in \(0, 1\]"):
-        MixConfig.from_table({"output": "o", "total": 5, "unit": "chars",
-                              "sources": {"a": {"path": "x", "ratio": 1.5}}}, where="mix")
+        MixConfig.from_table(
+            {"output": "o", "total": 5, "unit": "chars", "sources": {"a": {"path": "x", "ratio": 1.5}}}, where="mix"
+        )
     toml = tmp_path / "pipelines.toml"
     toml.write_text(
         '[mix]\noutput = "out"\ntotal = 20000\nunit = "chars"\n'
         f'[mix.sources.ko]\npath = "{sources["paths"]["korean"]}"\nratio = 0.5\n'
-        f'[mix.sources.en]\npath = "{sources["paths"]["english"]}"\nratio = 0.5\n', encoding="utf-8")
+        f'[mix.sources.en]\npath = "{sources["paths"]["english"]}"\nratio = 0.5\n',
+        encoding="utf-8",
+    )
     assert load_mix_config(toml).output == str(tmp_path / "out")
     assert cli_main(["mix", "--config", str(toml)]) == 0
     printed = capsys.readouterr().out

@@ -90,8 +90,8 @@ def test_double_escaped_entities_lose_one_level_per_call():
 
 
 KOREAN_ALPHABET = st.sampled_from(
-    list("한국어가나다ㅋㅎㅠ abcABC123 .,~·") + ["\n", "\t", "\r", "\u3000", "\u00a0", "\u200b", "\ufeff",
-                                            "ＡＢ", "～", "ㆍ", "\u1100\u1161", "\x07", "  "]
+    list("한국어가나다ㅋㅎㅠ abcABC123 .,~·")
+    + ["\n", "\t", "\r", "\u3000", "\u00a0", "\u200b", "\ufeff", "ＡＢ", "～", "ㆍ", "\u1100\u1161", "\x07", "  "]
 )
 
 

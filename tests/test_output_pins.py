@@ -61,10 +61,14 @@ def pinned_chain(work: Path) -> dict[str, str]:
     cfg = cfg.replace(inputs=[str(REPO / "hanforge" / "sample" / "debian-faq-ko")], output=str(work / "run"), tasks=2)
     run_pipeline(cfg)
     run_dedup([work / "run"], output=work / "dedup")
-    train_tokenizer(inputs=[work / "dedup"], output=work / "tok",
-                    config=TokenizerTrainConfig(vocab_size=1200, ksx1001_syllables=False))
-    tokenize_shards(inputs=[work / "dedup"], tokenizer=work / "tok", seq_len=256, output=work / "tokens",
-                    progress=False)
+    train_tokenizer(
+        inputs=[work / "dedup"],
+        output=work / "tok",
+        config=TokenizerTrainConfig(vocab_size=1200, ksx1001_syllables=False),
+    )
+    tokenize_shards(
+        inputs=[work / "dedup"], tokenizer=work / "tok", seq_len=256, output=work / "tokens", progress=False
+    )
     vocab = json.loads((work / "tok" / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
     return {
         "run": rows_digest(work / "run"),

@@ -259,9 +259,40 @@ def test_offsets_index_the_original_nfc_text(sample_html_files):
 
 
 PII_ALPHABET = st.sampled_from(
-    ["0", "1", "2", "5", "8", "9", "-", ".", " ", ":", "@", "a", "가", "\n", "계좌 ", "전화 ", "버전 ",
-     "010-1234-5678", "900101-1234567", "8.8.8.8", "a@b.co", "1588-1234", "110-123-456789", "2001:4860::1",
-     "\u2013", "주민번호 ", "카드번호 ", "홍길동@회사.한국", "(010)", "4111111111111111", " (신한)", "+82 (0)"]
+    [
+        "0",
+        "1",
+        "2",
+        "5",
+        "8",
+        "9",
+        "-",
+        ".",
+        " ",
+        ":",
+        "@",
+        "a",
+        "가",
+        "\n",
+        "계좌 ",
+        "전화 ",
+        "버전 ",
+        "010-1234-5678",
+        "900101-1234567",
+        "8.8.8.8",
+        "a@b.co",
+        "1588-1234",
+        "110-123-456789",
+        "2001:4860::1",
+        "\u2013",
+        "주민번호 ",
+        "카드번호 ",
+        "홍길동@회사.한국",
+        "(010)",
+        "4111111111111111",
+        " (신한)",
+        "+82 (0)",
+    ]
 )
 
 
@@ -332,8 +363,11 @@ def test_replacement_that_exposes_a_new_match_is_scrubbed_too():
 
 URLS = [
     ("https://site.kr/user/901231-1234563", "https://site.kr/user/%3CRRN%3E", ["RRN"]),
-    ("https://x.kr/p?email=hong%40naver.com&tel=010-1234-5678&q=%EA%B0%80",
-     "https://x.kr/p?email=%3CEMAIL%3E&tel=%3CPHONE%3E&q=%EA%B0%80", ["EMAIL", "PHONE"]),
+    (
+        "https://x.kr/p?email=hong%40naver.com&tel=010-1234-5678&q=%EA%B0%80",
+        "https://x.kr/p?email=%3CEMAIL%3E&tel=%3CPHONE%3E&q=%EA%B0%80",
+        ["EMAIL", "PHONE"],
+    ),
     ("https://x.kr/s?tel=010+1234+5678#top", "https://x.kr/s?tel=%3CPHONE%3E#top", ["PHONE"]),
     ("https://bank.kr/t?account=110-123-456789", "https://bank.kr/t?account=%3CACCOUNT%3E", ["ACCOUNT"]),
     ("mailto:hong@naver.com", "mailto:%3CEMAIL%3E", ["EMAIL"]),
@@ -356,8 +390,10 @@ def test_url_with_a_lone_surrogate_is_scrubbed_without_error():
     assert scrubbed == "https://a.kr/u/%3F%3CPHONE%3E" and [m.type for m in matches] == ["PHONE"]
 
 
-@pytest.mark.parametrize("url", ["https://www.example.kr/ko/help/2023-01-15/page.html?v=7.4.7.2", "http://[bad",
-                                 "https://211.234.10.5/index.html"])
+@pytest.mark.parametrize(
+    "url",
+    ["https://www.example.kr/ko/help/2023-01-15/page.html?v=7.4.7.2", "http://[bad", "https://211.234.10.5/index.html"],
+)
 def test_urls_without_pii_are_unchanged(url):
     assert PiiScrubber().scrub_url(url) == (url, [])
 
@@ -368,8 +404,11 @@ def test_step_scrubs_dropped_documents_and_urls_too():
     step = PiiConfig().build()
     dropped = Document(text="<html>tel:010-1234-5678</html>", id="d", metadata={"url": "https://a.kr/u/901231-1234563"})
     mark_dropped(dropped, reason="extract_empty", step="extract")
-    live = Document(text="메일 a.b@korea.kr", id="k", metadata={"url": "https://a.kr/?e=kim%40korea.kr",
-                                                                "path": "users/010-1234-5678.html"})
+    live = Document(
+        text="메일 a.b@korea.kr",
+        id="k",
+        metadata={"url": "https://a.kr/?e=kim%40korea.kr", "path": "users/010-1234-5678.html"},
+    )
     out = list(step.run(iter([dropped, live])))
     assert out[0].text == "<html>tel:<PHONE></html>" and out[0].metadata["url"] == "https://a.kr/u/%3CRRN%3E"
     assert out[0].metadata["drop_reason"] == "extract_empty" and out[0].metadata["pii_types"] == ["PHONE", "RRN"]

@@ -19,10 +19,23 @@ REPO = Path(__file__).resolve().parents[1]
 
 # One of each format the issue lists, plus the classic ones.
 RAW_PII = [
-    "901231-1234563", "901231 1234563", "901231\u20131234563", "(010)1234-5678", "+82 (0)10-1234-5678",
-    "010\u20131234\u20135678", "홍길동@회사.한국", "4111-1111 1111-1111", "2101013567891", "4111111111111111",
-    "3782 822463 10005", "110-123-456789", "1000-1234-5678", "010-9876-5432", "hong.gildong@naver.com",
-    "220-81-62517", "211.234.10.5",
+    "901231-1234563",
+    "901231 1234563",
+    "901231\u20131234563",
+    "(010)1234-5678",
+    "+82 (0)10-1234-5678",
+    "010\u20131234\u20135678",
+    "홍길동@회사.한국",
+    "4111-1111 1111-1111",
+    "2101013567891",
+    "4111111111111111",
+    "3782 822463 10005",
+    "110-123-456789",
+    "1000-1234-5678",
+    "010-9876-5432",
+    "hong.gildong@naver.com",
+    "220-81-62517",
+    "211.234.10.5",
 ]
 PII_SENTENCE = (
     "주민등록번호 901231-1234563, 다른 표기 901231 1234563 또는 901231\u20131234563. "
@@ -52,8 +65,10 @@ def test_no_raw_pii_in_any_column_of_kept_or_excluded_shards(tmp_path, sample_ht
     records = [
         {"text": korean + "\n\n" + PII_SENTENCE, "url": PII_URL},  # kept
         {"text": "연락처 010-9876-5432", "url": PII_URL + "&n=1"},  # too short
-        {"text": "Contact hong.gildong@naver.com or 010-9876-5432. " * 20 + PII_SENTENCE,
-         "url": "https://www.example.kr/en?card=4111-1111%201111-1111"},  # not Korean
+        {
+            "text": "Contact hong.gildong@naver.com or 010-9876-5432. " * 20 + PII_SENTENCE,
+            "url": "https://www.example.kr/en?card=4111-1111%201111-1111",
+        },  # not Korean
         {"body": "no text field", "url": "https://x.kr/u/901231-1234563/tel/010-9876-5432"},  # ingest drop
         {"text": korean[:2000] + "\n" + PII_SENTENCE, "url": "mailto:hong.gildong@naver.com"},
     ]
@@ -64,7 +79,8 @@ def test_no_raw_pii_in_any_column_of_kept_or_excluded_shards(tmp_path, sample_ht
     (inputs / "links.html").write_text(
         '<html><head><script>var tel="010-9876-5432"; var rrn="901231-1234563";</script></head><body>'
         '<a href="mailto:hong.gildong@naver.com"></a><a href="tel:+82 (0)10-1234-5678"></a></body></html>',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
 
     cfg = load_pipelines(REPO / "pipelines.toml").pipeline(None)
     cfg = cfg.replace(inputs=[str(inputs)], output=str(tmp_path / "out"), tasks=1)

@@ -50,11 +50,15 @@ def test_plan_reproduces_a_hand_calculation(tmp_path):
 
 
 def test_plan_cli(capsys, tmp_path):
-    assert cli_main(["plan", "--params", "7.62", "--tokens", "2B", "--price", "3.5",
-                     "--table", str(tmp_path / "t.json")]) == 0
+    assert (
+        cli_main(["plan", "--params", "7.62", "--tokens", "2B", "--price", "3.5", "--table", str(tmp_path / "t.json")])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "50.2 h" in out and "175.75" in out
-    assert cli_main(["plan", "--params", "7", "--tokens", "1T", "--gpu", "H100", "--table", str(tmp_path / "t.json")]) == 2
+    assert (
+        cli_main(["plan", "--params", "7", "--tokens", "1T", "--gpu", "H100", "--table", str(tmp_path / "t.json")]) == 2
+    )
     assert "calibrate" in capsys.readouterr().err
 
 
@@ -65,8 +69,14 @@ def test_calibrate_measures_this_machine_and_plans_from_it(tmp_path, sample_html
     from hanforge.train.backend import load_tokenizer_for_training
 
     model = build_tiny_model(tmp_path / "model", vocab_size=len(load_tokenizer_for_training(str(tok))))
-    cfg = tiny_config(output=tmp_path / "unused", model_dir=model, tokenizer=tok, stage="cpt",
-                      data={"token_shards": str(shards), "max_length": 64}, run={"batch_size": 2, "max_steps": 99})
+    cfg = tiny_config(
+        output=tmp_path / "unused",
+        model_dir=model,
+        tokenizer=tok,
+        stage="cpt",
+        data={"token_shards": str(shards), "max_length": 64},
+        run={"batch_size": 2, "max_steps": 99},
+    )
     toml = tmp_path / "train.toml"
     toml.write_text(_to_toml(cfg.to_dict()), encoding="utf-8")
     table = tmp_path / "table.json"

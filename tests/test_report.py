@@ -27,17 +27,21 @@ from hanforge.report.page import build_report
 REPO = Path(__file__).resolve().parents[1]
 PIPELINES = REPO / "pipelines.toml"
 XSS = "<script>document.body.setAttribute('data-xss','1')</script>"
-KIMCHI = ("한국의 전통 발효 음식인 김치는 지역과 계절에 따라 재료와 담그는 방법이 크게 다릅니다. 남쪽 지방에서는 젓갈을 "
-          "넉넉히 넣어 맛이 진하고 짠 편이며, 북쪽 지방에서는 국물을 많이 잡아 시원하고 담백한 맛을 냅니다.\n"
-          "김장은 보통 늦가을에 이웃과 가족이 함께 모여 하는데, 이 풍습은 인류무형문화유산으로도 등재되었습니다. "
-          "최근에는 집에서 직접 김치를 담그는 가정이 줄었지만 김장 문화를 체험하려는 외국인 관광객은 오히려 늘고 있습니다.")
+KIMCHI = (
+    "한국의 전통 발효 음식인 김치는 지역과 계절에 따라 재료와 담그는 방법이 크게 다릅니다. 남쪽 지방에서는 젓갈을 "
+    "넉넉히 넣어 맛이 진하고 짠 편이며, 북쪽 지방에서는 국물을 많이 잡아 시원하고 담백한 맛을 냅니다.\n"
+    "김장은 보통 늦가을에 이웃과 가족이 함께 모여 하는데, 이 풍습은 인류무형문화유산으로도 등재되었습니다. "
+    "최근에는 집에서 직접 김치를 담그는 가정이 줄었지만 김장 문화를 체험하려는 외국인 관광객은 오히려 늘고 있습니다."
+)
 PLANTED = [
-    {"url": "https://example.org/library?a=1&b=<2>",
-     "text": "서울시 마포구에 있는 작은 도서관은 올해 봄부터 주민을 위한 한국어 글쓰기 강좌를 열었습니다. 강좌는 매주 "
-             "화요일 저녁 일곱 시에 시작하며 누구나 무료로 참여할 수 있습니다.\n신청이나 문의는 담당자에게 전화 "
-             "010-2345-6789 또는 전자우편 minsu.kim@example.com 으로 하면 됩니다. 지난 학기에는 스무 명이 넘는 주민이 "
-             "참여해 각자 쓴 수필을 모아 작은 문집을 펴냈습니다.\n도서관 측은 다음 학기에 어린이를 위한 동화 쓰기 "
-             "수업도 마련할 계획이라고 밝혔습니다."},
+    {
+        "url": "https://example.org/library?a=1&b=<2>",
+        "text": "서울시 마포구에 있는 작은 도서관은 올해 봄부터 주민을 위한 한국어 글쓰기 강좌를 열었습니다. 강좌는 매주 "
+        "화요일 저녁 일곱 시에 시작하며 누구나 무료로 참여할 수 있습니다.\n신청이나 문의는 담당자에게 전화 "
+        "010-2345-6789 또는 전자우편 minsu.kim@example.com 으로 하면 됩니다. 지난 학기에는 스무 명이 넘는 주민이 "
+        "참여해 각자 쓴 수필을 모아 작은 문집을 펴냈습니다.\n도서관 측은 다음 학기에 어린이를 위한 동화 쓰기 "
+        "수업도 마련할 계획이라고 밝혔습니다.",
+    },
     {"url": "https://example.org/kimchi-1", "text": KIMCHI},
     {"url": "https://example.org/kimchi-2", "text": KIMCHI},
     {"url": "https://example.org/xss", "text": f"{XSS} 짧은 글입니다."},
@@ -55,23 +59,37 @@ def outputs(tmp_path_factory, sample_dir):
     """run (default config), run (stricter Hangul ratio), dedup, tokenizer, mix, tokenize."""
     root = tmp_path_factory.mktemp("report")
     inputs = [str(sample_dir / "debian-faq-ko"), str(_write_jsonl(root / "planted" / "planted.jsonl"))]
-    out = {"run": root / "run", "strict": root / "strict", "dedup": root / "dedup", "mix": root / "mix",
-           "tokens": root / "tokens"}
+    out = {
+        "run": root / "run",
+        "strict": root / "strict",
+        "dedup": root / "dedup",
+        "mix": root / "mix",
+        "tokens": root / "tokens",
+    }
     assert cli_main(["run", *inputs, "--config", str(PIPELINES), "--output", str(out["run"]), "--tasks", "2"]) == 0
     strict = root / "strict.toml"
-    strict.write_text(PIPELINES.read_text(encoding="utf-8").replace("threshold = 0.3\n", "threshold = 0.7\n", 1),
-                      encoding="utf-8")
+    strict.write_text(
+        PIPELINES.read_text(encoding="utf-8").replace("threshold = 0.3\n", "threshold = 0.7\n", 1), encoding="utf-8"
+    )
     assert cli_main(["run", *inputs, "--config", str(strict), "--output", str(out["strict"]), "--tasks", "2"]) == 0
     (root / "dedup.toml").write_text("[dedup]\ngraph_partitions = 1\n", encoding="utf-8")
-    assert cli_main(["dedup", str(out["run"]), "--output", str(out["dedup"]), "--config", str(root / "dedup.toml")]) == 0
+    assert (
+        cli_main(["dedup", str(out["run"]), "--output", str(out["dedup"]), "--config", str(root / "dedup.toml")]) == 0
+    )
     tok = train_tiny_tokenizer(out["dedup"], root / "tok", vocab_size=1500)
     (root / "mix.toml").write_text(
         f'[mix]\noutput = "{out["mix"]}"\ntotal = 6000\ntokenizer = "{tok}"\nmax_epochs = 4.0\n'
         f'[mix.sources.faq]\npath = "{out["dedup"]}"\nratio = 0.7\n'
-        f'[mix.sources.strict]\npath = "{out["strict"]}"\nratio = 0.3\n', encoding="utf-8")
+        f'[mix.sources.strict]\npath = "{out["strict"]}"\nratio = 0.3\n',
+        encoding="utf-8",
+    )
     assert cli_main(["mix", "--config", str(root / "mix.toml")]) == 0
-    assert cli_main(["tokenize", str(out["mix"]), "--tokenizer", str(tok), "--seq-len", "256",
-                     "--output", str(out["tokens"])]) == 0
+    assert (
+        cli_main(
+            ["tokenize", str(out["mix"]), "--tokenizer", str(tok), "--seq-len", "256", "--output", str(out["tokens"])]
+        )
+        == 0
+    )
     return out
 
 
@@ -82,10 +100,23 @@ def _chromium() -> str | None:
 def _browse(page: Path, shot: Path, *, height: int) -> tuple[str, str]:
     """Load ``page`` in headless Chromium: (DOM after scripts ran, console log lines); screenshot to ``shot``."""
     browser = _chromium()
-    base = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-            "--enable-logging=stderr", "--v=0", f"--user-data-dir={shot.parent / 'chromium-profile'}"]
-    dom = subprocess.run([*base, "--dump-dom", f"--screenshot={shot}", f"--window-size=1400,{height}", page.as_uri()],
-                         capture_output=True, text=True, timeout=180)
+    base = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--no-first-run",
+        "--enable-logging=stderr",
+        "--v=0",
+        f"--user-data-dir={shot.parent / 'chromium-profile'}",
+    ]
+    dom = subprocess.run(
+        [*base, "--dump-dom", f"--screenshot={shot}", f"--window-size=1400,{height}", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
     console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
     return dom.stdout, "\n".join(console)
@@ -110,11 +141,17 @@ def _plots(dom: str) -> list[tuple[str, int, int]]:
     return out
 
 
-@pytest.mark.skipif(_chromium() is None, reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium fonts-noto-cjk)")
+@pytest.mark.skipif(
+    _chromium() is None,
+    reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium fonts-noto-cjk)",
+)
 def test_report_renders_in_headless_chromium(outputs, tmp_path):
     page = build_report(outputs["run"], out=tmp_path / "report-run.html")
     compare = build_report(outputs["run"], compare=outputs["strict"], out=tmp_path / "report-compare.html")
-    for html, shot, height in ((page, tmp_path / "report-run.png", 2600), (compare, tmp_path / "report-compare.png", 1800)):
+    for html, shot, height in (
+        (page, tmp_path / "report-run.png", 2600),
+        (compare, tmp_path / "report-compare.png", 1800),
+    ):
         text = html.read_text(encoding="utf-8")
         assert not re.search(r'(src|href)="(https?:)?//', text)  # self-contained: nothing fetched at view time
         dom, console = _browse(html, shot, height=height)

@@ -31,8 +31,11 @@ def default_cfg(tmp_path: Path, **changes):
 
 
 def shard_bytes(output: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(output)): p.read_bytes()
-            for sub in ("shards", "excluded") for p in sorted((output / sub).glob("*.parquet"))}
+    return {
+        str(p.relative_to(output)): p.read_bytes()
+        for sub in ("shards", "excluded")
+        for p in sorted((output / sub).glob("*.parquet"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +51,9 @@ def test_every_sample_document_is_kept_or_excluded(reference_run, sample_html_fi
     cfg, summary = reference_run
     out = Path(cfg.output)
     kept = pl.read_parquet(out / "shards" / "*.parquet")
-    excluded = pl.read_parquet(out / "excluded" / "*.parquet") if list((out / "excluded").glob("*.parquet")) else kept.clear()
+    excluded = (
+        pl.read_parquet(out / "excluded" / "*.parquet") if list((out / "excluded").glob("*.parquet")) else kept.clear()
+    )
     # the two COPYRIGHT files beside the pages are inputs too, counted as unsupported_file
     num_inputs = len(sample_html_files) + 2
     assert kept.height + excluded.height == num_inputs
@@ -75,7 +80,9 @@ def test_every_sample_document_is_kept_or_excluded(reference_run, sample_html_fi
     # provenance: every row, kept or excluded, names its input file (relative to its input folder)
     rows = pl.concat([kept.select("source", "path"), excluded.select("source", "path")])
     assert rows["path"].null_count() == 0
-    on_disk = {(d.name, str(p.relative_to(d))) for d in (Path(i) for i in cfg.inputs) for p in d.rglob("*") if p.is_file()}
+    on_disk = {
+        (d.name, str(p.relative_to(d))) for d in (Path(i) for i in cfg.inputs) for p in d.rglob("*") if p.is_file()
+    }
     assert set(rows.iter_rows()) == on_disk
 
 
@@ -124,11 +131,23 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, sample_dir):
     data = tmp_path / "data"
     for i in range(6):
         shutil.copytree(sample_dir / "libreoffice-help-ko", data / f"copy{i}")
-    args = [sys.executable, "-m", "hanforge", "run", str(data), "--config", str(PIPELINES), "--tasks", "8",
-            "--workers", "1"]
+    args = [
+        sys.executable,
+        "-m",
+        "hanforge",
+        "run",
+        str(data),
+        "--config",
+        str(PIPELINES),
+        "--tasks",
+        "8",
+        "--workers",
+        "1",
+    ]
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([*args, "--output", str(killed)], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*args, "--output", str(killed)], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     completions = killed / "logs" / "completions"
     deadline = time.time() + 120
     while time.time() < deadline and (not completions.is_dir() or len(list(completions.iterdir())) < 2):
@@ -143,8 +162,10 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, sample_dir):
     clean = tmp_path / "clean"
     subprocess.run([*args, "--output", str(clean)], cwd=tmp_path, check=True, capture_output=True)
     assert shard_bytes(killed) == shard_bytes(clean)
-    assert json.loads((killed / "stats.json").read_text())["documents"] == \
-        json.loads((clean / "stats.json").read_text())["documents"]
+    assert (
+        json.loads((killed / "stats.json").read_text())["documents"]
+        == json.loads((clean / "stats.json").read_text())["documents"]
+    )
 
 
 def test_ray_executor_gives_the_local_shards(reference_run, tmp_path):
@@ -221,10 +242,13 @@ def test_bad_inputs_through_the_whole_pipeline(tmp_path, sample_html_files):
     (bad / "cut.warc.gz").write_bytes((bad / "cut.warc.gz").read_bytes()[: offsets[3] + 100])
     korean = "똠방각하와 뷁은 확장 완성형 음절입니다. 한국어 문서가 깨지지 않고 그대로 남아야 합니다. " * 20
     cp949 = f"<html><body><p>{korean}</p></body></html>".encode("cp949")
-    write_warc(bad / "labels.warc.gz", [
-        Page(url="https://ko.example.org/euckr", body=cp949, content_type="text/html; charset=euc-kr"),
-        Page(url="https://ko.example.org/lies", body=cp949, content_type="text/html; charset=utf-8"),
-    ])
+    write_warc(
+        bad / "labels.warc.gz",
+        [
+            Page(url="https://ko.example.org/euckr", body=cp949, content_type="text/html; charset=euc-kr"),
+            Page(url="https://ko.example.org/lies", body=cp949, content_type="text/html; charset=utf-8"),
+        ],
+    )
     (bad / "invalid-utf8.html").write_bytes(b"<html><body>" + b"\xff\xfe\xfa" * 5000 + b"</body></html>")
     (bad / "empty.html").write_bytes(b"")
     with open(bad / "huge.html", "wb") as fh:  # 50 MB single page

@@ -14,6 +14,7 @@ from clusters import SlurmCluster, _wait_for, slurm_skip_reason, start_slurm
 
 from hanforge.corpus.pipeline import SlurmConfig, load_pipelines
 from hanforge.corpus.runner import run_pipeline
+from hanforge.output import SUBMITTED
 
 REPO = Path(__file__).resolve().parents[1]
 PIPELINES = REPO / "pipelines.toml"
@@ -72,11 +73,11 @@ def on_slurm(cfg, **slurm_changes):
 def test_run_on_slurm_gives_the_local_shards(slurm_env, local_run, tmp_path):
     cfg = on_slurm(sample_cfg(tmp_path, "slurm", workers=2))
     first = run_pipeline(cfg)
-    assert first.submitted_only  # sbatch returned at once; the array runs under slurmd
+    assert first.state == SUBMITTED  # sbatch returned at once; the array runs under slurmd
     slurm_env.wait_idle(JOB_TIMEOUT_S)
     assert completions(Path(cfg.output)) == 4
     second = run_pipeline(cfg)  # every task done: the rerun only collects stats and the manifest
-    assert not second.submitted_only
+    assert second.state != SUBMITTED
     assert second.stats["documents"]["kept"] > 0
     assert shard_bytes(Path(cfg.output)) == shard_bytes(local_run)
 
@@ -85,17 +86,17 @@ def test_scancel_mid_run_then_resume_gives_the_local_shards(slurm_env, local_run
     # one array task at a time (workers=1 -> --array=0-3%1): once the first task has finished,
     # cancel the job, which kills the second task mid-way and the rest before they start
     cfg = on_slurm(sample_cfg(tmp_path, "cancelled", workers=1))
-    assert run_pipeline(cfg).submitted_only
+    assert run_pipeline(cfg).state == SUBMITTED
     jobs = sorted({j.split("_")[0] for j in slurm_env.jobs()}, key=int)  # the array, datatrove's stats job
     _wait_for(lambda: completions(Path(cfg.output)) >= 1, timeout=JOB_TIMEOUT_S, what="the first array task finishing")
     slurm_env.run("scancel", *jobs)
     slurm_env.wait_idle(JOB_TIMEOUT_S)
     done_before = completions(Path(cfg.output))
     assert done_before < 4
-    assert run_pipeline(cfg).submitted_only  # resubmits only the unfinished tasks
+    assert run_pipeline(cfg).state == SUBMITTED  # resubmits only the unfinished tasks
     slurm_env.wait_idle(JOB_TIMEOUT_S)
     assert completions(Path(cfg.output)) == 4
-    assert not run_pipeline(cfg).submitted_only
+    assert run_pipeline(cfg).state != SUBMITTED
     assert shard_bytes(Path(cfg.output)) == shard_bytes(local_run)
 
 
@@ -108,9 +109,9 @@ def test_dedup_on_slurm_gives_the_local_output(slurm_env, local_run, tmp_path):
         [local_run / "shards"], output=tmp_path / "dedup-slurm", executor="slurm", executor_options=options
     )
     rounds = 0
-    while summary.waiting_for is not None:  # each rerun submits what the finished stages allow
+    while summary.state == SUBMITTED:  # each rerun submits what the finished stages allow
         rounds += 1
-        assert rounds < 40, summary.waiting_for
+        assert rounds < 40, summary.submitted_stage
         slurm_env.wait_idle(JOB_TIMEOUT_S)
         summary = run_dedup(
             [local_run / "shards"], output=tmp_path / "dedup-slurm", executor="slurm", executor_options=options

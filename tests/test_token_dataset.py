@@ -23,8 +23,9 @@ def split_set(tmp_path_factory):
     rng = np.random.default_rng(1)
     docs = [rng.integers(3, 300, int(rng.integers(1, 70))).tolist() for _ in range(120)]
     out = tmp_path_factory.mktemp("split")
-    write_token_shards(((d, None) for d in docs), output=out, seq_len=SEQ_LEN, vocab_size=300, eos_id=2, pad_id=0,
-                       rows_per_shard=25)
+    write_token_shards(
+        ((d, None) for d in docs), output=out, seq_len=SEQ_LEN, vocab_size=300, eos_id=2, pad_id=0, rows_per_shard=25
+    )
     return out, docs
 
 
@@ -36,8 +37,16 @@ def sft_set(tmp_path_factory):
         n = int(rng.integers(4, 20))
         examples.append((rng.integers(3, 300, n).tolist(), [0] * (n // 2) + [1] * (n - n // 2)))
     out = tmp_path_factory.mktemp("sft")
-    write_token_shards(examples, output=out, seq_len=SEQ_LEN, vocab_size=300, eos_id=2, pad_id=0,
-                       split_documents=False, rows_per_shard=10)
+    write_token_shards(
+        examples,
+        output=out,
+        seq_len=SEQ_LEN,
+        vocab_size=300,
+        eos_id=2,
+        pad_id=0,
+        split_documents=False,
+        rows_per_shard=10,
+    )
     return out, examples
 
 
@@ -82,14 +91,14 @@ def test_loss_mask_becomes_ignored_labels(sft_set):
         row, item = ds.row(i), ds[i]
         pos = 0
         for j, n in enumerate(ds.doc_lens(i)):
-            seg = tuple(row["input_ids"][pos:pos + n].tolist())
+            seg = tuple(row["input_ids"][pos : pos + n].tolist())
             want = np.array(masks[seg])
-            got = item["labels"][pos:pos + n].numpy()
+            got = item["labels"][pos : pos + n].numpy()
             trained = want == 1
             if j > 0:
                 trained[0] = False  # segment start: never a target
             assert (got[~trained] == -100).all() and (got[trained] == np.array(seg)[trained]).all()
-            assert (item["position_ids"][pos:pos + n].numpy() == np.arange(n)).all()
+            assert (item["position_ids"][pos : pos + n].numpy() == np.arange(n)).all()
             pos += n
             checked += 1
     assert checked == len(examples)
@@ -168,8 +177,9 @@ def test_sampler_resumes_mid_epoch_exactly():
 def test_sampler_with_a_dataloader_resumes_from_the_consumed_count(split_set):
     out, _ = split_set
     ds = TokenShardDataset(out)
-    reference = [b["input_ids"] for b in torch.utils.data.DataLoader(ds, batch_size=4,
-                                                                      sampler=ResumableSampler(ds, seed=1))]
+    reference = [
+        b["input_ids"] for b in torch.utils.data.DataLoader(ds, batch_size=4, sampler=ResumableSampler(ds, seed=1))
+    ]
     sampler = ResumableSampler(ds, seed=1)
     loader = torch.utils.data.DataLoader(ds, batch_size=4, sampler=sampler)
     seen = []
@@ -190,8 +200,9 @@ def test_dataloader_workers_give_the_same_batches(split_set):
     ds = TokenShardDataset(out)
     batches = {}
     for workers in (0, 2):
-        loader = torch.utils.data.DataLoader(ds, batch_size=5, sampler=ResumableSampler(ds, seed=3),
-                                             num_workers=workers)
+        loader = torch.utils.data.DataLoader(
+            ds, batch_size=5, sampler=ResumableSampler(ds, seed=3), num_workers=workers
+        )
         batches[workers] = [b["input_ids"] for b in loader]
     assert len(batches[0]) == len(batches[2])
     assert all(torch.equal(a, b) for a, b in zip(batches[0], batches[2], strict=True))

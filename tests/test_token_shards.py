@@ -59,7 +59,7 @@ def _unpack(folder: Path) -> list[list[int]]:
     for ids, lens, cont, _pad, _mask in _rows(folder):
         pos = 0
         for j, n in enumerate(lens):
-            segment = ids[pos:pos + n].tolist()
+            segment = ids[pos : pos + n].tolist()
             if j == 0 and cont:
                 docs[-1].extend(segment)
             else:
@@ -70,8 +70,15 @@ def _unpack(folder: Path) -> list[list[int]]:
 
 def test_decode_of_packed_rows_reproduces_documents_in_order(corpus, tmp_path):
     out = tmp_path / "tokens"
-    manifest = tokenize_shards(inputs=[corpus["shards"]], tokenizer=corpus["tok"], seq_len=SEQ_LEN, output=out,
-                               rows_per_shard=40, shuffle_seed=None, progress=False)
+    manifest = tokenize_shards(
+        inputs=[corpus["shards"]],
+        tokenizer=corpus["tok"],
+        seq_len=SEQ_LEN,
+        output=out,
+        rows_per_shard=40,
+        shuffle_seed=None,
+        progress=False,
+    )
     loaded = load_tokenizer(corpus["tok"])
     docs = _unpack(out)
     expected = [t for t in _docs_in_shard_order(corpus) if t]
@@ -87,15 +94,22 @@ def test_decode_of_packed_rows_reproduces_documents_in_order(corpus, tmp_path):
 
 def test_rows_have_padding_only_at_the_end_and_boundaries_line_up(corpus, tmp_path):
     out = tmp_path / "tokens"
-    manifest = tokenize_shards(inputs=[corpus["shards"]], tokenizer=corpus["tok"], seq_len=SEQ_LEN, output=out,
-                               rows_per_shard=40, shuffle_seed=7, progress=False)
+    manifest = tokenize_shards(
+        inputs=[corpus["shards"]],
+        tokenizer=corpus["tok"],
+        seq_len=SEQ_LEN,
+        output=out,
+        rows_per_shard=40,
+        shuffle_seed=7,
+        progress=False,
+    )
     eos = manifest["eos_id"]
     rows = list(_rows(out))
     assert len(rows) == manifest["num_rows"]
     prev_ends_doc = True
     for r, (ids, lens, cont, pad, _) in enumerate(rows):
         assert sum(lens) + pad == SEQ_LEN and all(n > 0 for n in lens)
-        assert (ids[SEQ_LEN - pad:] == manifest["pad_id"]).all()
+        assert (ids[SEQ_LEN - pad :] == manifest["pad_id"]).all()
         assert pad == 0 or r == len(rows) - 1  # split mode: only the very last row is padded
         assert cont == (not prev_ends_doc)
         ends = np.cumsum(lens)
@@ -113,8 +127,16 @@ def test_same_inputs_give_byte_identical_shards_with_1_or_2_workers(corpus, tmp_
     runs = []
     for name, workers in (("a", 1), ("b", 1), ("c", 2)):
         out = tmp_path / name
-        tokenize_shards(inputs=[corpus["shards"]], tokenizer=corpus["tok"], seq_len=SEQ_LEN, output=out,
-                        rows_per_shard=50, shuffle_seed=3, num_workers=workers, progress=False)
+        tokenize_shards(
+            inputs=[corpus["shards"]],
+            tokenizer=corpus["tok"],
+            seq_len=SEQ_LEN,
+            output=out,
+            rows_per_shard=50,
+            shuffle_seed=3,
+            num_workers=workers,
+            progress=False,
+        )
         runs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
     assert runs[0] == runs[1] == runs[2]
     manifest = json.loads(runs[0]["manifest.json"])
@@ -125,8 +147,14 @@ def test_same_inputs_give_byte_identical_shards_with_1_or_2_workers(corpus, tmp_
 
 def test_polars_opens_the_shards(corpus, tmp_path):
     out = tmp_path / "tokens"
-    manifest = tokenize_shards(inputs=[corpus["shards"]], tokenizer=corpus["tok"], seq_len=SEQ_LEN, output=out,
-                               rows_per_shard=64, progress=False)
+    manifest = tokenize_shards(
+        inputs=[corpus["shards"]],
+        tokenizer=corpus["tok"],
+        seq_len=SEQ_LEN,
+        output=out,
+        rows_per_shard=64,
+        progress=False,
+    )
     frames = [pl.read_ipc(out / s["file"]) for s in manifest["shards"]]
     df = pl.concat(frames)
     assert df.height == manifest["num_rows"]
@@ -137,8 +165,14 @@ def test_polars_opens_the_shards(corpus, tmp_path):
 
 
 def test_tokenize_resumes_after_a_crash(corpus, tmp_path, monkeypatch):
-    kwargs = dict(inputs=[corpus["shards"]], tokenizer=corpus["tok"], seq_len=SEQ_LEN, rows_per_shard=30,
-                  shuffle_seed=5, progress=False)
+    kwargs = dict(
+        inputs=[corpus["shards"]],
+        tokenizer=corpus["tok"],
+        seq_len=SEQ_LEN,
+        rows_per_shard=30,
+        shuffle_seed=5,
+        progress=False,
+    )
     reference = tmp_path / "ref"
     tokenize_shards(output=reference, **kwargs)
 
@@ -181,8 +215,9 @@ def test_tokenize_rejects_bad_inputs(corpus, tmp_path):
     (tmp_path / "bad").mkdir()
     pa.parquet.write_table(pa.table({"body": ["x"]}), tmp_path / "bad" / "a.parquet")
     with pytest.raises(ShardError, match="no column 'text'"):
-        tokenize_shards(inputs=[tmp_path / "bad"], tokenizer=corpus["tok"], seq_len=32, output=tmp_path / "o",
-                        progress=False)
+        tokenize_shards(
+            inputs=[tmp_path / "bad"], tokenizer=corpus["tok"], seq_len=32, output=tmp_path / "o", progress=False
+        )
     with pytest.raises(InputError, match="no tokenizer.json"):
         tokenize_shards(inputs=[corpus["shards"]], tokenizer=tmp_path, seq_len=32, output=tmp_path / "o")
 
@@ -196,8 +231,17 @@ def test_writer_whole_mode_keeps_examples_whole_and_masks_line_up(tmp_path):
         mask = (np.arange(n) >= n // 2).astype(int)  # prompt half masked out, answer half trained
         examples.append((ids.tolist(), mask.tolist()))
     examples.append((list(range(3, 80)), None))  # too long for one row: truncated and counted
-    manifest = write_token_shards(examples, output=tmp_path, seq_len=64, vocab_size=500, eos_id=2, pad_id=0,
-                                  split_documents=False, rows_per_shard=16, with_loss_mask=True)
+    manifest = write_token_shards(
+        examples,
+        output=tmp_path,
+        seq_len=64,
+        vocab_size=500,
+        eos_id=2,
+        pad_id=0,
+        split_documents=False,
+        rows_per_shard=16,
+        with_loss_mask=True,
+    )
     assert manifest["has_loss_mask"] and manifest["num_truncated_docs"] == 1
     assert manifest["num_docs"] == len(examples)
     want = {}
@@ -206,10 +250,10 @@ def test_writer_whole_mode_keeps_examples_whole_and_masks_line_up(tmp_path):
     seen = 0
     for ids, lens, cont, pad, mask in _rows(tmp_path):
         assert not cont and sum(lens) + pad == 64
-        assert (ids[64 - pad:] == 0).all() and (mask[64 - pad:] == 0).all()
+        assert (ids[64 - pad :] == 0).all() and (mask[64 - pad :] == 0).all()
         pos = 0
         for n in lens:
-            seg, seg_mask = tuple(ids[pos:pos + n].tolist()), tuple(mask[pos:pos + n].tolist())
+            seg, seg_mask = tuple(ids[pos : pos + n].tolist()), tuple(mask[pos : pos + n].tolist())
             if seg in want:
                 assert seg_mask in want[seg]
                 seen += 1
@@ -238,13 +282,38 @@ def test_writer_uses_4_byte_ids_above_65535_and_rejects_bad_ids(tmp_path):
 def test_cli_tokenize_prints_a_summary(corpus, tmp_path, capsys):
     from hanforge.cli import main as cli_main
 
-    code = cli_main(["tokenize", str(corpus["shards"]), "--tokenizer", str(corpus["tok"]),
-                     "--seq-len", "64", "--output", str(tmp_path / "t"), "--rows-per-shard", "100"])
+    code = cli_main(
+        [
+            "tokenize",
+            str(corpus["shards"]),
+            "--tokenizer",
+            str(corpus["tok"]),
+            "--seq-len",
+            "64",
+            "--output",
+            str(tmp_path / "t"),
+            "--rows-per-shard",
+            "100",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "packing efficiency" in out and "skipped empty documents: 1" in out
     assert read_manifest(tmp_path / "t")["seq_len"] == 64
-    assert cli_main(["tokenize", str(tmp_path / "nope"), "--tokenizer", str(corpus["tok"]),
-                     "--seq-len", "64", "--output", str(tmp_path / "u")]) == 2
+    assert (
+        cli_main(
+            [
+                "tokenize",
+                str(tmp_path / "nope"),
+                "--tokenizer",
+                str(corpus["tok"]),
+                "--seq-len",
+                "64",
+                "--output",
+                str(tmp_path / "u"),
+            ]
+        )
+        == 2
+    )
 
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -252,12 +321,22 @@ from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(docs=st.lists(st.lists(st.integers(3, 999), min_size=0, max_size=40), min_size=1, max_size=30),
-       seq_len=st.integers(2, 24), rows_per_shard=st.integers(1, 5))
+@given(
+    docs=st.lists(st.lists(st.integers(3, 999), min_size=0, max_size=40), min_size=1, max_size=30),
+    seq_len=st.integers(2, 24),
+    rows_per_shard=st.integers(1, 5),
+)
 def test_split_packing_round_trips_for_any_documents(tmp_path_factory, docs, seq_len, rows_per_shard):
     out = tmp_path_factory.mktemp("prop")
-    manifest = write_token_shards(((d, None) for d in docs), output=out, seq_len=seq_len, vocab_size=1000,
-                                  eos_id=2, pad_id=0, rows_per_shard=rows_per_shard)
+    manifest = write_token_shards(
+        ((d, None) for d in docs),
+        output=out,
+        seq_len=seq_len,
+        vocab_size=1000,
+        eos_id=2,
+        pad_id=0,
+        rows_per_shard=rows_per_shard,
+    )
     kept = [d + [2] for d in docs if d]
     assert manifest["num_docs"] == len(kept) and manifest["num_skipped_empty_docs"] == len(docs) - len(kept)
     if not kept:
@@ -273,8 +352,15 @@ def test_split_packing_round_trips_for_any_documents(tmp_path_factory, docs, seq
 def test_tokenize_reruns_only_the_inputs_whose_work_is_missing(corpus, tmp_path, monkeypatch):
     from hanforge.tokenizer import tokenize_job as tokenize_module
 
-    kwargs = dict(inputs=[corpus["shards"]], tokenizer=corpus["tok"], seq_len=SEQ_LEN, rows_per_shard=30,
-                  shuffle_seed=5, progress=False, output=tmp_path / "t")
+    kwargs = dict(
+        inputs=[corpus["shards"]],
+        tokenizer=corpus["tok"],
+        seq_len=SEQ_LEN,
+        rows_per_shard=30,
+        shuffle_seed=5,
+        progress=False,
+        output=tmp_path / "t",
+    )
     tokenize_shards(keep_work=True, **kwargs)
     first = {p.name: p.read_bytes() for p in (tmp_path / "t").glob("tokens-*.arrow")}
     # a kill during phase 1: one input's marker never written, no shards or manifest yet
@@ -283,8 +369,9 @@ def test_tokenize_reruns_only_the_inputs_whose_work_is_missing(corpus, tmp_path,
     for p in (tmp_path / "t").glob("tokens-*.arrow"):
         p.unlink()
     original, calls = tokenize_module._tokenize_one, []
-    monkeypatch.setattr(tokenize_module, "_tokenize_one",
-                        lambda job, *rest: calls.append(job["key"]) or original(job, *rest))
+    monkeypatch.setattr(
+        tokenize_module, "_tokenize_one", lambda job, *rest: calls.append(job["key"]) or original(job, *rest)
+    )
     tokenize_shards(**kwargs)
     assert calls == ["text/shards/part-1.parquet"]
     assert {p.name: p.read_bytes() for p in (tmp_path / "t").glob("tokens-*.arrow")} == first

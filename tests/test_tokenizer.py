@@ -21,7 +21,7 @@ from hanforge.tokenizer.train import TokenizerTrainConfig
 def corpus(tmp_path_factory, sample_html_files):
     root = tmp_path_factory.mktemp("tok")
     docs = sample_texts(sample_html_files)
-    train, held = docs[: len(docs) * 3 // 4], docs[len(docs) * 3 // 4:]
+    train, held = docs[: len(docs) * 3 // 4], docs[len(docs) * 3 // 4 :]
     english = [("english", line) for line in english_lines([t for _, t in train])]
     shards = write_text_shards(root / "train", train, num_shards=2)
     held_shards = write_text_shards(root / "held", held, num_shards=1)
@@ -47,8 +47,10 @@ def test_trained_tokenizer_matches_sentencepiece_and_round_trips(corpus):
     assert hf.unk_token_id not in emoji and hf.decode(emoji) == "😀"
     manifest = json.loads((corpus["tok"] / "manifest.json").read_text())
     assert manifest["kind"] == "tokenizer" and manifest["config"]["character_coverage"] == 0.9995
-    assert manifest["num_lines"] > 0 and set(manifest["inputs"]) == {"train/shards/part-0.parquet",
-                                                                     "train/shards/part-1.parquet"}
+    assert manifest["num_lines"] > 0 and set(manifest["inputs"]) == {
+        "train/shards/part-0.parquet",
+        "train/shards/part-1.parquet",
+    }
 
 
 def test_training_is_deterministic_and_validates_config(corpus, tmp_path):
@@ -96,8 +98,18 @@ def test_report_compares_korean_and_english_chars_per_token(corpus, tmp_path, ca
     assert classify_line("데비안은 무엇인가요?") == "ko"
     assert classify_line("This is an untranslated English sentence.") == "en"
     assert classify_line("12345 -- ##") is None
-    code = cli_main(["tokenizer", "report", str(corpus["held"]), "--tokenizer", str(corpus["tok"]),
-                     str(base), "--json", str(tmp_path / "r.json")])
+    code = cli_main(
+        [
+            "tokenizer",
+            "report",
+            str(corpus["held"]),
+            "--tokenizer",
+            str(corpus["tok"]),
+            str(base),
+            "--json",
+            str(tmp_path / "r.json"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "ko chars/token" in out and "en-base" in out
     assert json.loads((tmp_path / "r.json").read_text())[0]["ko_tokens"] == rows[0]["ko_tokens"]

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from train_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
-from train_helpers import build_tiny_model, build_tokenizer_and_shards, tiny_config
+from train_helpers import (
+    build_tiny_model,
+    build_tokenizer_and_shards,
+    one_torch_thread,  # noqa: F401  (autouse fixture)
+    tiny_config,
+)
 
 from hanforge.train.backend import load_tokenizer_for_training
 from hanforge.train.trainer import train
@@ -69,7 +73,7 @@ def test_merged_bfloat16_safetensors(trained):
     files = list(folder.glob("*.safetensors"))
     assert files and not (folder / "adapter_config.json").exists()
     with safe_open(str(files[0]), "pt") as fh:
-        assert {fh.get_tensor(k).dtype for k in fh.keys()} == {torch.bfloat16}
+        assert {fh.get_tensor(k).dtype for k in fh.keys()} == {torch.bfloat16}  # noqa: SIM118 - safetensors handles have keys(), not iteration
     merged = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
     ids = torch.tensor([[1, 5, 9, 200, 33, 7]])
     with torch.no_grad():

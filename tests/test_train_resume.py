@@ -7,9 +7,12 @@ import json
 import shutil
 
 import pytest
-import torch
-from train_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
-from train_helpers import build_tiny_model, build_tokenizer_and_shards, tiny_config
+from train_helpers import (
+    build_tiny_model,
+    build_tokenizer_and_shards,
+    one_torch_thread,  # noqa: F401  (autouse fixture)
+    tiny_config,
+)
 
 from hanforge.errors import TrainingError
 from hanforge.train.backend import load_tokenizer_for_training

@@ -8,8 +8,13 @@ import json
 
 import pytest
 import torch
-from train_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
-from train_helpers import SAMPLE_INSTRUCT, build_tiny_model, build_tokenizer_and_shards, tiny_config
+from train_helpers import (
+    SAMPLE_INSTRUCT,
+    build_tiny_model,
+    build_tokenizer_and_shards,
+    one_torch_thread,  # noqa: F401  (autouse fixture)
+    tiny_config,
+)
 
 from hanforge.cli import main
 from hanforge.errors import InputError

@@ -30,18 +30,27 @@ def sample_texts(html_files: list[Path]) -> list[tuple[str, str]]:
 
 def english_lines(texts: list[str]) -> list[str]:
     """Lines of the sample that are English (Latin letters, no Hangul): the untranslated parts."""
-    return [line.strip() for t in texts for line in t.splitlines()
-            if len(_LATIN.findall(line)) >= 12 and not _HANGUL.search(line)]
+    return [
+        line.strip()
+        for t in texts
+        for line in t.splitlines()
+        if len(_LATIN.findall(line)) >= 12 and not _HANGUL.search(line)
+    ]
 
 
-def write_text_shards(folder: Path, docs: list[tuple[str, str]], *, num_shards: int = 3,
-                      extra: dict[str, list] | None = None) -> Path:
+def write_text_shards(
+    folder: Path, docs: list[tuple[str, str]], *, num_shards: int = 3, extra: dict[str, list] | None = None
+) -> Path:
     """Write ``docs`` (source, text) round-robin into ``folder/shards/part-K.parquet``; return folder."""
     (folder / "shards").mkdir(parents=True, exist_ok=True)
     rows = []
     for i, (source, text) in enumerate(docs):
-        row = {"id": hashlib.sha1(f"{source}-{i}".encode()).hexdigest(), "text": text, "source": source,
-               "num_chars": len(text)}
+        row = {
+            "id": hashlib.sha1(f"{source}-{i}".encode()).hexdigest(),
+            "text": text,
+            "source": source,
+            "num_chars": len(text),
+        }
         for key, values in (extra or {}).items():
             row[key] = values[i]
         rows.append(row)
@@ -56,6 +65,7 @@ def train_tiny_tokenizer(shards: Path, output: Path, *, vocab_size: int = 1200) 
     small cannot hold the 2,350 KS X 1001 syllables, so they are not required here)."""
     from hanforge.tokenizer.train import TokenizerTrainConfig, train_tokenizer
 
-    train_tokenizer(inputs=[shards], output=output,
-                    config=TokenizerTrainConfig(vocab_size=vocab_size, ksx1001_syllables=False))
+    train_tokenizer(
+        inputs=[shards], output=output, config=TokenizerTrainConfig(vocab_size=vocab_size, ksx1001_syllables=False)
+    )
     return output

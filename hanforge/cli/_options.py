@@ -19,8 +19,11 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if (default not in (None, False, argparse.SUPPRESS, [], "") and "%(default)" not in text
-                and (action.option_strings or action.nargs in ("?", "*"))):
+        if (
+            default not in (None, False, argparse.SUPPRESS, [], "")
+            and "%(default)" not in text
+            and (action.option_strings or action.nargs in ("?", "*"))
+        ):
             text += " (default: %(default)s)"
         return text
 
@@ -45,9 +48,11 @@ def add_config(p: argparse.ArgumentParser, help: str, *, required: bool = False)
 
 
 def add_overwrite(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an earlier output of other inputs or config (only files hanforge wrote are "
-                        "deleted, never yours)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier output of other inputs or config (only files hanforge wrote are deleted, never yours)",
+    )
 
 
 def add_workers(p: argparse.ArgumentParser, default: int | None = 1) -> None:
@@ -57,5 +62,8 @@ def add_workers(p: argparse.ArgumentParser, default: int | None = 1) -> None:
 def add_progress(p: argparse.ArgumentParser, *, verbose: bool = False) -> None:
     p.add_argument("--no-progress", action="store_true", help="no live progress display")
     if verbose:
-        p.add_argument("--verbose", action="store_true",
-                       help="show the task logs on the console (default: they go to <output>/logs/console.log)")
+        p.add_argument(
+            "--verbose",
+            action="store_true",
+            help="show the task logs on the console (default: they go to <output>/logs/console.log)",
+        )

@@ -6,8 +6,12 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ablate", help="data ablation: same proxy model on each corpus variant → bits/char table",
-                       description=ablate_command.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "ablate",
+        help="data ablation: same proxy model on each corpus variant → bits/char table",
+        description=ablate_command.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("config", help="ablate.toml (see docs/eval.md)")
     p.add_argument("--output", help="output folder (overrides output in the config)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -32,6 +36,8 @@ def ablate_command(args: argparse.Namespace) -> int:
         cfg.output = args.output
     results = run_ablation(cfg, progress=not args.no_progress)
     print(format_ablation_table(results))
-    print(f"\nwrote {cfg.output}/table.md, {cfg.output}/results.json"
-          + (f", {results['plot']}" if results.get("plot") else " (no plot: pip install matplotlib)"))
+    print(
+        f"\nwrote {cfg.output}/table.md, {cfg.output}/results.json"
+        + (f", {results['plot']}" if results.get("plot") else " (no plot: pip install matplotlib)")
+    )
     return 0

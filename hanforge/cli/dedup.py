@@ -12,8 +12,9 @@ from hanforge.config import read_toml
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_verb(sub, "dedup", dedup_command,
-                 help="remove exact and near-duplicate documents (MinHash-LSH, Korean-correct)")
+    p = add_verb(
+        sub, "dedup", dedup_command, help="remove exact and near-duplicate documents (MinHash-LSH, Korean-correct)"
+    )
     add_inputs(p, "shard folders (<dir>/shards or a folder of .parquet)")
     add_output(p)
     add_config(p, "pipelines.toml whose [dedup] section sets the defaults")
@@ -51,14 +52,24 @@ def dedup_command(args: argparse.Namespace) -> int:
         table["near"] = False
     config = DedupConfig.from_table(table, where="dedup")
     output = Path(args.output)
-    with task_progress("dedup", quiet_logs=not args.verbose, show=not args.no_progress,
-                       log_path=output / "logs" / "console.log") as on_progress:
-        summary = run_dedup(args.inputs, output=output, config=config, workers=args.workers,
-                            executor=args.executor, index=args.index, overwrite=args.overwrite,
-                            on_progress=on_progress)
+    with task_progress(
+        "dedup", quiet_logs=not args.verbose, show=not args.no_progress, log_path=output / "logs" / "console.log"
+    ) as on_progress:
+        summary = run_dedup(
+            args.inputs,
+            output=output,
+            config=config,
+            workers=args.workers,
+            executor=args.executor,
+            index=args.index,
+            overwrite=args.overwrite,
+            on_progress=on_progress,
+        )
     if summary.state == SUBMITTED:
-        print(f"stage {summary.submitted_stage} was submitted to Slurm; rerun the same command after it finishes "
-              "to run the next stages (finished tasks are skipped)")
+        print(
+            f"stage {summary.submitted_stage} was submitted to Slurm; rerun the same command after it finishes "
+            "to run the next stages (finished tasks are skipped)"
+        )
         return 0
     print_dedup_summary(summary.stats, output=summary.output)
     return 0
@@ -68,8 +79,10 @@ def print_dedup_summary(stats: dict, *, output: Path) -> None:
     """A short readable summary of stats.json."""
     docs = stats["documents"]
     console = Console()
-    console.print(f"[bold]{docs['input']:,}[/] documents in → [green]{docs['kept']:,} kept[/], "
-                  f"[yellow]{docs['exact_duplicate']:,} exact[/] + [yellow]{docs['near_duplicate']:,} near[/] "
-                  f"duplicates removed; {stats['clusters']:,} clusters (largest {stats['largest_cluster']:,}).")
+    console.print(
+        f"[bold]{docs['input']:,}[/] documents in → [green]{docs['kept']:,} kept[/], "
+        f"[yellow]{docs['exact_duplicate']:,} exact[/] + [yellow]{docs['near_duplicate']:,} near[/] "
+        f"duplicates removed; {stats['clusters']:,} clusters (largest {stats['largest_cluster']:,})."
+    )
     console.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in stats["seconds"].items()))
     console.print(f"shards: {output / 'shards'}  excluded: {output / 'excluded'}")

@@ -6,19 +6,38 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="evaluate a causal LM: bits/char, Korean benchmarks (lm-eval), token efficiency",
-                       description=eval_command.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a causal LM: bits/char, Korean benchmarks (lm-eval), token efficiency",
+        description=eval_command.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", required=True, help="Hugging Face model folder, or a .gguf file")
     p.add_argument("--gguf-file", help="GGUF file name inside --model (a folder)")
-    p.add_argument("--text", nargs="+", default=[], metavar="NAME=PATH",
-                   help="held-out text: text-shard folders, Parquet or .txt files (bits/char per set)")
+    p.add_argument(
+        "--text",
+        nargs="+",
+        default=[],
+        metavar="NAME=PATH",
+        help="held-out text: text-shard folders, Parquet or .txt files (bits/char per set)",
+    )
     p.add_argument("--max-chars", type=int, default=0, help="score at most this many characters per set (0 = all)")
     p.add_argument("--window", type=int, default=1024, help="tokens per scoring window")
     p.add_argument("--stride", type=int, default=512, help="tokens the window moves by")
-    p.add_argument("--tasks", nargs="+", default=[], metavar="TASK",
-                   help="lm-evaluation-harness tasks or groups by name (online: loads from the hub)")
-    p.add_argument("--task-data", nargs="+", default=[], metavar="TASK=PATH",
-                   help="offline: run TASK (or group) over local JSON/JSONL/Parquet/CSV files")
+    p.add_argument(
+        "--tasks",
+        nargs="+",
+        default=[],
+        metavar="TASK",
+        help="lm-evaluation-harness tasks or groups by name (online: loads from the hub)",
+    )
+    p.add_argument(
+        "--task-data",
+        nargs="+",
+        default=[],
+        metavar="TASK=PATH",
+        help="offline: run TASK (or group) over local JSON/JSONL/Parquet/CSV files",
+    )
     p.add_argument("--num-fewshot", type=int, default=None, help="few-shot examples (default: the task's)")
     p.add_argument("--limit", type=float, default=None, help="examples per task (or a fraction < 1)")
     p.add_argument("--seed", type=int, default=1234)
@@ -47,10 +66,22 @@ def eval_command(args: argparse.Namespace) -> int:
     from hanforge.eval.report import evaluate_model, format_eval_report, parse_named
 
     report = evaluate_model(
-        model_path=args.model, gguf_file=args.gguf_file, texts=parse_named(args.text, what="--text"),
-        max_chars=args.max_chars, window=args.window, stride=args.stride, batch_size=args.batch_size,
-        tasks=args.tasks, task_data=parse_named(args.task_data, what="--task-data"), num_fewshot=args.num_fewshot,
-        seed=args.seed, limit=args.limit, device=args.device, dtype=args.dtype, work_dir=args.output)
+        model_path=args.model,
+        gguf_file=args.gguf_file,
+        texts=parse_named(args.text, what="--text"),
+        max_chars=args.max_chars,
+        window=args.window,
+        stride=args.stride,
+        batch_size=args.batch_size,
+        tasks=args.tasks,
+        task_data=parse_named(args.task_data, what="--task-data"),
+        num_fewshot=args.num_fewshot,
+        seed=args.seed,
+        limit=args.limit,
+        device=args.device,
+        dtype=args.dtype,
+        work_dir=args.output,
+    )
     from pathlib import Path
 
     text = format_eval_report(report)

@@ -8,19 +8,30 @@ from hanforge.cli._options import add_verb
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_verb(sub, "export", export_command,
-                 help="export a trained run: merged safetensors, bnb 4-bit, GGUF f16/q8_0/q4_k_m (verified), --deploy files")
+    p = add_verb(
+        sub,
+        "export",
+        export_command,
+        help="export a trained run: merged safetensors, bnb 4-bit, GGUF f16/q8_0/q4_k_m (verified), --deploy files",
+    )
     p.add_argument("source", help="run folder (hanforge train --output), its merged/ folder, or a model folder")
     p.add_argument("--output", help="export folder (default: <run>/export)")
-    p.add_argument("--formats", default="merged,f16,q8_0",
-                   help="comma list of merged, bnb-4bit (CUDA only), f16, q8_0, q4_k_m (needs llama-cpp-python)")
+    p.add_argument(
+        "--formats",
+        default="merged,f16,q8_0",
+        help="comma list of merged, bnb-4bit (CUDA only), f16, q8_0, q4_k_m (needs llama-cpp-python)",
+    )
     p.add_argument("--no-verify", action="store_true", help="skip loading the exports back")
     p.add_argument("--verify-text", help="UTF-8 text file to verify on (default: the embedded Korean Debian FAQ)")
     p.add_argument("--verify-chars", type=int, default=4000, help="characters of verification text")
     p.add_argument("--verify-llama-cpp", action="store_true", help="also score GGUF files in llama.cpp itself")
     p.add_argument("--deploy", action="store_true", help="write Dockerfile, docker-compose.yml, k8s.yaml")
-    p.add_argument("--deploy-backend", choices=["llama.cpp", "vllm"], default="llama.cpp",
-                   help="server in the deployment files (llama.cpp: GGUF on CPU; vllm: safetensors on a GPU)")
+    p.add_argument(
+        "--deploy-backend",
+        choices=["llama.cpp", "vllm"],
+        default="llama.cpp",
+        help="server in the deployment files (llama.cpp: GGUF on CPU; vllm: safetensors on a GPU)",
+    )
 
 
 def export_command(args: argparse.Namespace) -> int:
@@ -44,14 +55,17 @@ def export_command(args: argparse.Namespace) -> int:
     from hanforge.errors import InputError
     from hanforge.export import ExportOptions, export_run, format_export_summary
 
-    options = ExportOptions.from_table({
-        "formats": [f.strip() for f in args.formats.split(",") if f.strip()],
-        "verify": not args.no_verify,
-        "verify_chars": args.verify_chars,
-        "verify_llama_cpp": args.verify_llama_cpp,
-        "deploy": args.deploy,
-        "deploy_backend": args.deploy_backend,
-    }, where="--")
+    options = ExportOptions.from_table(
+        {
+            "formats": [f.strip() for f in args.formats.split(",") if f.strip()],
+            "verify": not args.no_verify,
+            "verify_chars": args.verify_chars,
+            "verify_llama_cpp": args.verify_llama_cpp,
+            "deploy": args.deploy,
+            "deploy_backend": args.deploy_backend,
+        },
+        where="--",
+    )
     texts = None
     if args.verify_text:
         path = Path(args.verify_text)

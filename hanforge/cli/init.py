@@ -31,6 +31,8 @@ def init_command(args: argparse.Namespace) -> int:
         raise InputError(f"{path.parent}: folder does not exist")
     with path.open("xb") as fh:  # "x": fails rather than replace a file created meanwhile
         fh.write(PACKAGED_CONFIG.read_bytes())
-    print(f"wrote {path}: the default pipelines, every key documented; run them with hanforge run"
-          + ("" if path.name == "pipelines.toml" and path.parent.resolve() == Path.cwd() else f" --config {path}"))
+    print(
+        f"wrote {path}: the default pipelines, every key documented; run them with hanforge run"
+        + ("" if path.name == "pipelines.toml" and path.parent.resolve() == Path.cwd() else f" --config {path}")
+    )
     return 0

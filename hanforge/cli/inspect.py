@@ -9,9 +9,12 @@ from hanforge.cli._options import add_verb
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_verb(sub, "inspect", inspect_command, help="summarize a text-shard or token-shard folder with Polars")
-    p.add_argument("path", metavar="INPUT",
-                   help="a run's output folder, a shards/ or excluded/ folder, one .parquet file, or a token-shard "
-                        "folder (hanforge tokenize output)")
+    p.add_argument(
+        "path",
+        metavar="INPUT",
+        help="a run's output folder, a shards/ or excluded/ folder, one .parquet file, or a token-shard "
+        "folder (hanforge tokenize output)",
+    )
 
 
 def inspect_command(args: argparse.Namespace) -> int:

@@ -20,12 +20,15 @@ def _tokens(text: str) -> float:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_verb(sub, "plan", plan_command,
-                 help="time and cost of a training recipe from measured throughput (--calibrate N measures this machine)")
+    p = add_verb(
+        sub,
+        "plan",
+        plan_command,
+        help="time and cost of a training recipe from measured throughput (--calibrate N measures this machine)",
+    )
     p.add_argument("--stage", choices=["cpt", "sft", "dpo"], default="cpt")
     p.add_argument("--params", type=float, help="model size in billions of parameters (e.g. 7.6)")
-    p.add_argument("--tokens", type=_tokens,
-                   help="training tokens (2e9, 500M, 1T)")
+    p.add_argument("--tokens", type=_tokens, help="training tokens (2e9, 500M, 1T)")
     p.add_argument("--gpu", default="H200", help="GPU kind as in the throughput table (default H200)")
     p.add_argument("--gpus", type=int, default=1, help="number of GPUs")
     p.add_argument("--price", type=float, default=0.0, help="price per GPU-hour")
@@ -58,19 +61,31 @@ def plan_command(args: argparse.Namespace) -> int:
         if not args.config:
             raise ConfigError("--calibrate needs --config train.toml")
         row, path = calibrate(args.config, steps=args.calibrate, table=table)
-        print(f"hanforge plan: measured {row.tokens_per_s:,.0f} tokens/s ({row.stage}, {row.shape}, "
-              f"{row.num_params_b:g}B, {row.backend} on {row.gpu}); added as {row.id} to {path}")
+        print(
+            f"hanforge plan: measured {row.tokens_per_s:,.0f} tokens/s ({row.stage}, {row.shape}, "
+            f"{row.num_params_b:g}B, {row.backend} on {row.gpu}); added as {row.id} to {path}"
+        )
         return 0
     rows = load_table(table)
     if args.list:
         for r in rows:
-            print(f"{r.id:<36} {r.gpu:<6} {r.stage:<4} {r.shape:<14} {r.backend:<12} "
-                  f"{r.tokens_per_s:>10,.0f} tokens/s  {r.peak_memory_gb:>6.1f} GB  {r.date}")
+            print(
+                f"{r.id:<36} {r.gpu:<6} {r.stage:<4} {r.shape:<14} {r.backend:<12} "
+                f"{r.tokens_per_s:>10,.0f} tokens/s  {r.peak_memory_gb:>6.1f} GB  {r.date}"
+            )
         return 0
     if args.params is None or args.tokens is None:
         raise ConfigError("give --params (billions) and --tokens, or --list, or --calibrate N --config ...")
-    plan = estimate(rows, stage=args.stage, num_params_b=args.params, tokens=args.tokens, gpu=args.gpu,
-                    num_gpus=args.gpus, price_per_gpu_hour=args.price, finetuning=args.finetuning,
-                    backend=args.backend)
+    plan = estimate(
+        rows,
+        stage=args.stage,
+        num_params_b=args.params,
+        tokens=args.tokens,
+        gpu=args.gpu,
+        num_gpus=args.gpus,
+        price_per_gpu_hour=args.price,
+        finetuning=args.finetuning,
+        backend=args.backend,
+    )
     print(format_plan(plan))
     return 0

@@ -11,15 +11,19 @@ from hanforge.errors import ConfigError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_verb(sub, "run", run_command, help="run a corpus pipeline (default: the embedded Korean sample)")
-    add_inputs(p, "input files or folders, replacing the pipeline's inputs; the reader is picked from the file "
-                  "type", required=False)
+    add_inputs(
+        p,
+        "input files or folders, replacing the pipeline's inputs; the reader is picked from the file type",
+        required=False,
+    )
     add_config(p, "pipelines file (default: ./pipelines.toml, else the one shipped with hanforge)")
     p.add_argument("--pipeline", help="pipeline name (default: the file's default_pipeline)")
     add_output(p, "output folder (default: the pipeline's output)", required=False)
     p.add_argument("--source", help="value of the source column (default: input folder/file name)")
     add_workers(p, default=None)
-    p.add_argument("--tasks", type=int, metavar="N",
-                   help="number of tasks (fixes the shard layout; default from config)")
+    p.add_argument(
+        "--tasks", type=int, metavar="N", help="number of tasks (fixes the shard layout; default from config)"
+    )
     p.add_argument("--executor", choices=["local", "ray", "slurm"], help="where tasks run (default from config)")
     add_overwrite(p)
     p.add_argument("--list", action="store_true", help="list the pipelines in the file and exit")
@@ -61,12 +65,18 @@ def run_command(args: argparse.Namespace) -> int:
             changes[key] = getattr(args, key)
     if changes:
         cfg = cfg.replace(**changes)
-    with task_progress(f"hanforge run · {cfg.name}", quiet_logs=not args.verbose, show=not args.no_progress,
-                       log_path=Path(cfg.output) / "logs" / "console.log") as on_progress:
+    with task_progress(
+        f"hanforge run · {cfg.name}",
+        quiet_logs=not args.verbose,
+        show=not args.no_progress,
+        log_path=Path(cfg.output) / "logs" / "console.log",
+    ) as on_progress:
         summary = run_pipeline(cfg, overwrite=args.overwrite, on_progress=on_progress)
     if summary.state == SUBMITTED:
-        print(f"submitted {summary.tasks} tasks to Slurm; logs in {summary.output / 'logs'}; "
-              "rerun the same command after they finish to write stats.json and manifest.json")
+        print(
+            f"submitted {summary.tasks} tasks to Slurm; logs in {summary.output / 'logs'}; "
+            "rerun the same command after they finish to write stats.json and manifest.json"
+        )
         return 0
     if summary.num_tasks_skipped:
         print(f"resumed: {summary.num_tasks_skipped} of {summary.tasks} tasks were already done and skipped")

@@ -8,8 +8,12 @@ from hanforge.cli._options import add_verb
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_verb(sub, "serve", serve_command,
-                 help="serve an exported model over an OpenAI-compatible HTTP API (transformers, llama.cpp or vLLM)")
+    p = add_verb(
+        sub,
+        "serve",
+        serve_command,
+        help="serve an exported model over an OpenAI-compatible HTTP API (transformers, llama.cpp or vLLM)",
+    )
     p.add_argument("model", help="export folder, run folder, model folder or .gguf file")
     p.add_argument("--backend", choices=["auto", "transformers", "llama.cpp", "vllm"], default="auto")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
@@ -45,15 +49,24 @@ def serve_command(args: argparse.Namespace) -> int:
     model = resolve_model(args.model)
     if choose_backend(model["kind"], args.backend) == "vllm":
         name = args.name or Path(args.model).resolve().name
-        cmd = vllm_command(model["path"], host=args.host, port=args.port, name=name, template=model["template"],
-                           chat_template_file=Path(tempfile.mkdtemp(prefix="hanforge-serve-")) / "alpaca-ko.jinja")
+        cmd = vllm_command(
+            model["path"],
+            host=args.host,
+            port=args.port,
+            name=name,
+            template=model["template"],
+            chat_template_file=Path(tempfile.mkdtemp(prefix="hanforge-serve-")) / "alpaca-ko.jinja",
+        )
         print("starting:", " ".join(cmd), flush=True)
         os.execvp(cmd[0], cmd)
     backend, description = build_backend(args.model, backend=args.backend, name=args.name, n_ctx=args.n_ctx)
     server = make_server(backend, host=args.host, port=args.port)
     host, port = server.server_address[:2]
-    print(f"hanforge serve: {description}\n  model id {backend.name!r} at http://{host}:{port}/v1 "
-          "(/models, /chat/completions, /completions); Ctrl-C stops", flush=True)
+    print(
+        f"hanforge serve: {description}\n  model id {backend.name!r} at http://{host}:{port}/v1 "
+        "(/models, /chat/completions, /completions); Ctrl-C stops",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

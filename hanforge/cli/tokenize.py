@@ -27,11 +27,20 @@ def tokenize_command(args: argparse.Namespace) -> int:
         print(f"resumed: {done} of {total} input shards were already tokenized and are reused")
 
     manifest = tokenize_shards(
-        inputs=args.inputs, tokenizer=args.tokenizer, seq_len=args.seq_len, output=args.output,
-        rows_per_shard=args.rows_per_shard, shuffle_seed=None if args.no_shuffle else args.seed,
-        num_workers=args.workers, batch_size=args.batch_size, eos_token=args.eos_token,
-        text_column=args.text_column, overwrite=args.overwrite, keep_work=args.keep_work,
-        progress=not args.no_progress, on_skipped=on_skipped,
+        inputs=args.inputs,
+        tokenizer=args.tokenizer,
+        seq_len=args.seq_len,
+        output=args.output,
+        rows_per_shard=args.rows_per_shard,
+        shuffle_seed=None if args.no_shuffle else args.seed,
+        num_workers=args.workers,
+        batch_size=args.batch_size,
+        eos_token=args.eos_token,
+        text_column=args.text_column,
+        overwrite=args.overwrite,
+        keep_work=args.keep_work,
+        progress=not args.no_progress,
+        on_skipped=on_skipped,
     )
     print(summarize(manifest))
     print(f"wrote {args.output}/manifest.json")
@@ -39,8 +48,7 @@ def tokenize_command(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    p = add_verb(subparsers, "tokenize", tokenize_command,
-                 help="tokenize text shards into packed Arrow token shards")
+    p = add_verb(subparsers, "tokenize", tokenize_command, help="tokenize text shards into packed Arrow token shards")
     add_inputs(p, "text shard folders (or Parquet files)")
     p.add_argument("--tokenizer", required=True, metavar="PATH", help="HF tokenizer folder or tokenizer.json")
     p.add_argument("--seq-len", type=int, required=True, metavar="N", help="tokens per packed row")

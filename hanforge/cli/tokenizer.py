@@ -17,16 +17,23 @@ def train_command(args: argparse.Namespace) -> int:
     """
     from hanforge.tokenizer.train import TokenizerTrainConfig, train_tokenizer
 
-    table = {"vocab_size": args.vocab_size, "character_coverage": args.character_coverage,
-             "byte_fallback": not args.no_byte_fallback, "max_lines": args.max_lines,
-             "num_threads": args.threads, "ksx1001_syllables": not args.no_ksx1001,
-             "split_digits": not args.no_split_digits}
+    table = {
+        "vocab_size": args.vocab_size,
+        "character_coverage": args.character_coverage,
+        "byte_fallback": not args.no_byte_fallback,
+        "max_lines": args.max_lines,
+        "num_threads": args.threads,
+        "ksx1001_syllables": not args.no_ksx1001,
+        "split_digits": not args.no_split_digits,
+    }
     if args.symbols is not None:
         table["user_defined_symbols"] = args.symbols
     config = TokenizerTrainConfig.from_table(table, where="tokenizer train")
     m = train_tokenizer(inputs=args.inputs, output=args.output, config=config, overwrite=args.overwrite)
-    print(f"trained SentencePiece BPE: vocab {m['vocab_size']:,} from {m['num_lines']:,} lines "
-          f"({m['num_chars']:,} chars, {m['num_docs']:,} docs; {m['num_lines_cut']:,} long lines cut)")
+    print(
+        f"trained SentencePiece BPE: vocab {m['vocab_size']:,} from {m['num_lines']:,} lines "
+        f"({m['num_chars']:,} chars, {m['num_docs']:,} docs; {m['num_lines_cut']:,} long lines cut)"
+    )
     print(f"wrote {args.output}/tokenizer.json, sentencepiece.model, manifest.json")
     return 0
 
@@ -41,9 +48,15 @@ def extend_command(args: argparse.Namespace) -> int:
     """
     from hanforge.tokenizer.extend import extend_tokenizer
 
-    m = extend_tokenizer(base=args.base, inputs=args.inputs, output=args.output, num_new_tokens=args.num_tokens,
-                         train_vocab_size=args.train_vocab_size, max_lines=args.max_lines,
-                         overwrite=args.overwrite)
+    m = extend_tokenizer(
+        base=args.base,
+        inputs=args.inputs,
+        output=args.output,
+        num_new_tokens=args.num_tokens,
+        train_vocab_size=args.train_vocab_size,
+        max_lines=args.max_lines,
+        overwrite=args.overwrite,
+    )
     print(f"added {m['num_added_tokens']:,} Korean tokens: vocab {m['base_vocab_size']:,} → {m['vocab_size']:,}")
     print(f"wrote {args.output}/tokenizer.json, new_tokens.json, manifest.json")
     return 0
@@ -66,24 +79,41 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("tokenizer", help="train, extend or compare tokenizers", formatter_class=HelpFormatter,
-                              description="Train, extend or compare tokenizers (hanforge tokenizer ACTION --help).")
+    p = subparsers.add_parser(
+        "tokenizer",
+        help="train, extend or compare tokenizers",
+        formatter_class=HelpFormatter,
+        description="Train, extend or compare tokenizers (hanforge tokenizer ACTION --help).",
+    )
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     t = add_verb(sub, "train", train_command, help="train a SentencePiece BPE on text shards, export as HF tokenizer")
     add_inputs(t, "text shard folders (or Parquet files)")
     add_output(t, "tokenizer folder")
     t.add_argument("--vocab-size", type=int, default=32000, metavar="N", help="vocabulary size")
-    t.add_argument("--character-coverage", type=float, default=0.9995, metavar="F",
-                   help="share of characters covered by the vocabulary (rest: byte fallback)")
+    t.add_argument(
+        "--character-coverage",
+        type=float,
+        default=0.9995,
+        metavar="F",
+        help="share of characters covered by the vocabulary (rest: byte fallback)",
+    )
     t.add_argument("--no-byte-fallback", action="store_true", help="map uncovered characters to <unk>")
-    t.add_argument("--symbols", nargs="*", default=None, metavar="SYM",
-                   help="user-defined symbols (default: <한국어> <영어> <코드>)")
+    t.add_argument(
+        "--symbols",
+        nargs="*",
+        default=None,
+        metavar="SYM",
+        help="user-defined symbols (default: <한국어> <영어> <코드>)",
+    )
     t.add_argument("--max-lines", type=int, default=0, metavar="N", help="use at most this many lines (0 = all)")
     t.add_argument("--threads", type=int, default=2, metavar="N", help="SentencePiece training threads")
     add_overwrite(t)
-    t.add_argument("--no-ksx1001", action="store_true",
-                   help="do not require the 2,350 KS X 1001 Hangul syllables in the base vocabulary")
+    t.add_argument(
+        "--no-ksx1001",
+        action="store_true",
+        help="do not require the 2,350 KS X 1001 Hangul syllables in the base vocabulary",
+    )
     t.add_argument("--no-split-digits", action="store_true", help="let numbers merge into multi-digit pieces")
 
     e = add_verb(sub, "extend", extend_command, help="add Korean BPE tokens learned from shards to an HF tokenizer")
@@ -91,8 +121,13 @@ def register(subparsers) -> None:
     e.add_argument("--base", required=True, metavar="PATH", help="HF tokenizer folder or tokenizer.json")
     add_output(e, "tokenizer folder")
     e.add_argument("--num-tokens", type=int, required=True, metavar="N", help="Korean tokens to add (at most)")
-    e.add_argument("--train-vocab-size", type=int, default=None, metavar="N",
-                   help="vocabulary of the helper BPE (default: base + 2 × --num-tokens, at most 64k)")
+    e.add_argument(
+        "--train-vocab-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="vocabulary of the helper BPE (default: base + 2 × --num-tokens, at most 64k)",
+    )
     e.add_argument("--max-lines", type=int, default=0, metavar="N", help="use at most this many lines (0 = all)")
     add_overwrite(e)
 

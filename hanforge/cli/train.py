@@ -10,21 +10,38 @@ from hanforge.cli._options import add_config, add_output, add_overwrite, add_pro
 from hanforge.errors import TrainingError
 
 #: What a training run writes in its folder (the files --overwrite may delete).
-TRAIN_RUN_OWNS = ("checkpoints/**", "adapter/**", "merged/**", "tensorboard/**", "data/**", "metrics.jsonl",
-                  "summary.json", "train_config.json")
+TRAIN_RUN_OWNS = (
+    "checkpoints/**",
+    "adapter/**",
+    "merged/**",
+    "tensorboard/**",
+    "data/**",
+    "metrics.jsonl",
+    "summary.json",
+    "train_config.json",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_verb(sub, "train", train_command,
-                 help="train a model: --stage cpt | sft | dpo (Unsloth on GPU, transformers+peft on CPU)")
+    p = add_verb(
+        sub,
+        "train",
+        train_command,
+        help="train a model: --stage cpt | sft | dpo (Unsloth on GPU, transformers+peft on CPU)",
+    )
     add_config(p, "train.toml (see docs/training.md and examples/train-*.toml)", required=True)
     p.add_argument("--stage", choices=["cpt", "sft", "dpo"], help="stage (default: stage = ... in the config)")
-    p.add_argument("--backend", choices=["auto", "unsloth", "transformers"], default="auto",
-                   help="auto = unsloth on a CUDA GPU when installed, else transformers + peft")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "unsloth", "transformers"],
+        default="auto",
+        help="auto = unsloth on a CUDA GPU when installed, else transformers + peft",
+    )
     add_output(p, "run folder (default: output in the config)", required=False)
     p.add_argument("--max-steps", type=int, metavar="N", help="optimizer steps (default: run.max_steps)")
-    p.add_argument("--steps-this-run", type=int, metavar="N",
-                   help="stop with a checkpoint after this many steps; rerun resumes")
+    p.add_argument(
+        "--steps-this-run", type=int, metavar="N", help="stop with a checkpoint after this many steps; rerun resumes"
+    )
     add_overwrite(p)
     add_progress(p)
 
@@ -37,8 +54,9 @@ def check_local_paths(config) -> None:
         paths |= {"vocab.added_tokens": config.vocab.added_tokens, "vocab.old_tokenizer": config.vocab.old_tokenizer}
     for key, value in paths.items():
         if value and not Path(value).exists():
-            raise TrainingError(f"{key}: {value} does not exist (give a local folder; hanforge never downloads "
-                                "models from the Hub)")
+            raise TrainingError(
+                f"{key}: {value} does not exist (give a local folder; hanforge never downloads models from the Hub)"
+            )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local folders only: no retries against the Hub
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -73,8 +91,12 @@ def train_command(args: argparse.Namespace) -> int:
     from hanforge.train.trainer import train
 
     # the run folder: one writer at a time; --overwrite replaces only what an earlier run wrote
-    job = JobOutput(config.output, what="training run", marker={"resume_fingerprint": resume_fingerprint(config)},
-                    owns=TRAIN_RUN_OWNS)
+    job = JobOutput(
+        config.output,
+        what="training run",
+        marker={"resume_fingerprint": resume_fingerprint(config)},
+        owns=TRAIN_RUN_OWNS,
+    )
     with job:
         job.claim(overwrite=args.overwrite)
         summary = train(

@@ -41,29 +41,146 @@ import re
 from lxml import etree
 
 #: Elements removed with their subtree (tail text kept).
-DROP_TAGS = frozenset({
-    "script", "style", "noscript", "template", "head", "title", "meta", "link", "svg", "math", "canvas",
-    "iframe", "object", "embed", "button", "input", "select", "option", "textarea", "form", "nav",
-    "header", "footer", "aside", "menu", "dialog", "map", "area", "audio", "video", "picture", "source",
-})
+DROP_TAGS = frozenset(
+    {
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "head",
+        "title",
+        "meta",
+        "link",
+        "svg",
+        "math",
+        "canvas",
+        "iframe",
+        "object",
+        "embed",
+        "button",
+        "input",
+        "select",
+        "option",
+        "textarea",
+        "form",
+        "nav",
+        "header",
+        "footer",
+        "aside",
+        "menu",
+        "dialog",
+        "map",
+        "area",
+        "audio",
+        "video",
+        "picture",
+        "source",
+    }
+)
 #: ARIA roles that are never page content.
-DROP_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar",
-                        "toolbar", "dialog", "alert", "tablist"})
+DROP_ROLES = frozenset(
+    {
+        "navigation",
+        "banner",
+        "contentinfo",
+        "complementary",
+        "search",
+        "menu",
+        "menubar",
+        "toolbar",
+        "dialog",
+        "alert",
+        "tablist",
+    }
+)
 #: ``class``/``id`` words that name navigation (a word is a run of letters between - _ or spaces).
-NAV_TOKENS = frozenset({
-    "nav", "navbar", "navheader", "navfooter", "navigation", "navi", "gnb", "lnb", "snb", "breadcrumb",
-    "breadcrumbs", "toc", "menu", "menubar", "submenu", "sidebar", "sidenav", "pagination", "pager", "paging",
-    "related", "relatedtopics", "footer", "header", "topbar", "masthead", "skip", "skiplink", "share", "sns",
-    "social", "cookie", "banner", "advert", "ads", "comment", "comments", "debug",
-})
+NAV_TOKENS = frozenset(
+    {
+        "nav",
+        "navbar",
+        "navheader",
+        "navfooter",
+        "navigation",
+        "navi",
+        "gnb",
+        "lnb",
+        "snb",
+        "breadcrumb",
+        "breadcrumbs",
+        "toc",
+        "menu",
+        "menubar",
+        "submenu",
+        "sidebar",
+        "sidenav",
+        "pagination",
+        "pager",
+        "paging",
+        "related",
+        "relatedtopics",
+        "footer",
+        "header",
+        "topbar",
+        "masthead",
+        "skip",
+        "skiplink",
+        "share",
+        "sns",
+        "social",
+        "cookie",
+        "banner",
+        "advert",
+        "ads",
+        "comment",
+        "comments",
+        "debug",
+    }
+)
 #: Words whose prefix ``nav`` would match but which are content.
 _NAV_PREFIX = "nav"
 
-BLOCK_TAGS = frozenset({
-    "p", "div", "section", "article", "main", "body", "html", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul",
-    "ol", "dl", "dt", "dd", "table", "thead", "tbody", "tfoot", "tr", "caption", "blockquote", "pre",
-    "figure", "figcaption", "address", "hr", "fieldset", "legend", "details", "summary", "center", "td", "th",
-})
+BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "body",
+        "html",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "ul",
+        "ol",
+        "dl",
+        "dt",
+        "dd",
+        "table",
+        "thead",
+        "tbody",
+        "tfoot",
+        "tr",
+        "caption",
+        "blockquote",
+        "pre",
+        "figure",
+        "figcaption",
+        "address",
+        "hr",
+        "fieldset",
+        "legend",
+        "details",
+        "summary",
+        "center",
+        "td",
+        "th",
+    }
+)
 HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 LIST_TAGS = frozenset({"ul", "ol", "dl", "table", "tbody"})
 CELL_TAGS = frozenset({"td", "th"})
@@ -78,8 +195,9 @@ def _is_nav_name(value: str | None) -> bool:
     if not value:
         return False
     for word in _WORD_SPLIT.split(value.lower()):
-        if word in NAV_TOKENS or (word.startswith(_NAV_PREFIX) and word[3:] in ("", "bar", "header", "footer",
-                                                                               "menu", "list", "wrap", "box")):
+        if word in NAV_TOKENS or (
+            word.startswith(_NAV_PREFIX) and word[3:] in ("", "bar", "header", "footer", "menu", "list", "wrap", "box")
+        ):
             return True
     return False
 
@@ -116,9 +234,12 @@ def _prune(root) -> None:
     for el in root.iter(etree.Element):
         tag = el.tag.lower()
         attrib = el.attrib
-        if tag in DROP_TAGS or ("role" in attrib and attrib["role"].lower() in DROP_ROLES):
-            doomed.append(el)
-        elif tag not in ("html", "body") and (_is_nav_name(attrib.get("class")) or _is_nav_name(attrib.get("id"))):
+        if (
+            tag in DROP_TAGS
+            or ("role" in attrib and attrib["role"].lower() in DROP_ROLES)
+            or tag not in ("html", "body")
+            and (_is_nav_name(attrib.get("class")) or _is_nav_name(attrib.get("id")))
+        ):
             doomed.append(el)
         elif ("hidden" in attrib or "aria-hidden" in attrib or "style" in attrib) and _is_hidden(el):
             parent = el.getparent()

@@ -47,9 +47,26 @@ BINARY_CONTENT = "binary_content"
 DEFAULT_MAX_REPLACEMENT_RATIO = 0.001
 
 _KOREAN_LABELS = {
-    "euc-kr", "euc_kr", "euckr", "x-euc-kr", "cseuckr", "ks_c_5601-1987", "ks_c_5601_1987", "ks_c_5601",
-    "ks_c_5601-1989", "ksc5601", "ksc_5601", "ks-c-5601", "iso-ir-149", "korean", "windows-949",
-    "x-windows-949", "cp949", "ms949", "uhc", "x-uhc",
+    "euc-kr",
+    "euc_kr",
+    "euckr",
+    "x-euc-kr",
+    "cseuckr",
+    "ks_c_5601-1987",
+    "ks_c_5601_1987",
+    "ks_c_5601",
+    "ks_c_5601-1989",
+    "ksc5601",
+    "ksc_5601",
+    "ks-c-5601",
+    "iso-ir-149",
+    "korean",
+    "windows-949",
+    "x-windows-949",
+    "cp949",
+    "ms949",
+    "uhc",
+    "x-uhc",
 }
 _WINDOWS_1252_LABELS = {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "ascii", "us-ascii", "iso_8859-1"}
 _BOMS = (
@@ -62,8 +79,21 @@ _BOMS = (
 _META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([a-zA-Z0-9_:.\-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([a-zA-Z0-9_.\-]+)["']""", re.IGNORECASE)
 _BINARY_SIGNATURES = (
-    b"\x89PNG", b"GIF87a", b"GIF89a", b"\xff\xd8\xff", b"%PDF", b"PK\x03\x04", b"\x1f\x8b", b"BZh",
-    b"\x7fELF", b"RIFF", b"OggS", b"\x00\x00\x01\x00", b"wOFF", b"wOF2", b"\x28\xb5\x2f\xfd",
+    b"\x89PNG",
+    b"GIF87a",
+    b"GIF89a",
+    b"\xff\xd8\xff",
+    b"%PDF",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\x7fELF",
+    b"RIFF",
+    b"OggS",
+    b"\x00\x00\x01\x00",
+    b"wOFF",
+    b"wOF2",
+    b"\x28\xb5\x2f\xfd",
 )
 # C0 control bytes that never occur in text (tab, LF, FF, CR, ESC, SO/SI of ISO-2022-KR excluded)
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 14, 15, 27)) + b"\x7f"
@@ -242,8 +272,11 @@ class DecodeConfig(StepConfig):
     max_replacement_ratio: float = DEFAULT_MAX_REPLACEMENT_RATIO
 
     def validate(self) -> None:
-        require(0.0 <= self.max_replacement_ratio < 1.0, "max_replacement_ratio",
-                f"must be in [0, 1), got {self.max_replacement_ratio}")
+        require(
+            0.0 <= self.max_replacement_ratio < 1.0,
+            "max_replacement_ratio",
+            f"must be in [0, 1), got {self.max_replacement_ratio}",
+        )
 
     def build(self) -> DecodeStep:
         return DecodeStep(self)
@@ -276,8 +309,11 @@ class DecodeStep(DocumentStep):
         if raw is None:
             return "missing_raw_bytes"
         try:
-            result = decode_page(raw, http_charset=doc.metadata.get(keys.HTTP_CHARSET),
-                                 max_replacement_ratio=self.config.max_replacement_ratio)
+            result = decode_page(
+                raw,
+                http_charset=doc.metadata.get(keys.HTTP_CHARSET),
+                max_replacement_ratio=self.config.max_replacement_ratio,
+            )
         except DecodeError as exc:
             return exc.reason
         doc.text = result.text

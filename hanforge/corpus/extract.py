@@ -120,8 +120,9 @@ class ExtractConfig(StepConfig):
     def validate(self) -> None:
         require(self.timeout_s >= 0, "timeout_s", f"must be >= 0 (0 disables), got {self.timeout_s}")
         require(self.max_html_bytes > 0, "max_html_bytes", f"must be > 0, got {self.max_html_bytes}")
-        require(0.0 < self.max_link_density <= 1.0, "max_link_density",
-                f"must be in (0, 1], got {self.max_link_density}")
+        require(
+            0.0 < self.max_link_density <= 1.0, "max_link_density", f"must be in (0, 1], got {self.max_link_density}"
+        )
 
     def build(self) -> ExtractStep:
         return ExtractStep(self)
@@ -133,8 +134,7 @@ def make_extractor(config: ExtractConfig) -> Callable[[str], str]:
         from hanforge.corpus.content import extract_content
 
         def extract_by_markup(markup: str) -> str:
-            return extract_content(markup, list_bullets=config.list_bullets,
-                                   max_link_density=config.max_link_density)
+            return extract_content(markup, list_bullets=config.list_bullets, max_link_density=config.max_link_density)
 
         return extract_by_markup
     if config.backend == "resiliparse":
@@ -206,8 +206,13 @@ class ExtractStep(DocumentStep):
 
     def _extract_batch(self, docs: list[Document]) -> None:
         """Extract the markup of every page of ``docs`` that process() will extract."""
-        pages = [doc for doc in docs if not is_dropped(doc) and doc.metadata.get(keys.FORMAT) == keys.FORMAT_HTML
-                 and not _utf8_size_exceeds(doc.text, self.config.max_html_bytes)]
+        pages = [
+            doc
+            for doc in docs
+            if not is_dropped(doc)
+            and doc.metadata.get(keys.FORMAT) == keys.FORMAT_HTML
+            and not _utf8_size_exceeds(doc.text, self.config.max_html_bytes)
+        ]
         if pages:
             with self.track_time():
                 outcomes = self._extract_many([doc.text for doc in pages])

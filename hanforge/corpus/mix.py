@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from hanforge.atomic import atomic_path
 from hanforge.config import ConfigBase, read_toml, register_section, require
-from hanforge.errors import BudgetError, ConfigError, ShardError
+from hanforge.errors import BudgetError, ConfigError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
 from hanforge.output import JobOutput
 from hanforge.shards.text_reader import iter_text_batches, text_shard_files
@@ -69,8 +69,9 @@ class MixSourceConfig(ConfigBase):
     def validate(self) -> None:
         require(bool(self.path), "path", "is required (a folder of text shards)")
         require(0.0 < self.ratio <= 1.0, "ratio", f"must be in (0, 1], got {self.ratio}")
-        require(self.max_epochs is None or self.max_epochs > 0, "max_epochs",
-                f"must be positive, got {self.max_epochs}")
+        require(
+            self.max_epochs is None or self.max_epochs > 0, "max_epochs", f"must be positive, got {self.max_epochs}"
+        )
 
 
 @register_section("mix")
@@ -101,12 +102,18 @@ class MixConfig(ConfigBase):
         require(self.total > 0, "total", f"must be positive, got {self.total}")
         require(self.max_epochs > 0, "max_epochs", f"must be positive, got {self.max_epochs}")
         require(bool(self.sources), "sources", "needs at least one [mix.sources.<name>] table")
-        require(self.unit != "tokens" or bool(self.tokenizer), "tokenizer",
-                'is required when unit = "tokens" (or set unit = "chars")')
+        require(
+            self.unit != "tokens" or bool(self.tokenizer),
+            "tokenizer",
+            'is required when unit = "tokens" (or set unit = "chars")',
+        )
         total_ratio = sum(s.ratio for s in self.sources.values())
-        require(abs(total_ratio - 1.0) <= RATIO_TOLERANCE, "sources",
-                f"ratios add up to {total_ratio:.6f}, not 1 "
-                f"({', '.join(f'{k}={s.ratio}' for k, s in self.sources.items())})")
+        require(
+            abs(total_ratio - 1.0) <= RATIO_TOLERANCE,
+            "sources",
+            f"ratios add up to {total_ratio:.6f}, not 1 "
+            f"({', '.join(f'{k}={s.ratio}' for k, s in self.sources.items())})",
+        )
 
 
 def load_mix_config(path: str | Path) -> MixConfig:
@@ -123,11 +130,13 @@ def load_mix_config(path: str | Path) -> MixConfig:
     def resolve(p: str) -> str:
         return str(p if Path(p).is_absolute() else base / p)
 
-    return cfg.merge({
-        "output": resolve(cfg.output),
-        "tokenizer": resolve(cfg.tokenizer) if cfg.tokenizer else cfg.tokenizer,
-        "sources": {name: source.merge({"path": resolve(source.path)}) for name, source in cfg.sources.items()},
-    })
+    return cfg.merge(
+        {
+            "output": resolve(cfg.output),
+            "tokenizer": resolve(cfg.tokenizer) if cfg.tokenizer else cfg.tokenizer,
+            "sources": {name: source.merge({"path": resolve(source.path)}) for name, source in cfg.sources.items()},
+        }
+    )
 
 
 # -- counting ---------------------------------------------------------------------------------
@@ -153,8 +162,7 @@ def _count_units(files: list[tuple[str, Path]], *, unit: str, tokenizer) -> tupl
     return np.concatenate(sizes), np.concatenate(clusters)
 
 
-def plan_copies(sizes: np.ndarray, weights: np.ndarray, *, target: int, max_copies: int,
-                seed: int) -> np.ndarray:
+def plan_copies(sizes: np.ndarray, weights: np.ndarray, *, target: int, max_copies: int, seed: int) -> np.ndarray:
     """Copies per document so that ``sum(copies * sizes)`` is as close to ``target`` as the steps allow.
 
     ``copies_i = floor(f·w_i) + [u_i < frac(f·w_i)]`` capped at ``max_copies``; ``f`` is found
@@ -198,11 +206,19 @@ def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]
 
         tokenizer = load_tokenizer(config.tokenizer)
     plan, inputs = _count_sources(config, tokenizer=tokenizer)
-    fingerprint_config = {**config.to_dict(), "output": None,
-                          "tokenizer": tokenizer.fingerprint if tokenizer else None,
-                          "sources": {k: {**s.to_dict(), "path": None} for k, s in config.sources.items()}}
-    job = JobOutput(output, what="mix", owns=MIX_OWNS, data_dirs=("shards",),
-                    marker={"config_fingerprint": config_fingerprint(fingerprint_config), "inputs": inputs})
+    fingerprint_config = {
+        **config.to_dict(),
+        "output": None,
+        "tokenizer": tokenizer.fingerprint if tokenizer else None,
+        "sources": {k: {**s.to_dict(), "path": None} for k, s in config.sources.items()},
+    }
+    job = JobOutput(
+        output,
+        what="mix",
+        owns=MIX_OWNS,
+        data_dirs=("shards",),
+        marker={"config_fingerprint": config_fingerprint(fingerprint_config), "inputs": inputs},
+    )
     # planned before the folder is claimed: a budget that cannot be met writes nothing
     report = _plan_sources(config, plan) if job.check(overwrite=overwrite) != "finished" else None
     with job:
@@ -213,10 +229,16 @@ def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]
         achieved_total = sum(r["achieved"] for r in report.values())
         shard_files = _write_mix_shards(output, config=config, plan=plan)
         manifest = write_manifest(
-            output, kind="mix", config=fingerprint_config, inputs=inputs, unit=config.unit,
-            total_planned=config.total, total_achieved=achieved_total,
+            output,
+            kind="mix",
+            config=fingerprint_config,
+            inputs=inputs,
+            unit=config.unit,
+            total_planned=config.total,
+            total_achieved=achieved_total,
             tokenizer={"fingerprint": tokenizer.fingerprint, "name": tokenizer.name} if tokenizer else None,
-            sources=report, shards=shard_files,
+            sources=report,
+            shards=shard_files,
         )
         job.finish()
     return manifest
@@ -245,20 +267,24 @@ def _plan_sources(config: MixConfig, plan: dict[str, dict[str, Any]]) -> dict[st
     for index, (name, source) in enumerate(sorted(config.sources.items())):
         sizes, clusters = plan[name]["sizes"], plan[name]["clusters"]
         max_epochs = source.max_epochs if source.max_epochs is not None else config.max_epochs
-        weighted = (source.weight_by_dup_cluster if source.weight_by_dup_cluster is not None
-                    else config.weight_by_dup_cluster)
+        weighted = (
+            source.weight_by_dup_cluster if source.weight_by_dup_cluster is not None else config.weight_by_dup_cluster
+        )
         max_copies = max(1, math.ceil(max_epochs))
         target = round(source.ratio * config.total)
         available = int(sizes.sum())
         if target > max_epochs * available:
-            errors.append(f"source {name!r} needs {target:,} {config.unit} ({source.ratio:.2%} of {config.total:,}) "
-                          f"but has {available:,} ({len(sizes):,} docs); max_epochs={max_epochs} allows "
-                          f"{int(max_epochs * available):,}")
+            errors.append(
+                f"source {name!r} needs {target:,} {config.unit} ({source.ratio:.2%} of {config.total:,}) "
+                f"but has {available:,} ({len(sizes):,} docs); max_epochs={max_epochs} allows "
+                f"{int(max_epochs * available):,}"
+            )
             continue
         weights = np.minimum(clusters, max_copies) if weighted else np.ones(len(sizes))
         try:
-            copies = plan_copies(sizes, weights, target=target, max_copies=max_copies,
-                                 seed=config.seed * 1_000_003 + index)
+            copies = plan_copies(
+                sizes, weights, target=target, max_copies=max_copies, seed=config.seed * 1_000_003 + index
+            )
         except BudgetError as exc:
             errors.append(f"source {name!r}: {exc}")
             continue
@@ -311,7 +337,7 @@ def _write_mix_shards(output: Path, *, config: MixConfig, plan: dict[str, dict[s
         for _, path in plan[name]["files"]:
             table = pq.read_table(path)
             n = table.num_rows
-            c = copies[pos:pos + n]
+            c = copies[pos : pos + n]
             pos += n
             rows = np.repeat(np.arange(n), c)
             if not len(rows):
@@ -334,12 +360,16 @@ def _write_mix_shards(output: Path, *, config: MixConfig, plan: dict[str, dict[s
 def format_mix_report(manifest: dict[str, Any]) -> str:
     """A Markdown table of planned vs achieved amounts and ratios per source."""
     unit = manifest["unit"]
-    lines = [f"| source | planned {unit} | achieved {unit} | planned ratio | achieved ratio | epochs | "
-             "docs sampled / repeated / not sampled |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lines = [
+        f"| source | planned {unit} | achieved {unit} | planned ratio | achieved ratio | epochs | "
+        "docs sampled / repeated / not sampled |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     for name, r in manifest["sources"].items():
-        lines.append(f"| {name} | {r['planned']:,} | {r['achieved']:,} | {r['ratio_planned']:.4f} | "
-                     f"{r['ratio_achieved']:.4f} | {r['epochs']:.3f} | {r['num_docs_sampled']:,} / "
-                     f"{r['num_docs_repeated']:,} / {r['num_docs_not_sampled']:,} |")
+        lines.append(
+            f"| {name} | {r['planned']:,} | {r['achieved']:,} | {r['ratio_planned']:.4f} | "
+            f"{r['ratio_achieved']:.4f} | {r['epochs']:.3f} | {r['num_docs_sampled']:,} / "
+            f"{r['num_docs_repeated']:,} / {r['num_docs_not_sampled']:,} |"
+        )
     lines.append(f"\ntotal: planned {manifest['total_planned']:,} {unit}, achieved {manifest['total_achieved']:,}")
     return "\n".join(lines)

@@ -55,7 +55,7 @@ def _konlpy(name: str) -> Callable[[str], list[str]]:
     return analyzer.morphs
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def analyzer(name: str) -> Callable[[str], list[str]]:
     """``text -> morphemes`` for analyzer ``name`` (loaded once per process)."""
     if name not in ANALYZERS:

@@ -103,8 +103,7 @@ def _classify(kind: str, candidate: str, left: str, right: str) -> str | None:
     raise AssertionError(f"unknown pattern kind {kind}")
 
 
-_CONTEXT_CHARS = max(pp.PHONE_CONTEXT_CHARS, pp.ACCOUNT_CONTEXT_CHARS, pp.VERSION_CONTEXT_CHARS,
-                     pp.BARE_CONTEXT_CHARS)
+_CONTEXT_CHARS = max(pp.PHONE_CONTEXT_CHARS, pp.ACCOUNT_CONTEXT_CHARS, pp.VERSION_CONTEXT_CHARS, pp.BARE_CONTEXT_CHARS)
 
 
 class PiiScrubber:
@@ -311,7 +310,7 @@ class PiiStep(DocumentStep):
                 with self.track_time():
                     try:
                         self.scrub_document(doc)
-                    except Exception as exc:  # never write what could not be scrubbed
+                    except Exception as exc:  # never write what could not be scrubbed  # noqa: BLE001 - one bad item is reported, never a crash of the whole job
                         logger.warning(f"pii: {type(exc).__name__} on dropped document {doc.id}: {exc}")
                         self._blank(doc)
             yield doc
@@ -319,7 +318,7 @@ class PiiStep(DocumentStep):
     def process(self, doc: Document) -> str | None:
         try:
             self.scrub_document(doc)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one bad item is reported, never a crash of the whole job
             logger.warning(f"pii: {type(exc).__name__} on document {doc.id}: {exc}")
             self._blank(doc)
             return f"error:{type(exc).__name__}"

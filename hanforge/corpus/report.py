@@ -42,9 +42,16 @@ def task_progress(title: str, *, quiet_logs: bool, log_path: Path, show: bool = 
     from hanforge.errors import HanforgeError
 
     console = Console(file=sys.stdout)
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("tasks"), TimeElapsedColumn(), console=console, transient=False,
-                        disable=not show)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("tasks"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not show,
+    )
     bars: dict[str, Any] = {}
     stack_started = False
     with contextlib.ExitStack() as stack:
@@ -85,8 +92,9 @@ def print_run_summary(stats: dict[str, Any], *, output: Path, console: Console |
     for step in stats["steps"]:
         if step["step"] == "writer":
             continue
-        table.add_row(step["step"], f"{step['docs_in']:,}", f"{step['kept']:,}", f"{step['dropped']:,}",
-                      f"{step['seconds']:.2f}")
+        table.add_row(
+            step["step"], f"{step['docs_in']:,}", f"{step['kept']:,}", f"{step['dropped']:,}", f"{step['seconds']:.2f}"
+        )
     console.print(table)
     if stats["drop_reasons"]:
         reasons = Table(title="drop reasons")

@@ -56,11 +56,22 @@ def execute_steps(
     if executor == "local":
         from datatrove.executor import LocalPipelineExecutor
 
-        ex = LocalPipelineExecutor(steps, tasks=tasks, workers=min(workers, tasks), logging_dir=logging_dir,
-                                   skip_completed=True, start_method="forkserver")
+        ex = LocalPipelineExecutor(
+            steps,
+            tasks=tasks,
+            workers=min(workers, tasks),
+            logging_dir=logging_dir,
+            skip_completed=True,
+            start_method="forkserver",
+        )
     elif executor == "ray":
-        ex = _ray_executor(steps, tasks=tasks, workers=workers, logging_dir=logging_dir,
-                           options=executor_options if isinstance(executor_options, RayConfig) else RayConfig())
+        ex = _ray_executor(
+            steps,
+            tasks=tasks,
+            workers=workers,
+            logging_dir=logging_dir,
+            options=executor_options if isinstance(executor_options, RayConfig) else RayConfig(),
+        )
     elif executor == "slurm":
         options = executor_options if isinstance(executor_options, SlurmConfig) else SlurmConfig()
         if not options.partition:
@@ -68,10 +79,19 @@ def execute_steps(
         from datatrove.executor import SlurmPipelineExecutor
 
         ex = SlurmPipelineExecutor(
-            steps, tasks=tasks, workers=workers, time=options.time, partition=options.partition,
-            cpus_per_task=options.cpus_per_task, mem_per_cpu_gb=options.mem_per_cpu_gb,
-            job_name=options.job_name or job_name, qos=options.qos, venv_path=options.venv_path,
-            sbatch_args=dict(options.sbatch_args), logging_dir=logging_dir, skip_completed=True,
+            steps,
+            tasks=tasks,
+            workers=workers,
+            time=options.time,
+            partition=options.partition,
+            cpus_per_task=options.cpus_per_task,
+            mem_per_cpu_gb=options.mem_per_cpu_gb,
+            job_name=options.job_name or job_name,
+            qos=options.qos,
+            venv_path=options.venv_path,
+            sbatch_args=dict(options.sbatch_args),
+            logging_dir=logging_dir,
+            skip_completed=True,
             max_array_launch_parallel=options.max_array_launch_parallel,
         )
     else:
@@ -98,8 +118,15 @@ def _ray_executor(steps, *, tasks: int, workers: int, logging_dir: str, options:
             ray.init(address=options.address, log_to_driver=False)
         else:
             ray.init(num_cpus=max(workers, options.cpus_per_task), include_dashboard=False, log_to_driver=False)
-    return RayPipelineExecutor(steps, tasks=tasks, workers=workers, logging_dir=logging_dir, skip_completed=True,
-                               cpus_per_task=options.cpus_per_task, mem_per_cpu_gb=options.mem_per_cpu_gb)
+    return RayPipelineExecutor(
+        steps,
+        tasks=tasks,
+        workers=workers,
+        logging_dir=logging_dir,
+        skip_completed=True,
+        cpus_per_task=options.cpus_per_task,
+        mem_per_cpu_gb=options.mem_per_cpu_gb,
+    )
 
 
 class _CompletionPoller:
@@ -146,8 +173,11 @@ def output_fingerprint(cfg: PipelineConfig, files: list[InputFile], tasks: int) 
     for key in ("workers", "executor", "ray", "slurm", "output", "description", "inputs", "name"):
         relevant.pop(key, None)
     relevant["tasks"] = tasks
-    inputs = {f"{f.source}/{f.relpath}": file_fingerprint(f.path) for f in files
-              if f.kind != "special" and Path(f.path).is_file()}
+    inputs = {
+        f"{f.source}/{f.relpath}": file_fingerprint(f.path)
+        for f in files
+        if f.kind != "special" and Path(f.path).is_file()
+    }
     return {"config": relevant, "config_fingerprint": config_fingerprint(relevant), "inputs": inputs}
 
 
@@ -177,8 +207,10 @@ def _prepare_output(job: JobOutput, *, overwrite: bool, tasks: int) -> set[int]:
 def run_pipeline(cfg: PipelineConfig, *, overwrite: bool = False, on_progress=None) -> RunSummary:
     """Run one corpus pipeline end to end; see the module docstring."""
     if not cfg.inputs:
-        raise InputError(f"pipeline {cfg.name or ''!r} has no inputs: set inputs in pipelines.toml or pass them "
-                         "(hanforge run INPUT...)")
+        raise InputError(
+            f"pipeline {cfg.name or ''!r} has no inputs: set inputs in pipelines.toml or pass them "
+            "(hanforge run INPUT...)"
+        )
     files = discover_inputs(cfg.inputs, source=cfg.source, exclude=[cfg.output])
     if not files:
         raise InputError(f"no input files found under {', '.join(cfg.inputs)}")
@@ -193,33 +225,57 @@ def run_pipeline(cfg: PipelineConfig, *, overwrite: bool = False, on_progress=No
         steps.append(ShardWriterStep(output, max_bytes=cfg.shard_max_bytes))
 
         started = time.perf_counter()
-        execute_steps(steps, tasks=tasks, workers=cfg.workers, logging_dir=output / LOGS,
-                      job_name=f"hanforge-{cfg.name or 'run'}", executor=cfg.executor,
-                      executor_options=cfg.ray if cfg.executor == "ray" else cfg.slurm, on_progress=on_progress)
+        execute_steps(
+            steps,
+            tasks=tasks,
+            workers=cfg.workers,
+            logging_dir=output / LOGS,
+            job_name=f"hanforge-{cfg.name or 'run'}",
+            executor=cfg.executor,
+            executor_options=cfg.ray if cfg.executor == "ray" else cfg.slurm,
+            on_progress=on_progress,
+        )
         seconds = time.perf_counter() - started
         done = _completed_ranks(output / LOGS)
         if cfg.executor == "slurm" and len(done) < tasks:
             return RunSummary(output=output, tasks=tasks, state=SUBMITTED)
         if len(done) < tasks:
-            raise IncompleteRunError(f"only {len(done)} of {tasks} tasks completed; see {output / LOGS / 'logs'} "
-                                     "and rerun the same command to resume")
-        shard_rows = {str(p.relative_to(output)): pq.read_metadata(p).num_rows
-                      for sub in ("shards", "excluded") for p in sorted((output / sub).glob("*.parquet"))}
+            raise IncompleteRunError(
+                f"only {len(done)} of {tasks} tasks completed; see {output / LOGS / 'logs'} "
+                "and rerun the same command to resume"
+            )
+        shard_rows = {
+            str(p.relative_to(output)): pq.read_metadata(p).num_rows
+            for sub in ("shards", "excluded")
+            for p in sorted((output / sub).glob("*.parquet"))
+        }
         skipped = done_before & set(range(tasks))
-        num_docs_this_run = sum(n for name, n in shard_rows.items()
-                                if int(Path(name).name.split("-")[0]) not in skipped)
-        stats = collect_stats(output, seconds=seconds, num_docs_this_run=num_docs_this_run,
-                              input_bytes=sum(Path(f.path).stat().st_size for f in files if Path(f.path).is_file()),
-                              num_kept=sum(n for name, n in shard_rows.items() if name.startswith("shards/")))
+        num_docs_this_run = sum(
+            n for name, n in shard_rows.items() if int(Path(name).name.split("-")[0]) not in skipped
+        )
+        stats = collect_stats(
+            output,
+            seconds=seconds,
+            num_docs_this_run=num_docs_this_run,
+            input_bytes=sum(Path(f.path).stat().st_size for f in files if Path(f.path).is_file()),
+            num_kept=sum(n for name, n in shard_rows.items() if name.startswith("shards/")),
+        )
         atomic_write_json(output / "stats.json", stats)
-        write_manifest(output, kind="text-shards", config=fingerprint["config"], inputs=fingerprint["inputs"],
-                       tasks=tasks, shards=shard_rows)
+        write_manifest(
+            output,
+            kind="text-shards",
+            config=fingerprint["config"],
+            inputs=fingerprint["inputs"],
+            tasks=tasks,
+            shards=shard_rows,
+        )
         job.finish()
     return RunSummary(output=output, tasks=tasks, stats=stats, num_tasks_skipped=len(skipped))
 
 
-def collect_stats(output: Path, *, seconds: float, input_bytes: int, num_kept: int,
-                  num_docs_this_run: int | None = None) -> dict[str, Any]:
+def collect_stats(
+    output: Path, *, seconds: float, input_bytes: int, num_kept: int, num_docs_this_run: int | None = None
+) -> dict[str, Any]:
     """Merge datatrove's per-task stats into hanforge's ``stats.json`` layout (``num_kept``: rows
     in the kept shards, read from their footers by the caller; ``num_docs_this_run``: documents
     of the tasks this run did, for docs/s; a resumed run skips the tasks done before)."""
@@ -234,7 +290,9 @@ def collect_stats(output: Path, *, seconds: float, input_bytes: int, num_kept: i
                 order.append(name)
             for key, value in step.get("stats", {}).items():
                 per_step[name][key] += value["total"] if isinstance(value, dict) else value
-            step_seconds[name] += step.get("time_stats", {}).get("total", 0.0) if isinstance(step.get("time_stats"), dict) else 0.0
+            step_seconds[name] += (
+                step.get("time_stats", {}).get("total", 0.0) if isinstance(step.get("time_stats"), dict) else 0.0
+            )
     steps_out = []
     drop_reasons: Counter = Counter()
     pii: Counter = Counter()
@@ -243,15 +301,17 @@ def collect_stats(output: Path, *, seconds: float, input_bytes: int, num_kept: i
         reasons = {k.split("/", 1)[1]: int(v) for k, v in counts.items() if k.startswith("dropped/")}
         drop_reasons.update(reasons)
         pii.update({k.split("/", 1)[1]: int(v) for k, v in counts.items() if k.startswith("pii/")})
-        steps_out.append({
-            "step": name,
-            "docs_in": int(counts.get("docs_in", counts.get("documents", 0))),
-            "kept": int(counts.get("kept", 0)),
-            "dropped": int(counts.get("dropped", 0)),
-            "drop_reasons": dict(sorted(reasons.items())),
-            "seconds": round(step_seconds[name], 3),
-            "counters": {k: int(v) for k, v in sorted(counts.items()) if "/" not in k},
-        })
+        steps_out.append(
+            {
+                "step": name,
+                "docs_in": int(counts.get("docs_in", counts.get("documents", 0))),
+                "kept": int(counts.get("kept", 0)),
+                "dropped": int(counts.get("dropped", 0)),
+                "drop_reasons": dict(sorted(reasons.items())),
+                "seconds": round(step_seconds[name], 3),
+                "counters": {k: int(v) for k, v in sorted(counts.items()) if "/" not in k},
+            }
+        )
     kept = num_kept
     excluded_reasons: Counter = Counter()
     for p in (output / "excluded").glob("*.parquet"):
@@ -265,8 +325,10 @@ def collect_stats(output: Path, *, seconds: float, input_bytes: int, num_kept: i
     documents = {"input": num_input, "kept": kept, "excluded": excluded}
     if kept + excluded != num_input:
         documents["unaccounted"] = num_input - kept - excluded
-        logger.warning(f"{output}: the reader counted {num_input} input records but the shards hold "
-                       f"{kept} kept + {excluded} excluded")
+        logger.warning(
+            f"{output}: the reader counted {num_input} input records but the shards hold "
+            f"{kept} kept + {excluded} excluded"
+        )
     return {
         "documents": documents,
         "drop_reasons": dict(sorted(excluded_reasons.items())),
@@ -274,6 +336,7 @@ def collect_stats(output: Path, *, seconds: float, input_bytes: int, num_kept: i
         "pii": dict(sorted(pii.items())),
         "bytes": {"input": input_bytes, "kept_text_chars": int(kept_text_bytes)},
         "seconds": round(seconds, 3),
-        "docs_per_second": (round((num_input if num_docs_this_run is None else num_docs_this_run) / seconds, 1)
-                            if seconds > 0 else None),
+        "docs_per_second": (
+            round((num_input if num_docs_this_run is None else num_docs_this_run) / seconds, 1) if seconds > 0 else None
+        ),
     }

@@ -30,9 +30,7 @@ def _kss_split():
     try:
         from kss import split_sentences
     except ImportError as exc:
-        raise ConfigError(
-            "sentences: kss is not installed; install it with `pip install 'hanforge[korean]'`"
-        ) from exc
+        raise ConfigError("sentences: kss is not installed; install it with `pip install 'hanforge[korean]'`") from exc
     return split_sentences
 
 

@@ -55,12 +55,19 @@ def variant_text(v: VariantConfig, cfg: AblationConfig, folder: Path, *, log: Ca
     types = [s.get("type") for s in pipeline.steps]
     unknown = sorted(set(v.drop_steps) - set(types))
     if unknown:
-        raise ConfigError(f"variants.{v.name}.drop_steps: {', '.join(unknown)} not in pipeline "
-                          f"{v.pipeline} (steps: {', '.join(map(str, types))})")
+        raise ConfigError(
+            f"variants.{v.name}.drop_steps: {', '.join(unknown)} not in pipeline "
+            f"{v.pipeline} (steps: {', '.join(map(str, types))})"
+        )
     steps = [s for s in pipeline.steps if s.get("type") not in v.drop_steps]
     # folders named after the variant: shard keys (input folder name + file) stay unique in the union
-    run_cfg = pipeline.replace(inputs=list(cfg.inputs), output=str(folder / f"{v.name}-run"), steps=steps,
-                               workers=cfg.workers, executor="local")
+    run_cfg = pipeline.replace(
+        inputs=list(cfg.inputs),
+        output=str(folder / f"{v.name}-run"),
+        steps=steps,
+        workers=cfg.workers,
+        executor="local",
+    )
     log(f"[{v.name}] hanforge run {v.pipeline}" + (f" without {', '.join(v.drop_steps)}" if v.drop_steps else ""))
     run_pipeline(run_cfg, overwrite=True)
     if not v.dedup:
@@ -82,8 +89,10 @@ def text_stats(text: Path, heldout_hashes: set[str], *, name: str) -> dict[str, 
         num_chars += len(doc)
         overlap += _doc_hash(doc) in heldout_hashes
     if overlap:
-        raise ConfigError(f"variant {name}: {overlap} of its documents are in the held-out set; "
-                          "held-out text must never be trained on (split the inputs first)")
+        raise ConfigError(
+            f"variant {name}: {overlap} of its documents are in the held-out set; "
+            "held-out text must never be trained on (split the inputs first)"
+        )
     if not num_docs:
         raise InputError(f"variant {name}: no documents in {text}")
     return {"num_docs": num_docs, "num_chars": num_chars}
@@ -98,33 +107,68 @@ def init_proxy(cfg: AblationConfig, tokenizer_dir: Path, *, seed: int, folder: P
         return folder
     tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     p = cfg.proxy
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=p.hidden_size, intermediate_size=p.intermediate_size,
-                         num_hidden_layers=p.num_layers, num_attention_heads=p.num_heads,
-                         num_key_value_heads=p.num_kv_heads, max_position_embeddings=max(cfg.seq_len, cfg.eval_window),
-                         tie_word_embeddings=False, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=p.hidden_size,
+        intermediate_size=p.intermediate_size,
+        num_hidden_layers=p.num_layers,
+        num_attention_heads=p.num_heads,
+        num_key_value_heads=p.num_kv_heads,
+        max_position_embeddings=max(cfg.seq_len, cfg.eval_window),
+        tie_word_embeddings=False,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     torch.manual_seed(seed)
     LlamaForCausalLM(config).save_pretrained(folder, safe_serialization=True)
     return folder
 
 
-def train_proxy(cfg: AblationConfig, *, init: Path, tokenizer_dir: Path, tokens: Path, seed: int, output: Path,
-                progress: bool, log: Callable[[str], None]):
+def train_proxy(
+    cfg: AblationConfig,
+    *,
+    init: Path,
+    tokenizer_dir: Path,
+    tokens: Path,
+    seed: int,
+    output: Path,
+    progress: bool,
+    log: Callable[[str], None],
+):
     """Train the proxy with hanforge's one trainer (stage cpt, full fine-tuning from the random init)."""
     from hanforge.train.config import TrainConfig
     from hanforge.train.trainer import train
 
-    config = TrainConfig.from_table({
-        "output": str(output), "stage": "cpt", "seed": seed,
-        "model": {"path": str(init), "tokenizer": str(tokenizer_dir), "finetuning": "full",
-                  "gradient_checkpointing": False, "max_seq_length": cfg.seq_len},
-        "optim": {"learning_rate": cfg.learning_rate, "embedding_learning_rate": cfg.learning_rate,
-                  "warmup_steps": min(cfg.warmup_steps, max(0, cfg.num_steps - 1)), "schedule": "cosine",
-                  "weight_decay": 0.1},
-        "data": {"token_shards": str(tokens)},
-        "run": {"batch_size": cfg.batch_size, "max_steps": cfg.num_steps, "log_every": max(1, cfg.num_steps // 20),
-                "tensorboard": False},
-        "export": {"adapter": False, "merged": True, "merged_dtype": "float32"},
-    }, where="ablation proxy")
+    config = TrainConfig.from_table(
+        {
+            "output": str(output),
+            "stage": "cpt",
+            "seed": seed,
+            "model": {
+                "path": str(init),
+                "tokenizer": str(tokenizer_dir),
+                "finetuning": "full",
+                "gradient_checkpointing": False,
+                "max_seq_length": cfg.seq_len,
+            },
+            "optim": {
+                "learning_rate": cfg.learning_rate,
+                "embedding_learning_rate": cfg.learning_rate,
+                "warmup_steps": min(cfg.warmup_steps, max(0, cfg.num_steps - 1)),
+                "schedule": "cosine",
+                "weight_decay": 0.1,
+            },
+            "data": {"token_shards": str(tokens)},
+            "run": {
+                "batch_size": cfg.batch_size,
+                "max_steps": cfg.num_steps,
+                "log_every": max(1, cfg.num_steps // 20),
+                "tensorboard": False,
+            },
+            "export": {"adapter": False, "merged": True, "merged_dtype": "float32"},
+        },
+        where="ablation proxy",
+    )
     return train(config, backend=cfg.backend, progress=progress, log=log)
 
 
@@ -151,14 +195,24 @@ def run_ablation(cfg: AblationConfig, *, progress: bool = True, log: Callable[[s
         from hanforge.tokenizer.train import TokenizerTrainConfig, train_tokenizer
 
         log(f"shared tokenizer: SentencePiece BPE ({cfg.tokenizer_vocab_size}) on the union of the variants")
-        train_tokenizer(inputs=list(texts.values()), output=tok_dir,
-                        config=TokenizerTrainConfig(vocab_size=cfg.tokenizer_vocab_size))
+        train_tokenizer(
+            inputs=list(texts.values()),
+            output=tok_dir,
+            config=TokenizerTrainConfig(vocab_size=cfg.tokenizer_vocab_size),
+        )
     device = "cuda" if torch.cuda.is_available() else "cpu"
     budget_tokens = cfg.num_steps * cfg.batch_size * cfg.seq_len
     for row, v in zip(rows, cfg.variants, strict=True):
         folder = out / "variants" / v.name
-        manifest = tokenize_shards(inputs=[texts[v.name]], tokenizer=tok_dir, seq_len=cfg.seq_len,
-                                   output=folder / "tokens", shuffle_seed=0, overwrite=True, progress=progress)
+        manifest = tokenize_shards(
+            inputs=[texts[v.name]],
+            tokenizer=tok_dir,
+            seq_len=cfg.seq_len,
+            output=folder / "tokens",
+            shuffle_seed=0,
+            overwrite=True,
+            progress=progress,
+        )
         row["num_tokens"] = int(manifest["num_tokens"])
         row["num_rows"] = int(manifest["num_rows"])
         row["epochs"] = budget_tokens / max(1, row["num_rows"] * cfg.seq_len)
@@ -166,15 +220,36 @@ def run_ablation(cfg: AblationConfig, *, progress: bool = True, log: Callable[[s
         for seed in cfg.seeds:
             init = init_proxy(cfg, tok_dir, seed=seed, folder=out / "init" / f"seed-{seed}")
             log(f"[{v.name}] train proxy, seed {seed}: {cfg.num_steps} steps x {cfg.batch_size} x {cfg.seq_len} tokens")
-            summary = train_proxy(cfg, init=init, tokenizer_dir=tok_dir, tokens=folder / "tokens", seed=seed,
-                                  output=folder / f"seed-{seed}", progress=progress, log=log)
+            summary = train_proxy(
+                cfg,
+                init=init,
+                tokenizer_dir=tok_dir,
+                tokens=folder / "tokens",
+                seed=seed,
+                output=folder / f"seed-{seed}",
+                progress=progress,
+                log=log,
+            )
             model, tokenizer = load_causal_lm(folder / f"seed-{seed}" / "merged", device=device, dtype="float32")
-            scored = bits_per_char(model, tokenizer, heldout, window=cfg.eval_window, stride=cfg.eval_stride,
-                                   batch_size=cfg.eval_batch_size)
+            scored = bits_per_char(
+                model,
+                tokenizer,
+                heldout,
+                window=cfg.eval_window,
+                stride=cfg.eval_stride,
+                batch_size=cfg.eval_batch_size,
+            )
             del model
-            row["runs"].append({"seed": seed, "bits_per_char": scored.bits_per_char,
-                                "bits_per_byte": scored.bits_per_byte, "last_loss": summary.last_loss,
-                                "steps": summary.steps, "trained_tokens": summary.num_tokens})
+            row["runs"].append(
+                {
+                    "seed": seed,
+                    "bits_per_char": scored.bits_per_char,
+                    "bits_per_byte": scored.bits_per_byte,
+                    "last_loss": summary.last_loss,
+                    "steps": summary.steps,
+                    "trained_tokens": summary.num_tokens,
+                }
+            )
             log(f"[{v.name}] seed {seed}: {scored.bits_per_char:.4f} bits/char on the held-out set")
         bpcs = [r["bits_per_char"] for r in row["runs"]]
         row["mean_bits_per_char"] = sum(bpcs) / len(bpcs)
@@ -186,8 +261,12 @@ def run_ablation(cfg: AblationConfig, *, progress: bool = True, log: Callable[[s
         "variants": rows,
         "noise": max(r["seed_spread"] for r in rows),
         "heldout": {"inputs": cfg.heldout, "num_docs": len(heldout), "num_chars": sum(len(t) for t in heldout)},
-        "budget_tokens": budget_tokens, "num_steps": cfg.num_steps, "seeds": cfg.seeds,
-        "proxy": cfg.proxy.to_dict(), "tokenizer": str(tok_dir), "device": device,
+        "budget_tokens": budget_tokens,
+        "num_steps": cfg.num_steps,
+        "seeds": cfg.seeds,
+        "proxy": cfg.proxy.to_dict(),
+        "tokenizer": str(tok_dir),
+        "device": device,
     }
     table = format_ablation_table(results)
     (out / "table.md").write_text(table + "\n", encoding="utf-8")
@@ -201,18 +280,27 @@ def format_ablation_table(results: dict[str, Any]) -> str:
     """The comparison table (Markdown), noise line included."""
     rows = results["variants"]
     seeds = results["seeds"]
-    head = ("| variant | docs | chars | tokens | epochs | " + " | ".join(f"bits/char seed {s}" for s in seeds)
-            + " | mean | seed spread | Δ vs " + rows[0]["name"] + " |")
+    head = (
+        "| variant | docs | chars | tokens | epochs | "
+        + " | ".join(f"bits/char seed {s}" for s in seeds)
+        + " | mean | seed spread | Δ vs "
+        + rows[0]["name"]
+        + " |"
+    )
     lines = [head, "| --- " + "| ---: " * (5 + len(seeds) + 2) + "|"]
     for r in rows:
         per_seed = " | ".join(f"{run['bits_per_char']:.4f}" for run in r["runs"])
-        lines.append(f"| {r['name']} | {r['num_docs']:,} | {r['num_chars']:,} | {r['num_tokens']:,} | {r['epochs']:.2f} | "
-                     f"{per_seed} | {r['mean_bits_per_char']:.4f} | {r['seed_spread']:.4f} | "
-                     f"{r['delta_vs_first']:+.4f} |")
-    lines.append(f"\nHeld-out: {results['heldout']['num_docs']:,} documents, {results['heldout']['num_chars']:,} "
-                 f"characters. Each run: {results['num_steps']} steps, {results['budget_tokens']:,} tokens. "
-                 f"Noise (largest spread between seeds): {results['noise']:.4f} bits/char; a Δ smaller than "
-                 "that is not a difference.")
+        lines.append(
+            f"| {r['name']} | {r['num_docs']:,} | {r['num_chars']:,} | {r['num_tokens']:,} | {r['epochs']:.2f} | "
+            f"{per_seed} | {r['mean_bits_per_char']:.4f} | {r['seed_spread']:.4f} | "
+            f"{r['delta_vs_first']:+.4f} |"
+        )
+    lines.append(
+        f"\nHeld-out: {results['heldout']['num_docs']:,} documents, {results['heldout']['num_chars']:,} "
+        f"characters. Each run: {results['num_steps']} steps, {results['budget_tokens']:,} tokens. "
+        f"Noise (largest spread between seeds): {results['noise']:.4f} bits/char; a Δ smaller than "
+        "that is not a difference."
+    )
     return "\n".join(lines)
 
 

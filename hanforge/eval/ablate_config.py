@@ -47,11 +47,17 @@ class VariantConfig(ConfigBase):
     """Text shards made elsewhere (a folder or Parquet files with a ``text`` column)."""
 
     def validate(self) -> None:
-        require(bool(self.name) and all(c.isalnum() or c in "-_" for c in self.name), "name",
-                f"give a short name of letters, digits, - and _ (got {self.name!r})")
+        require(
+            bool(self.name) and all(c.isalnum() or c in "-_" for c in self.name),
+            "name",
+            f"give a short name of letters, digits, - and _ (got {self.name!r})",
+        )
         given = [k for k in ("pipeline", "mix", "shards") if getattr(self, k)]
-        require(len(given) == 1, "pipeline", f"variant {self.name}: give exactly one of pipeline, mix, shards "
-                f"(got {', '.join(given) or 'none'})")
+        require(
+            len(given) == 1,
+            "pipeline",
+            f"variant {self.name}: give exactly one of pipeline, mix, shards (got {', '.join(given) or 'none'})",
+        )
         require(not (self.drop_steps and not self.pipeline), "drop_steps", "only applies to a pipeline variant")
         require(not (self.dedup and not self.pipeline), "dedup", "only applies to a pipeline variant")
 
@@ -114,11 +120,17 @@ class AblationConfig(ConfigBase):
         names = [v.name for v in self.variants]
         require(len(set(names)) == len(names), "variants", f"names must be unique (got {names})")
         require(bool(self.heldout), "heldout", "give the held-out Korean text every model is scored on")
-        require(len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds), "seeds",
-                f"give distinct seeds (got {self.seeds})")
+        require(
+            len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds),
+            "seeds",
+            f"give distinct seeds (got {self.seeds})",
+        )
         require(self.seq_len >= 8, "seq_len", f"must be >= 8, got {self.seq_len}")
-        require(self.token_budget >= self.batch_size * self.seq_len, "token_budget",
-                f"must cover at least one step ({self.batch_size} x {self.seq_len} tokens)")
+        require(
+            self.token_budget >= self.batch_size * self.seq_len,
+            "token_budget",
+            f"must cover at least one step ({self.batch_size} x {self.seq_len} tokens)",
+        )
         require(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
         require(self.learning_rate > 0, "learning_rate", f"must be > 0, got {self.learning_rate}")
         require(self.backend in ("auto", "unsloth", "transformers"), "backend", f"unknown backend {self.backend!r}")

@@ -64,8 +64,12 @@ class BitsResult:
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
-        out.update(bits_per_char=self.bits_per_char, bits_per_byte=self.bits_per_byte,
-                   bits_per_token=self.bits_per_token, chars_per_token=self.chars_per_token)
+        out.update(
+            bits_per_char=self.bits_per_char,
+            bits_per_byte=self.bits_per_byte,
+            bits_per_token=self.bits_per_token,
+            chars_per_token=self.chars_per_token,
+        )
         return out
 
 
@@ -98,9 +102,17 @@ def _prefix_id(tokenizer) -> int:
     raise InputError("the tokenizer has neither a BOS nor an EOS token to start each document with")
 
 
-def bits_per_char(model, tokenizer, texts: Sequence[str], *, window: int = 1024, stride: int = 512,
-                  batch_size: int = 8, device: str | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> BitsResult:
+def bits_per_char(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    *,
+    window: int = 1024,
+    stride: int = 512,
+    batch_size: int = 8,
+    device: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> BitsResult:
     """Bits per character of ``model`` (a transformers causal LM) on ``texts``; see the module doc.
 
     ``tokenizer`` is the model's Hugging Face tokenizer. ``device`` defaults to the model's.
@@ -130,7 +142,7 @@ def bits_per_char(model, tokenizer, texts: Sequence[str], *, window: int = 1024,
     try:
         with torch.inference_mode():
             for start in range(0, len(jobs), batch_size):
-                batch = jobs[start:start + batch_size]
+                batch = jobs[start : start + batch_size]
                 width = max(end - begin for _, begin, end, _ in batch)
                 input_ids = torch.zeros((len(batch), width), dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -140,7 +152,7 @@ def bits_per_char(model, tokenizer, texts: Sequence[str], *, window: int = 1024,
                 logits = model(input_ids=input_ids.to(dev), attention_mask=mask.to(dev), use_cache=False).logits
                 for row, (d, begin, end, first) in enumerate(batch):
                     # logits at position p predict id p+1 (positions relative to the window)
-                    sel = logits[row, first - 1 - begin: end - 1 - begin].float()
+                    sel = logits[row, first - 1 - begin : end - 1 - begin].float()
                     targets = torch.tensor(docs[d][first:end], device=sel.device)
                     logp = torch.log_softmax(sel, dim=-1).gather(1, targets[:, None])
                     total_bits -= float(logp.double().sum()) / math.log(2)
@@ -155,7 +167,14 @@ def bits_per_char(model, tokenizer, texts: Sequence[str], *, window: int = 1024,
     num_chars = sum(len(t) for t in texts)
     if num_chars == 0 or num_targets == 0:
         raise InputError("the texts are empty")
-    return BitsResult(num_docs=len(texts), num_chars=num_chars,
-                      num_bytes=sum(len(t.encode("utf-8")) for t in texts), num_tokens=num_targets,
-                      total_bits=total_bits, window=window, stride=stride, num_windows=len(jobs),
-                      num_docs_not_roundtrip=not_roundtrip)
+    return BitsResult(
+        num_docs=len(texts),
+        num_chars=num_chars,
+        num_bytes=sum(len(t.encode("utf-8")) for t in texts),
+        num_tokens=num_targets,
+        total_bits=total_bits,
+        window=window,
+        stride=stride,
+        num_windows=len(jobs),
+        num_docs_not_roundtrip=not_roundtrip,
+    )

@@ -79,8 +79,10 @@ def resolve_leaves(name: str, *, _depth: int = 0) -> list[LeafTask]:
     if _depth > 8:
         raise ConfigError(f"task {name!r}: groups nest too deeply")
     # files naming it as a task, group or tag value, or as a list item (a group's member, a tag)
-    word = re.compile(rf"^[ \t]*(?:['\"]?(?:task|group|tag)['\"]?[ \t]*:[ \t]*|-[ \t]*)['\"]?{re.escape(name)}['\"]?[ \t]*$",
-                      re.MULTILINE)
+    word = re.compile(
+        rf"^[ \t]*(?:['\"]?(?:task|group|tag)['\"]?[ \t]*:[ \t]*|-[ \t]*)['\"]?{re.escape(name)}['\"]?[ \t]*$",
+        re.MULTILINE,
+    )
     candidates = [p for p, text in _yaml_texts().items() if word.search(text)]
     tagged: list[LeafTask] = []
     for path in candidates:
@@ -101,8 +103,9 @@ def resolve_leaves(name: str, *, _depth: int = 0) -> list[LeafTask]:
             tagged.append(LeafTask(name=cfg["task"], yaml_path=path, config=cfg))
     if tagged:
         return sorted(tagged, key=lambda t: t.name)
-    raise ConfigError(f"task {name!r} is not a task, group or tag of lm-evaluation-harness "
-                      f"(Korean ones: {', '.join(KOREAN_TASKS)})")
+    raise ConfigError(
+        f"task {name!r} is not a task, group or tag of lm-evaluation-harness (Korean ones: {', '.join(KOREAN_TASKS)})"
+    )
 
 
 def _find(folder: Path, stems: list[str]) -> list[Path]:
@@ -157,8 +160,10 @@ def write_offline_tasks(task_data: dict[str, str | Path], output: str | Path) ->
             evaluated = leaf.config.get("test_split") or leaf.config.get("validation_split")
             if not files or not ({leaf.config.get("test_split"), leaf.config.get("validation_split")} & set(files)):
                 dname = leaf.config.get("dataset_name") or ""
-                raise InputError(f"{data}: no local file for task {leaf.name} split {evaluated!r} "
-                                 f"(looked for {dname + '/' if dname else ''}{evaluated}.jsonl|.parquet|.csv)")
+                raise InputError(
+                    f"{data}: no local file for task {leaf.name} split {evaluated!r} "
+                    f"(looked for {dname + '/' if dname else ''}{evaluated}.jsonl|.parquet|.csv)"
+                )
             fmts = {FORMATS[f.suffix] for fs in files.values() for f in fs}
             if len(fmts) > 1:
                 raise InputError(f"{data}: task {leaf.name} mixes file formats ({', '.join(sorted(fmts))})")
@@ -173,16 +178,27 @@ def write_offline_tasks(task_data: dict[str, str | Path], output: str | Path) ->
             for key in SPLIT_KEYS:  # splits without a local file are switched off
                 if leaf.config.get(key) and leaf.config[key] not in files:
                     doc[key] = None
-            (output / f"{leaf.name}.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False),
-                                                      encoding="utf-8")
+            (output / f"{leaf.name}.yaml").write_text(
+                yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8"
+            )
             names.append(leaf.name)
     return names
 
 
-def run_harness(model, tokenizer, *, tasks: list[str] | None = None, task_data: dict[str, str | Path] | None = None,
-                work_dir: str | Path, num_fewshot: int | None = None, seed: int = 1234,
-                limit: int | float | None = None, batch_size: int = 8, device: str | None = None,
-                max_length: int | None = None) -> dict[str, Any]:
+def run_harness(
+    model,
+    tokenizer,
+    *,
+    tasks: list[str] | None = None,
+    task_data: dict[str, str | Path] | None = None,
+    work_dir: str | Path,
+    num_fewshot: int | None = None,
+    seed: int = 1234,
+    limit: int | float | None = None,
+    batch_size: int = 8,
+    device: str | None = None,
+    max_length: int | None = None,
+) -> dict[str, Any]:
     """Evaluate ``model`` on harness ``tasks`` (online, by name) and/or ``task_data`` (offline).
 
     ``model``/``tokenizer`` are transformers objects (lm_eval's HFLM wraps the instance). Returns
@@ -203,16 +219,33 @@ def run_harness(model, tokenizer, *, tasks: list[str] | None = None, task_data: 
         manager = TaskManager(include_path=str(Path(work_dir) / "tasks"), include_defaults=False)
     dev = device or str(next(model.parameters()).device)
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device=dev, max_length=max_length)
-    results = simple_evaluate(model=lm, tasks=tasks + offline, num_fewshot=num_fewshot, limit=limit,
-                              task_manager=manager, random_seed=seed, numpy_random_seed=seed,
-                              torch_random_seed=seed, fewshot_random_seed=seed, log_samples=False,
-                              bootstrap_iters=1000)
+    results = simple_evaluate(
+        model=lm,
+        tasks=tasks + offline,
+        num_fewshot=num_fewshot,
+        limit=limit,
+        task_manager=manager,
+        random_seed=seed,
+        numpy_random_seed=seed,
+        torch_random_seed=seed,
+        fewshot_random_seed=seed,
+        log_samples=False,
+        bootstrap_iters=1000,
+    )
     if results is None:  # only on non-zero ranks of a distributed run
         return {"tasks": {}}
-    return {"tasks": _flatten(results), "config": {"num_fewshot": num_fewshot, "seed": seed, "limit": limit,
-                                                   "batch_size": batch_size, "offline_tasks": offline,
-                                                   "online_tasks": tasks,
-                                                   "lm_eval_version": _lm_eval_version()}}
+    return {
+        "tasks": _flatten(results),
+        "config": {
+            "num_fewshot": num_fewshot,
+            "seed": seed,
+            "limit": limit,
+            "batch_size": batch_size,
+            "offline_tasks": offline,
+            "online_tasks": tasks,
+            "lm_eval_version": _lm_eval_version(),
+        },
+    }
 
 
 def _lm_eval_version() -> str:

@@ -28,8 +28,7 @@ def resolve_dtype(name: str, device: str):
     return getattr(torch, name)
 
 
-def load_causal_lm(path: str | Path, *, gguf_file: str | None = None, device: str = "cpu",
-                   dtype: str = "auto"):
+def load_causal_lm(path: str | Path, *, gguf_file: str | None = None, device: str = "cpu", dtype: str = "auto"):
     """``(model, tokenizer)`` from a local folder (or ``.gguf`` file), in eval mode on ``device``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -39,8 +38,9 @@ def load_causal_lm(path: str | Path, *, gguf_file: str | None = None, device: st
     kwargs = {"gguf_file": gguf} if gguf else {}
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True,
-                                                     dtype=resolve_dtype(dtype, device), **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(
+            folder, local_files_only=True, dtype=resolve_dtype(dtype, device), **kwargs
+        )
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot load the model ({exc})") from None
     if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
@@ -59,8 +59,9 @@ def gguf_to_folder(gguf_path: str | Path, output: str | Path, *, dtype: str = "b
     # a tied lm_head is not in the state dict of either side; anything else missing is an error
     missing = [k for k in missing if not (k.endswith("lm_head.weight") and fresh.config.tie_word_embeddings)]
     if missing or unexpected:
-        raise InputError(f"{gguf_path}: state dict does not fit the config (missing {missing[:3]}, "
-                         f"unexpected {unexpected[:3]})")
+        raise InputError(
+            f"{gguf_path}: state dict does not fit the config (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
     output = Path(output)
     fresh.to(getattr(torch, dtype)).save_pretrained(output, safe_serialization=True)
     tokenizer.save_pretrained(output)
@@ -101,10 +102,17 @@ def repair_spm_bpe_tokenizer(path: str | Path) -> bool:
     vocab = {p: i for i, (p, _) in enumerate(pieces)}
     skip = special | tied
     unk_id = model.get("unk_id")
-    data["model"] = {"type": "BPE", "dropout": None,
-                     "unk_token": pieces[unk_id][0] if unk_id is not None else None,
-                     "continuing_subword_prefix": None, "end_of_word_suffix": None, "fuse_unk": True,
-                     "byte_fallback": bool(model.get("byte_fallback")), "ignore_merges": False,
-                     "vocab": vocab, "merges": [list(m) for m in bpe_merges(vocab, skip=skip)]}
+    data["model"] = {
+        "type": "BPE",
+        "dropout": None,
+        "unk_token": pieces[unk_id][0] if unk_id is not None else None,
+        "continuing_subword_prefix": None,
+        "end_of_word_suffix": None,
+        "fuse_unk": True,
+        "byte_fallback": bool(model.get("byte_fallback")),
+        "ignore_merges": False,
+        "vocab": vocab,
+        "merges": [list(m) for m in bpe_merges(vocab, skip=skip)],
+    }
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return True

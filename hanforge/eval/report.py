@@ -42,12 +42,25 @@ def _tokenizer_dir(model_path: str, tokenizer, work: Path) -> Path:
     return out
 
 
-def evaluate_model(*, model_path: str, gguf_file: str | None = None, texts: dict[str, str] | None = None,
-                   max_chars: int = 0, window: int = 1024, stride: int = 512, batch_size: int = 8,
-                   tasks: list[str] | None = None, task_data: dict[str, str] | None = None,
-                   num_fewshot: int | None = None, seed: int = 1234, limit: float | None = None,
-                   device: str | None = None, dtype: str = "auto", work_dir: str | Path = "eval-out",
-                   log: Callable[[str], None] = print) -> dict[str, Any]:
+def evaluate_model(
+    *,
+    model_path: str,
+    gguf_file: str | None = None,
+    texts: dict[str, str] | None = None,
+    max_chars: int = 0,
+    window: int = 1024,
+    stride: int = 512,
+    batch_size: int = 8,
+    tasks: list[str] | None = None,
+    task_data: dict[str, str] | None = None,
+    num_fewshot: int | None = None,
+    seed: int = 1234,
+    limit: float | None = None,
+    device: str | None = None,
+    dtype: str = "auto",
+    work_dir: str | Path = "eval-out",
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Load the model once and run what is asked; see :mod:`hanforge.eval`."""
     import torch
 
@@ -62,28 +75,47 @@ def evaluate_model(*, model_path: str, gguf_file: str | None = None, texts: dict
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_causal_lm(model_path, gguf_file=gguf_file, device=device, dtype=dtype)
-    report: dict[str, Any] = {"model": str(model_path), "gguf_file": gguf_file, "device": device,
-                              "num_params": sum(p.numel() for p in model.parameters()),
-                              "bits": {}, "harness": None, "token_efficiency": None}
+    report: dict[str, Any] = {
+        "model": str(model_path),
+        "gguf_file": gguf_file,
+        "device": device,
+        "num_params": sum(p.numel() for p in model.parameters()),
+        "bits": {},
+        "harness": None,
+        "token_efficiency": None,
+    }
     for name, path in texts.items():
         docs = read_eval_texts([path], max_chars=max_chars)
         t0 = time.perf_counter()
         r = bits_per_char(model, tokenizer, docs, window=window, stride=stride, batch_size=batch_size)
         report["bits"][name] = {"path": str(path), **r.to_dict(), "seconds": round(time.perf_counter() - t0, 1)}
-        log(f"{name}: {r.bits_per_char:.4f} bits/char, {r.bits_per_byte:.4f} bits/byte "
-            f"({r.num_chars:,} chars, {r.num_tokens:,} tokens)")
+        log(
+            f"{name}: {r.bits_per_char:.4f} bits/char, {r.bits_per_byte:.4f} bits/byte "
+            f"({r.num_chars:,} chars, {r.num_tokens:,} tokens)"
+        )
     if texts:
         from hanforge.tokenizer.report import tokenizer_report
 
-        report["token_efficiency"] = tokenizer_report(inputs=[p for p in texts.values() if Path(p).is_dir()
-                                                              or Path(p).suffix == ".parquet"] or list(texts.values()),
-                                                      tokenizers=[_tokenizer_dir(model_path, tokenizer, work)])[0]
+        report["token_efficiency"] = tokenizer_report(
+            inputs=[p for p in texts.values() if Path(p).is_dir() or Path(p).suffix == ".parquet"]
+            or list(texts.values()),
+            tokenizers=[_tokenizer_dir(model_path, tokenizer, work)],
+        )[0]
     if tasks or task_data:
         from hanforge.eval.harness import run_harness
 
-        report["harness"] = run_harness(model, tokenizer, tasks=tasks, task_data=task_data, work_dir=work / "harness",
-                                        num_fewshot=num_fewshot, seed=seed, limit=limit, batch_size=batch_size,
-                                        device=device)
+        report["harness"] = run_harness(
+            model,
+            tokenizer,
+            tasks=tasks,
+            task_data=task_data,
+            work_dir=work / "harness",
+            num_fewshot=num_fewshot,
+            seed=seed,
+            limit=limit,
+            batch_size=batch_size,
+            device=device,
+        )
     return report
 
 
@@ -93,21 +125,30 @@ def format_eval_report(report: dict[str, Any]) -> str:
 
     lines = [f"# {report['model']}" + (f" ({report['gguf_file']})" if report.get("gguf_file") else "")]
     if report["bits"]:
-        lines += ["", "| text | docs | chars | tokens | chars/token | bits/char | bits/byte | window/stride |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+        lines += [
+            "",
+            "| text | docs | chars | tokens | chars/token | bits/char | bits/byte | window/stride |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        ]
         for name, r in report["bits"].items():
-            lines.append(f"| {name} | {r['num_docs']:,} | {r['num_chars']:,} | {r['num_tokens']:,} | "
-                         f"{r['chars_per_token']:.3f} | {r['bits_per_char']:.4f} | {r['bits_per_byte']:.4f} | "
-                         f"{r['window']}/{r['stride']} |")
+            lines.append(
+                f"| {name} | {r['num_docs']:,} | {r['num_chars']:,} | {r['num_tokens']:,} | "
+                f"{r['chars_per_token']:.3f} | {r['bits_per_char']:.4f} | {r['bits_per_byte']:.4f} | "
+                f"{r['window']}/{r['stride']} |"
+            )
     if report.get("harness") and report["harness"].get("tasks"):
         lines += ["", format_harness_table(report["harness"]["tasks"])]
     eff = report.get("token_efficiency")
     if eff:
+
         def fmt(v, pattern):
             return "—" if v is None else format(v, pattern)
 
-        lines += ["", f"Token efficiency ({eff['name']}, vocab {eff['vocab_size']:,}): Korean "
-                  f"{fmt(eff['ko_chars_per_token'], '.3f')} chars/token, byte fallback "
-                  f"{fmt(eff.get('ko_byte_fallback_rate'), '.2%')}; English {fmt(eff['en_chars_per_token'], '.3f')} "
-                  "chars/token."]
+        lines += [
+            "",
+            f"Token efficiency ({eff['name']}, vocab {eff['vocab_size']:,}): Korean "
+            f"{fmt(eff['ko_chars_per_token'], '.3f')} chars/token, byte fallback "
+            f"{fmt(eff.get('ko_byte_fallback_rate'), '.2%')}; English {fmt(eff['en_chars_per_token'], '.3f')} "
+            "chars/token.",
+        ]
     return "\n".join(lines)

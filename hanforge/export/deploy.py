@@ -64,8 +64,9 @@ def _dns_name(name: str) -> str:
     return (out or "model")[:50]
 
 
-def write_deploy(manifest: dict, *, output: Path, backend: str = "llama.cpp", context: int = 4096,
-                 name: str | None = None) -> dict:
+def write_deploy(
+    manifest: dict, *, output: Path, backend: str = "llama.cpp", context: int = 4096, name: str | None = None
+) -> dict:
     """Write the three files for ``manifest`` (an export.json dict) under ``output``; validate them."""
     source = Path(manifest["source"])
     name = _dns_name(name or (Path(manifest["run"]).name if manifest.get("run") else source.name))
@@ -91,8 +92,7 @@ def write_deploy(manifest: dict, *, output: Path, backend: str = "llama.cpp", co
     else:
         raise ExportError(f"deploy backend {backend!r}: choose llama.cpp or vllm")
     request = weight_bytes + kv + GIB
-    resources = {"requests": {"cpu": "2", "memory": _mi(request)},
-                 "limits": {"cpu": "4", "memory": _mi(request * 1.5)}}
+    resources = {"requests": {"cpu": "2", "memory": _mi(request)}, "limits": {"cpu": "4", "memory": _mi(request * 1.5)}}
     if backend == "vllm":
         resources["requests"]["nvidia.com/gpu"] = 1
         resources["limits"]["nvidia.com/gpu"] = 1
@@ -102,12 +102,22 @@ def write_deploy(manifest: dict, *, output: Path, backend: str = "llama.cpp", co
         "kubernetes": output / "k8s.yaml",
     }
     files["dockerfile"].write_text(dockerfile, encoding="utf-8")
-    files["compose"].write_text(_compose(name=name, model_mount=model_mount, health_path=health_path,
-                                         resources=resources, gpu=backend == "vllm"), encoding="utf-8")
-    files["kubernetes"].write_text(_kubernetes(name=name, health_path=health_path, resources=resources,
-                                               storage=_mi(weight_bytes * 1.2 + GIB)), encoding="utf-8")
-    result = {"backend": backend, "name": name, "memory_request": resources["requests"]["memory"],
-              "files": {k: str(v) for k, v in files.items()}}
+    files["compose"].write_text(
+        _compose(
+            name=name, model_mount=model_mount, health_path=health_path, resources=resources, gpu=backend == "vllm"
+        ),
+        encoding="utf-8",
+    )
+    files["kubernetes"].write_text(
+        _kubernetes(name=name, health_path=health_path, resources=resources, storage=_mi(weight_bytes * 1.2 + GIB)),
+        encoding="utf-8",
+    )
+    result = {
+        "backend": backend,
+        "name": name,
+        "memory_request": resources["requests"]["memory"],
+        "files": {k: str(v) for k, v in files.items()},
+    }
     result["validation"] = validate_deploy(output)
     return result
 
@@ -125,23 +135,33 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
     && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-cache-dir 'llama-cpp-python[server]=={LLAMA_CPP_PYTHON_VERSION}'
 EXPOSE {PORT}
-HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 CMD {_healthcheck_cmd('/v1/models')}
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 CMD {_healthcheck_cmd("/v1/models")}
 CMD ["python3", "-m", "llama_cpp.server", "--model", "{model_file}", "--model_alias", "{name}", \\
      "--host", "0.0.0.0", "--port", "{PORT}", "--n_ctx", "{context}"]
 """
 
 
 def _vllm_dockerfile(*, name: str, context: int, alpaca: bool) -> str:
-    template = ('COPY chat_template.jinja /templates/chat_template.jinja\n' if alpaca else "")
-    args = ["--model", "/models", "--served-model-name", name, "--host", "0.0.0.0", "--port", str(PORT),
-            "--max-model-len", str(context)]
+    template = "COPY chat_template.jinja /templates/chat_template.jinja\n" if alpaca else ""
+    args = [
+        "--model",
+        "/models",
+        "--served-model-name",
+        name,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(PORT),
+        "--max-model-len",
+        str(context),
+    ]
     if alpaca:
         args += ["--chat-template", "/templates/chat_template.jinja"]
     return f"""# Written by hanforge export --deploy: vLLM's OpenAI-compatible server on one NVIDIA GPU.
 # Build: docker build -t hanforge-{name} .   The merged safetensors are mounted at /models.
 FROM {VLLM_IMAGE}
 {template}EXPOSE {PORT}
-HEALTHCHECK --interval=30s --timeout=5s --start-period=300s --retries=3 CMD {_healthcheck_cmd('/health')}
+HEALTHCHECK --interval=30s --timeout=5s --start-period=300s --retries=3 CMD {_healthcheck_cmd("/health")}
 ENTRYPOINT ["python3", "-m", "vllm.entrypoints.openai.api_server"]
 CMD {json.dumps(args)}
 """
@@ -153,40 +173,75 @@ def _compose(*, name: str, model_mount: Path, health_path: str, resources: dict,
         "image": f"hanforge-{name}:latest",
         "ports": [f"{PORT}:{PORT}"],
         "volumes": [f"{model_mount.resolve()}:/models:ro"],
-        "healthcheck": {"test": ["CMD-SHELL", _healthcheck_cmd(health_path)], "interval": "30s",
-                        "timeout": "5s", "retries": 3, "start_period": "300s" if gpu else "120s"},
+        "healthcheck": {
+            "test": ["CMD-SHELL", _healthcheck_cmd(health_path)],
+            "interval": "30s",
+            "timeout": "5s",
+            "retries": 3,
+            "start_period": "300s" if gpu else "120s",
+        },
         "mem_limit": resources["limits"]["memory"].replace("Mi", "m"),
         "restart": "unless-stopped",
     }
     if gpu:
-        service["deploy"] = {"resources": {"reservations": {"devices": [
-            {"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]}}}
+        service["deploy"] = {
+            "resources": {"reservations": {"devices": [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]}}
+        }
         service["ipc"] = "host"
     return "# Written by hanforge export --deploy.  docker compose up -d --build\n" + _yaml(
-        {"version": "3.8", "services": {name: service}})
+        {"version": "3.8", "services": {name: service}}
+    )
 
 
 def _kubernetes(*, name: str, health_path: str, resources: dict, storage: str) -> str:
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "hanforge"}
     probe = {"httpGet": {"path": health_path, "port": PORT}, "periodSeconds": 15, "timeoutSeconds": 5}
-    pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": f"{name}-model", "labels": labels},
-           "spec": {"accessModes": ["ReadOnlyMany"], "resources": {"requests": {"storage": storage}}}}
-    deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
-        "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
-            "metadata": {"labels": labels},
-            "spec": {"containers": [{
-                "name": "server", "image": f"hanforge-{name}:latest", "imagePullPolicy": "IfNotPresent",
-                "ports": [{"containerPort": PORT, "name": "http"}], "resources": resources,
-                "volumeMounts": [{"name": "model", "mountPath": "/models", "readOnly": True}],
-                "startupProbe": {**probe, "failureThreshold": 40},
-                "readinessProbe": probe, "livenessProbe": {**probe, "failureThreshold": 4}}],
-                "volumes": [{"name": "model", "persistentVolumeClaim": {"claimName": f"{name}-model", "readOnly": True}}]}}},
+    pvc = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": f"{name}-model", "labels": labels},
+        "spec": {"accessModes": ["ReadOnlyMany"], "resources": {"requests": {"storage": storage}}},
     }
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": labels},
-               "spec": {"selector": labels, "ports": [{"name": "http", "port": PORT, "targetPort": PORT}]}}
-    head = ("# Written by hanforge export --deploy.  Copy the model files into the PVC "
-            f"{name}-model, load the image hanforge-{name}:latest, then: kubectl apply -f k8s.yaml\n")
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "server",
+                            "image": f"hanforge-{name}:latest",
+                            "imagePullPolicy": "IfNotPresent",
+                            "ports": [{"containerPort": PORT, "name": "http"}],
+                            "resources": resources,
+                            "volumeMounts": [{"name": "model", "mountPath": "/models", "readOnly": True}],
+                            "startupProbe": {**probe, "failureThreshold": 40},
+                            "readinessProbe": probe,
+                            "livenessProbe": {**probe, "failureThreshold": 4},
+                        }
+                    ],
+                    "volumes": [
+                        {"name": "model", "persistentVolumeClaim": {"claimName": f"{name}-model", "readOnly": True}}
+                    ],
+                },
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"selector": labels, "ports": [{"name": "http", "port": PORT, "targetPort": PORT}]},
+    }
+    head = (
+        "# Written by hanforge export --deploy.  Copy the model files into the PVC "
+        f"{name}-model, load the image hanforge-{name}:latest, then: kubectl apply -f k8s.yaml\n"
+    )
     return head + "---\n".join(_yaml(d) for d in (pvc, deployment, service))
 
 
@@ -200,7 +255,9 @@ def validate_deploy(folder: Path) -> dict[str, str]:
         import kubernetes_validate
         from kubernetes_validate.utils import SchemaNotFoundError, ValidationError
     except ImportError:
-        results["k8s.yaml"] = f"YAML parses ({len(docs)} objects); kubernetes-validate not installed: schema not checked"
+        results["k8s.yaml"] = (
+            f"YAML parses ({len(docs)} objects); kubernetes-validate not installed: schema not checked"
+        )
     else:
         for doc in docs:
             try:
@@ -211,13 +268,19 @@ def validate_deploy(folder: Path) -> dict[str, str]:
     compose = yaml.safe_load((folder / "docker-compose.yml").read_text(encoding="utf-8"))
     tool = shutil.which("docker-compose")
     if tool:
-        proc = subprocess.run([tool, "-f", str(folder / "docker-compose.yml"), "config", "-q"],
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [tool, "-f", str(folder / "docker-compose.yml"), "config", "-q"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
             raise ExportError(f"{folder / 'docker-compose.yml'}: docker-compose config: {proc.stderr.strip()}")
         results["docker-compose.yml"] = "accepted by docker-compose config"
     else:
-        results["docker-compose.yml"] = (f"YAML parses ({len(compose['services'])} service); docker-compose not "
-                                         "installed here: not checked by the tool")
+        results["docker-compose.yml"] = (
+            f"YAML parses ({len(compose['services'])} service); docker-compose not "
+            "installed here: not checked by the tool"
+        )
     results["Dockerfile"] = "not validated here (no offline Dockerfile checker); docker build checks it"
     return results

@@ -47,8 +47,15 @@ def stage_for_conversion(source: ExportSource, stage: Path) -> Path:
     return stage
 
 
-def export_gguf(source: ExportSource, *, formats: list[str], output: Path, name: str = "model",
-                converter_version: str = llamacpp.LLAMA_CPP_PYTHON_VERSION, log=print) -> dict[str, Path]:
+def export_gguf(
+    source: ExportSource,
+    *,
+    formats: list[str],
+    output: Path,
+    name: str = "model",
+    converter_version: str = llamacpp.LLAMA_CPP_PYTHON_VERSION,
+    log=print,
+) -> dict[str, Path]:
     """Write ``output/<name>-<format>.gguf`` for each of ``formats``; return ``{format: file}``.
 
     Every requested file is written anew (under a temporary name, renamed when complete).

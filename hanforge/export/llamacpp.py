@@ -41,8 +41,9 @@ def cache_root() -> Path:
     return Path(base) / "hanforge"
 
 
-def converter_dir(*, version: str = LLAMA_CPP_PYTHON_VERSION, cache: Path | None = None,
-                  download: bool = True, log=print) -> Path:
+def converter_dir(
+    *, version: str = LLAMA_CPP_PYTHON_VERSION, cache: Path | None = None, download: bool = True, log=print
+) -> Path:
     """The folder holding ``convert_hf_to_gguf.py`` of llama-cpp-python ``version``; fetch it if needed.
 
     Raises :class:`ExportError` when it is not cached and ``download`` is false or pip fails.
@@ -56,8 +57,19 @@ def converter_dir(*, version: str = LLAMA_CPP_PYTHON_VERSION, cache: Path | None
     with tempfile.TemporaryDirectory(dir=final.parent, prefix=f".{version}.tmp-") as tmp:
         tmp_path = Path(tmp)
         log(f"fetching llama.cpp's converter: pip download llama-cpp-python=={version} (sdist, no build)")
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet",
-               f"llama-cpp-python=={version}", "-d", str(tmp_path / "sdist")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--quiet",
+            f"llama-cpp-python=={version}",
+            "-d",
+            str(tmp_path / "sdist"),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         sdists = sorted((tmp_path / "sdist").glob("llama_cpp_python-*.tar.gz"))
         if proc.returncode != 0 or not sdists:
@@ -70,7 +82,7 @@ def converter_dir(*, version: str = LLAMA_CPP_PYTHON_VERSION, cache: Path | None
                 _, _, rel = member.name.partition("/")
                 if not rel.startswith(_VENDOR):
                     continue
-                rel = rel[len(_VENDOR):]
+                rel = rel[len(_VENDOR) :]
                 if not rel.startswith(_KEEP) or not (member.isfile() or member.isdir()):
                     continue
                 member.name = rel
@@ -93,10 +105,21 @@ def convert(model_dir: Path, outfile: Path, *, outtype: str, converter: Path, lo
     if outtype not in CONVERTER_OUTTYPES:
         raise ExportError(f"outtype {outtype!r}: the converter writes {', '.join(CONVERTER_OUTTYPES)}")
     tmp = outfile.with_name(f"{outfile.name}.tmp-{os.getpid()}")
-    cmd = [sys.executable, str(converter / "convert_hf_to_gguf.py"), str(model_dir),
-           "--outfile", str(tmp), "--outtype", outtype]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(converter / "gguf-py"), str(converter)]),
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    cmd = [
+        sys.executable,
+        str(converter / "convert_hf_to_gguf.py"),
+        str(model_dir),
+        "--outfile",
+        str(tmp),
+        "--outtype",
+        outtype,
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(converter / "gguf-py"), str(converter)]),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
     env.pop("NO_LOCAL_GGUF", None)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
@@ -110,12 +133,14 @@ def convert(model_dir: Path, outfile: Path, *, outtype: str, converter: Path, lo
 
 def _converter_failure(output: str, model_dir: Path) -> str:
     if "BPE pre-tokenizer was not recognized" in output:
-        return (f"{model_dir}: llama.cpp does not know this byte-level BPE tokenizer's pre-tokenizer "
-                "(its hash of a test string is not registered in convert_hf_to_gguf.py). A custom "
-                "byte-level BPE needs a pre-tokenizer registered in llama.cpp (convert_hf_to_gguf_update.py "
-                "and llama-vocab.cpp) before it can run there; SentencePiece tokenizers "
-                "(hanforge tokenizer train) and BPEs extended with hanforge tokenizer extend from a known "
-                "base convert as they are")
+        return (
+            f"{model_dir}: llama.cpp does not know this byte-level BPE tokenizer's pre-tokenizer "
+            "(its hash of a test string is not registered in convert_hf_to_gguf.py). A custom "
+            "byte-level BPE needs a pre-tokenizer registered in llama.cpp (convert_hf_to_gguf_update.py "
+            "and llama-vocab.cpp) before it can run there; SentencePiece tokenizers "
+            "(hanforge tokenizer train) and BPEs extended with hanforge tokenizer extend from a known "
+            "base convert as they are"
+        )
     if "is not supported" in output:
         line = next((x for x in output.splitlines() if "is not supported" in x), "")
         return f"{model_dir}: llama.cpp's converter: {line.split(':', 2)[-1].strip()}"
@@ -138,8 +163,11 @@ def require_llama_cpp(what: str):
 def quantize(source: Path, outfile: Path, *, kind: str = "q4_k_m") -> Path:
     """llama.cpp's own quantizer (``llama_model_quantize``) from a 16/32-bit GGUF to ``kind``."""
     llama_cpp = require_llama_cpp(f"GGUF {kind}")
-    ftype = {"q4_k_m": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M, "q5_k_m": llama_cpp.LLAMA_FTYPE_MOSTLY_Q5_K_M,
-             "q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0}.get(kind)
+    ftype = {
+        "q4_k_m": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M,
+        "q5_k_m": llama_cpp.LLAMA_FTYPE_MOSTLY_Q5_K_M,
+        "q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0,
+    }.get(kind)
     if ftype is None:
         raise ExportError(f"quantize: unknown kind {kind!r} (q4_k_m, q5_k_m, q4_0)")
     params = llama_cpp.llama_model_quantize_default_params()

@@ -58,8 +58,11 @@ class ExportOptions(ConfigBase):
         require(self.verify_chars >= 100, "verify_chars", f"must be at least 100, got {self.verify_chars}")
         require(self.verify_window >= 8, "verify_window", f"must be at least 8, got {self.verify_window}")
         gguf = [f for f in self.formats if f in GGUF_FORMATS]
-        require(self.deploy_backend != "llama.cpp" or not self.deploy or bool(gguf), "deploy_backend",
-                "llama.cpp serves a GGUF file: add f16, q8_0 or q4_k_m to formats, or use vllm")
+        require(
+            self.deploy_backend != "llama.cpp" or not self.deploy or bool(gguf),
+            "deploy_backend",
+            "llama.cpp serves a GGUF file: add f16, q8_0 or q4_k_m to formats, or use vllm",
+        )
 
 
 def export_bnb_4bit(source: ExportSource, output: Path) -> Path:
@@ -77,8 +80,12 @@ def export_bnb_4bit(source: ExportSource, output: Path) -> Path:
         raise ExportError("bnb-4bit: pip install bitsandbytes (CUDA) first") from None
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                               bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True)
+    quant = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=torch.bfloat16,
+        bnb_4bit_use_double_quant=True,
+    )
     model = AutoModelForCausalLM.from_pretrained(str(source.model_dir), quantization_config=quant, device_map="cuda")
     import os
     import shutil
@@ -102,19 +109,31 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def export_run(path: str | Path, *, output: str | Path | None = None, options: ExportOptions | None = None,
-               verify_text: list[str] | None = None, log=print) -> dict:
+def export_run(
+    path: str | Path,
+    *,
+    output: str | Path | None = None,
+    options: ExportOptions | None = None,
+    verify_text: list[str] | None = None,
+    log=print,
+) -> dict:
     """Export the run or model folder ``path``; return (and write to ``<output>/export.json``) the manifest."""
     from hanforge.export import verify as vf
 
     options = options or ExportOptions()
     path = Path(path)
-    out = Path(output) if output else (path / "export" if (path / "train_config.json").is_file() else path.parent / f"{path.name}-export")
+    out = (
+        Path(output)
+        if output
+        else (path / "export" if (path / "train_config.json").is_file() else path.parent / f"{path.name}-export")
+    )
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     source = resolve_source(path, output=out, dtype=options.merged_dtype, log=log)
-    log(f"source: {source.model_dir} (template {source.template}"
-        f"{', SentencePiece ' + str(source.spm_model) if source.spm_model else ''})")
+    log(
+        f"source: {source.model_dir} (template {source.template}"
+        f"{', SentencePiece ' + str(source.spm_model) if source.spm_model else ''})"
+    )
     files: dict[str, Path] = {}
     if "merged" in options.formats:
         files["merged"] = source.model_dir
@@ -122,8 +141,11 @@ def export_run(path: str | Path, *, output: str | Path | None = None, options: E
         files["bnb-4bit"] = export_bnb_4bit(source, out / "bnb-4bit")
     gguf_formats = [f for f in options.formats if f in GGUF_FORMATS]
     if gguf_formats:
-        files.update(export_gguf(source, formats=gguf_formats, output=out / "gguf",
-                                 converter_version=options.converter_version, log=log))
+        files.update(
+            export_gguf(
+                source, formats=gguf_formats, output=out / "gguf", converter_version=options.converter_version, log=log
+            )
+        )
     entries: dict[str, dict] = {fmt: {"path": str(p), "bytes": _size(p)} for fmt, p in files.items()}
     if options.verify:
         tokenizer = load_tokenizer(source.model_dir)
@@ -148,7 +170,9 @@ def export_run(path: str | Path, *, output: str | Path | None = None, options: E
             if fmt in GGUF_FORMATS:
                 mismatches = vf.gguf_vocab_mismatches(file, tokenizer)
                 if mismatches:
-                    raise ExportError(f"{file}: the GGUF vocabulary differs from the tokenizer: {'; '.join(mismatches)}")
+                    raise ExportError(
+                        f"{file}: the GGUF vocabulary differs from the tokenizer: {'; '.join(mismatches)}"
+                    )
                 scorer = vf.transformers_scorer(file.parent, gguf_file=file.name)
             else:
                 scorer = vf.transformers_scorer(file)
@@ -178,16 +202,20 @@ def export_run(path: str | Path, *, output: str | Path | None = None, options: E
 
 def format_export_summary(manifest: dict) -> str:
     """A readable table of the exports and their verification."""
-    lines = [f"hanforge export: {manifest['source']} (template {manifest['template']})",
-             f"  {'format':<9} {'size':>10}  {'bits/char':>9} {'Δ vs 16-bit':>11} {'top-1':>7} {'max|Δlogit|':>11}"]
+    lines = [
+        f"hanforge export: {manifest['source']} (template {manifest['template']})",
+        f"  {'format':<9} {'size':>10}  {'bits/char':>9} {'Δ vs 16-bit':>11} {'top-1':>7} {'max|Δlogit|':>11}",
+    ]
     for fmt, e in manifest["formats"].items():
         v = e.get("verification", {})
         size = f"{e['bytes'] / 2**20:,.1f} MiB"
         if v.get("reference"):
             lines.append(f"  {fmt:<9} {size:>10}  {v['bits_per_char']:>9.4f} {'(source)':>11}")
         elif v:
-            lines.append(f"  {fmt:<9} {size:>10}  {v['bits_per_char']:>9.4f} {v['bits_per_char_delta']:>+11.4f} "
-                         f"{v['top1_agreement']:>7.1%} {v['max_abs_logit_diff']:>11.4f}")
+            lines.append(
+                f"  {fmt:<9} {size:>10}  {v['bits_per_char']:>9.4f} {v['bits_per_char_delta']:>+11.4f} "
+                f"{v['top1_agreement']:>7.1%} {v['max_abs_logit_diff']:>11.4f}"
+            )
         else:
             lines.append(f"  {fmt:<9} {size:>10}  (not verified)")
         lines.append(f"            {e['path']}")

@@ -51,15 +51,23 @@ def resolve_source(path: str | Path, *, output: Path, dtype: str = "bfloat16", l
         elif (path / "adapter" / "adapter_config.json").is_file():
             model_dir = merge_adapter(path, output=output / "merged", dtype=dtype, log=log)
         else:
-            raise ExportError(f"{path}: the run has neither merged/ nor adapter/ (did it complete? rerun hanforge train)")
+            raise ExportError(
+                f"{path}: the run has neither merged/ nor adapter/ (did it complete? rerun hanforge train)"
+            )
     elif _is_model_dir(path):
         model_dir = path
         if (path.parent / "train_config.json").is_file():
             run_dir = path.parent
     else:
-        raise ExportError(f"{path}: not a training run (train_config.json) nor a model folder (config.json + safetensors)")
-    return ExportSource(model_dir=model_dir, run_dir=run_dir, template=training_template(run_dir),
-                        spm_model=find_spm_model(model_dir, run_dir))
+        raise ExportError(
+            f"{path}: not a training run (train_config.json) nor a model folder (config.json + safetensors)"
+        )
+    return ExportSource(
+        model_dir=model_dir,
+        run_dir=run_dir,
+        template=training_template(run_dir),
+        spm_model=find_spm_model(model_dir, run_dir),
+    )
 
 
 def merge_adapter(run_dir: Path, *, output: Path, dtype: str, log=print) -> Path:

@@ -99,8 +99,9 @@ def llama_cpp_scorer(gguf_path: str | Path, *, n_ctx: int = 512, n_threads: int 
     """Scorer running the GGUF in llama.cpp (llama-cpp-python), logits of every position."""
     from llama_cpp import Llama
 
-    llm = Llama(model_path=str(gguf_path), n_ctx=n_ctx, logits_all=True, verbose=False,
-                n_threads=n_threads, n_batch=n_ctx)
+    llm = Llama(
+        model_path=str(gguf_path), n_ctx=n_ctx, logits_all=True, verbose=False, n_threads=n_threads, n_batch=n_ctx
+    )
 
     def score(ids: Sequence[int]) -> torch.Tensor:
         llm.reset()
@@ -119,8 +120,9 @@ def bits_per_char(scorer: Scorer, windows: Sequence[Sequence[int]], num_chars: i
     return bits / max(1, num_chars)
 
 
-def compare(source: Scorer, export: Scorer, windows: Sequence[Sequence[int]], *, num_chars: int,
-            name: str) -> Agreement:
+def compare(
+    source: Scorer, export: Scorer, windows: Sequence[Sequence[int]], *, num_chars: int, name: str
+) -> Agreement:
     """Score the windows with both models and summarise their agreement."""
     n = 0
     max_abs = sum_abs = top1 = top5 = kl = bits_src = bits_exp = 0.0

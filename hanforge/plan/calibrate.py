@@ -31,8 +31,15 @@ def _device_name() -> str:
     return "CPU"
 
 
-def calibrate(config_path: str | Path, *, steps: int, stage: str | None = None, table: Path | None = None,
-              backend: str = "auto", log=print) -> tuple[Measurement, Path]:
+def calibrate(
+    config_path: str | Path,
+    *,
+    steps: int,
+    stage: str | None = None,
+    table: Path | None = None,
+    backend: str = "auto",
+    log=print,
+) -> tuple[Measurement, Path]:
     """Measure ``steps`` steps of ``config_path``; add the row to ``table``; return ``(row, table file)``."""
     import torch
 
@@ -42,13 +49,18 @@ def calibrate(config_path: str | Path, *, steps: int, stage: str | None = None, 
     if steps < 3:
         raise ConfigError(f"--calibrate {steps}: needs at least 3 steps (the first third is warm-up)")
     with tempfile.TemporaryDirectory(prefix="hanforge-calibrate-") as tmp:
-        config = load_train_config(config_path, overrides={
-            "output": tmp, "run": {"max_steps": steps, "log_every": 1, "save_every": 0, "tensorboard": False},
-            "export": {"adapter": False, "merged": False}})
+        config = load_train_config(
+            config_path,
+            overrides={
+                "output": tmp,
+                "run": {"max_steps": steps, "log_every": 1, "save_every": 0, "tensorboard": False},
+                "export": {"adapter": False, "merged": False},
+            },
+        )
         summary = train(config, stage=stage, backend=backend, progress=False, log=log)
         lines = [json.loads(x) for x in (Path(tmp) / "metrics.jsonl").read_text().splitlines()]
     rates = [x["tokens_per_s"] for x in lines if "tokens_per_s" in x]
-    timed = rates[len(rates) // 3:] or rates
+    timed = rates[len(rates) // 3 :] or rates
     if not timed:
         raise ConfigError(f"{config_path}: the calibration run logged no throughput")
     info = summary.model_info

@@ -47,8 +47,7 @@ class Measurement:
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, where: str) -> Measurement:
         names = {f.name for f in dataclasses.fields(cls)}
-        missing = [f.name for f in dataclasses.fields(cls)
-                   if f.default is dataclasses.MISSING and f.name not in d]
+        missing = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and f.name not in d]
         if missing:
             raise ConfigError(f"{where}: throughput entry {d.get('id', '?')} lacks {', '.join(missing)}")
         return cls(**{k: v for k, v in d.items() if k in names})

@@ -20,8 +20,21 @@ from hanforge.shards.inspect import bin_index, count_by, histogram_counts
 
 NUM_BINS = 40
 # steps in pipeline order, for outputs without stats.json (a plain shard folder)
-_STEP_ORDER = ("ingest", "decode", "extract", "normalize", "boilerplate", "hangul_ratio", "length", "repetition",
-               "quality", "spam", "url_blocklist", "pii", "dedup")
+_STEP_ORDER = (
+    "ingest",
+    "decode",
+    "extract",
+    "normalize",
+    "boilerplate",
+    "hangul_ratio",
+    "length",
+    "repetition",
+    "quality",
+    "spam",
+    "url_blocklist",
+    "pii",
+    "dedup",
+)
 CLASSES = ("kept", "dropped by this rule", "dropped by another rule")
 
 
@@ -63,12 +76,12 @@ class Aggregates:
     num_kept: int = 0
     chars_kept: int = 0
     chars_excluded: int = 0
-    reasons: pl.DataFrame | None = None          # drop_step, drop_reason, num_docs, num_chars
+    reasons: pl.DataFrame | None = None  # drop_step, drop_reason, num_docs, num_chars
     funnel: list[FunnelStep] = field(default_factory=list)
-    sources: pl.DataFrame | None = None          # source, kept, num_docs, num_chars
+    sources: pl.DataFrame | None = None  # source, kept, num_docs, num_chars
     pii_docs: dict[str, int] = field(default_factory=dict)
     pii_spans: dict[str, int] = field(default_factory=dict)
-    cluster_sizes: pl.DataFrame | None = None    # dup_cluster_size, num_clusters
+    cluster_sizes: pl.DataFrame | None = None  # dup_cluster_size, num_clusters
     largest_clusters: pl.DataFrame | None = None
     signals: dict[str, SignalHistogram] = field(default_factory=dict)
     tokens: dict[str, Any] = field(default_factory=dict)
@@ -89,9 +102,20 @@ def signal_ranges(lf: pl.LazyFrame, schema: pl.Schema) -> dict[str, tuple[float,
     if not cols:
         return {}
     step = max(1, lf.select(pl.len()).collect().item() // QUANTILE_SAMPLE)
-    row = lf.select([e for c in cols for e in (pl.col(c).min().alias(f"{c}:lo"),
-                                               pl.col(c).gather_every(step).quantile(0.995).alias(f"{c}:hi"))]
-                    ).collect().row(0, named=True)
+    row = (
+        lf.select(
+            [
+                e
+                for c in cols
+                for e in (
+                    pl.col(c).min().alias(f"{c}:lo"),
+                    pl.col(c).gather_every(step).quantile(0.995).alias(f"{c}:hi"),
+                )
+            ]
+        )
+        .collect()
+        .row(0, named=True)
+    )
     return {c: (float(row[f"{c}:lo"]), float(row[f"{c}:hi"])) for c in cols if row[f"{c}:lo"] is not None}
 
 
@@ -136,23 +160,33 @@ def _text_aggregates(agg: Aggregates, lf: pl.LazyFrame, ranges: dict[str, tuple[
     agg.schema = schema
     kept = pl.col("drop_reason").is_null()
     queries = {
-        "totals": lf.select(num_docs=pl.len(), num_kept=kept.sum(),
-                            chars_kept=pl.col("num_chars").filter(kept).sum(),
-                            chars_excluded=pl.col("num_chars").filter(~kept).sum()),
+        "totals": lf.select(
+            num_docs=pl.len(),
+            num_kept=kept.sum(),
+            chars_kept=pl.col("num_chars").filter(kept).sum(),
+            chars_excluded=pl.col("num_chars").filter(~kept).sum(),
+        ),
         "reasons": count_by(lf.filter(~kept), "drop_step", "drop_reason"),
     }
     if "source" in schema:
         queries["sources"] = count_by(lf.with_columns(kept=kept), "source", "kept")
     if "pii_types" in schema:
-        queries["pii"] = (lf.filter(kept).select(pl.col("pii_types").explode().alias("type")).drop_nulls()
-                          .group_by("type").len().sort("type"))
+        queries["pii"] = (
+            lf.filter(kept)
+            .select(pl.col("pii_types").explode().alias("type"))
+            .drop_nulls()
+            .group_by("type")
+            .len()
+            .sort("type")
+        )
     if "dup_cluster_size" in schema:
         clusters = lf.filter(kept & pl.col("dup_cluster_size").is_not_null())
-        queries["clusters"] = (clusters.group_by("dup_cluster_size").agg(num_clusters=pl.len())
-                               .sort("dup_cluster_size"))
-        queries["largest"] = (clusters.filter(pl.col("dup_cluster_size") > 1)
-                              .select("_file", "id", "source", "url", "dup_cluster_size", "num_chars")
-                              .top_k(8, by=["dup_cluster_size", "id"], reverse=[False, True]))
+        queries["clusters"] = clusters.group_by("dup_cluster_size").agg(num_clusters=pl.len()).sort("dup_cluster_size")
+        queries["largest"] = (
+            clusters.filter(pl.col("dup_cluster_size") > 1)
+            .select("_file", "id", "source", "url", "dup_cluster_size", "num_chars")
+            .top_k(8, by=["dup_cluster_size", "id"], reverse=[False, True])
+        )
     names = list(queries)
     results = dict(zip(names, pl.collect_all([queries[n] for n in names])))
     tot = results["totals"].row(0, named=True)
@@ -167,7 +201,9 @@ def _text_aggregates(agg: Aggregates, lf: pl.LazyFrame, ranges: dict[str, tuple[
         largest = results["largest"]
         keys = list(zip(largest["_file"].to_list(), largest["id"].to_list()))
         texts = agg.folder.text_excerpts(keys, chars=300)
-        agg.largest_clusters = largest.with_columns(excerpt=pl.Series([texts.get(k, "") for k in keys], dtype=pl.String))
+        agg.largest_clusters = largest.with_columns(
+            excerpt=pl.Series([texts.get(k, "") for k in keys], dtype=pl.String)
+        )
     agg.funnel = _funnel(agg)
     _signal_histograms(agg, lf, schema, ranges)
 
@@ -177,7 +213,9 @@ def _funnel(agg: Aggregates) -> list[FunnelStep]:
     if not stats_steps and agg.folder.kind == "dedup":
         stats_steps = ["dedup"]
     dropped = {}
-    for step, docs, chars in agg.reasons.group_by("drop_step").agg(pl.col("num_docs").sum(), pl.col("num_chars").sum()).iter_rows():
+    for step, docs, chars in (
+        agg.reasons.group_by("drop_step").agg(pl.col("num_docs").sum(), pl.col("num_chars").sum()).iter_rows()
+    ):
         dropped[step or "unknown"] = (int(docs), int(chars or 0))
     order = stats_steps or [s for s in _STEP_ORDER if s in dropped]
     order += sorted(s for s in dropped if s not in order)
@@ -190,8 +228,9 @@ def _funnel(agg: Aggregates) -> list[FunnelStep]:
     return out
 
 
-def _signal_histograms(agg: Aggregates, lf: pl.LazyFrame, schema: pl.Schema,
-                       ranges: dict[str, tuple[float, float]] | None) -> None:
+def _signal_histograms(
+    agg: Aggregates, lf: pl.LazyFrame, schema: pl.Schema, ranges: dict[str, tuple[float, float]] | None
+) -> None:
     ranges = ranges if ranges is not None else signal_ranges(lf, schema)
     steps = agg.folder.step_configs()
     plans = []
@@ -205,10 +244,20 @@ def _signal_histograms(agg: Aggregates, lf: pl.LazyFrame, schema: pl.Schema,
     reasons = {s.column: [r.reason for r in s.rules] for s, _, _ in plans}
     # one scan: per signal, one small integer per row = class * NUM_BINS + bin; the histograms are
     # then value counts of those columns
-    cls = {s.column: pl.when(pl.col("drop_reason").is_null()).then(0)
-           .when(pl.col("drop_reason").is_in(reasons[s.column])).then(1).otherwise(2) for s, _, _ in plans}
-    keys = lf.select(*[(cls[s.column] * NUM_BINS + bin_index(pl.col(s.column), edges, log=s.log_x)).cast(pl.Int16)
-                       .alias(s.column) for s, edges, _ in plans]).collect()
+    cls = {
+        s.column: pl.when(pl.col("drop_reason").is_null())
+        .then(0)
+        .when(pl.col("drop_reason").is_in(reasons[s.column]))
+        .then(1)
+        .otherwise(2)
+        for s, _, _ in plans
+    }
+    keys = lf.select(
+        *[
+            (cls[s.column] * NUM_BINS + bin_index(pl.col(s.column), edges, log=s.log_x)).cast(pl.Int16).alias(s.column)
+            for s, edges, _ in plans
+        ]
+    ).collect()
     for signal, edges, limits in plans:
         counts = {name: [0] * NUM_BINS for name in CLASSES}
         for key, n in keys.get_column(signal.column).drop_nulls().value_counts().iter_rows():
@@ -217,9 +266,17 @@ def _signal_histograms(agg: Aggregates, lf: pl.LazyFrame, schema: pl.Schema,
 
 
 def _token_aggregates(agg: Aggregates, tl: pl.LazyFrame) -> None:
-    row = tl.select(num_rows=pl.len(), num_pad_tokens=pl.col("num_pad").sum(),
-                    num_segments=pl.col("doc_lens").list.len().sum(), num_continued=pl.col("continues").sum(),
-                    max_seg=pl.col("doc_lens").list.max().max()).collect().row(0, named=True)
+    row = (
+        tl.select(
+            num_rows=pl.len(),
+            num_pad_tokens=pl.col("num_pad").sum(),
+            num_segments=pl.col("doc_lens").list.len().sum(),
+            num_continued=pl.col("continues").sum(),
+            max_seg=pl.col("doc_lens").list.max().max(),
+        )
+        .collect()
+        .row(0, named=True)
+    )
     seq_len = int(agg.folder.manifest.get("seq_len") or 0)
     agg.tokens = {k: int(v or 0) for k, v in row.items()}
     agg.tokens["seq_len"] = seq_len
@@ -228,6 +285,10 @@ def _token_aggregates(agg: Aggregates, tl: pl.LazyFrame) -> None:
     hi = max(int(row["max_seg"] or 1), 2)
     edges = [10 ** (math.log10(hi + 1) * i / NUM_BINS) - 1 for i in range(NUM_BINS + 1)]
     counts = [0] * NUM_BINS
-    for b, n in histogram_counts(tl.select(pl.col("doc_lens").explode().alias("len")), "len", edges=edges, log=True).collect().iter_rows():
+    for b, n in (
+        histogram_counts(tl.select(pl.col("doc_lens").explode().alias("len")), "len", edges=edges, log=True)
+        .collect()
+        .iter_rows()
+    ):
         counts[b] = int(n)
     agg.doc_len_hist = (edges, counts)

@@ -83,10 +83,15 @@ def render(chart: Chart, *, width: int = 460) -> str:
     if not num_points(chart):
         return f'<p class="note">{escape(chart.title)}: nothing to draw (all zero)</p>'
     svg = _bars(chart, width) if isinstance(chart, BarChart) else _histogram(chart, width)
-    legend = "".join(f'<span><i style="background:{s.color}"></i>{escape(s.name)}</span>'
-                     for s in chart.series if len(chart.series) > 1 or isinstance(chart, Histogram))
-    return (f'<figure class="plot" data-points="{num_points(chart)}"><figcaption>{escape(chart.title)}</figcaption>'
-            f'{svg}<div class="legend">{legend}</div></figure>')
+    legend = "".join(
+        f'<span><i style="background:{s.color}"></i>{escape(s.name)}</span>'
+        for s in chart.series
+        if len(chart.series) > 1 or isinstance(chart, Histogram)
+    )
+    return (
+        f'<figure class="plot" data-points="{num_points(chart)}"><figcaption>{escape(chart.title)}</figcaption>'
+        f'{svg}<div class="legend">{legend}</div></figure>'
+    )
 
 
 def _text(x: float, y: float, s: str, *, anchor: str = "start", cls: str = "") -> str:
@@ -113,8 +118,10 @@ def _bars(chart: BarChart, width: int) -> str:
             w = plot_w * v / peak
             y = y0 if chart.stacked else y0 + k * bar_h
             tip = f"{label} · {s.name}: {v:,} {chart.unit}"
-            out.append(f'<rect class="mark" x="{x:.1f}" y="{y:.1f}" width="{max(w, 0.5 if v else 0):.1f}" '
-                       f'height="{bar_h - 2}" fill="{s.color}"><title>{escape(tip)}</title></rect>')
+            out.append(
+                f'<rect class="mark" x="{x:.1f}" y="{y:.1f}" width="{max(w, 0.5 if v else 0):.1f}" '
+                f'height="{bar_h - 2}" fill="{s.color}"><title>{escape(tip)}</title></rect>'
+            )
             if not chart.stacked and (v or len(chart.series) == 1):
                 out.append(_text(x + w + 4, y + bar_h - 3, fmt(v), cls="val"))
             else:
@@ -142,11 +149,13 @@ def _histogram(chart: Histogram, width: int) -> str:
             a, b = lo, hi
         return left + plot_w * (min(max(v, a), b) - a) / ((b - a) or 1)
 
-    out = [f'<svg viewBox="0 0 {width} {height}" role="img">',
-           f'<line class="ax" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}"/>',
-           f'<line class="ax" x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}"/>',
-           _text(left - 4, top + 8, fmt(peak), anchor="end", cls="axis"),
-           _text(left - 4, top + plot_h, "0", anchor="end", cls="axis")]
+    out = [
+        f'<svg viewBox="0 0 {width} {height}" role="img">',
+        f'<line class="ax" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}"/>',
+        f'<line class="ax" x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}"/>',
+        _text(left - 4, top + 8, fmt(peak), anchor="end", cls="axis"),
+        _text(left - 4, top + plot_h, "0", anchor="end", cls="axis"),
+    ]
     for i in range(n):
         x0, x1 = xpos(chart.edges[i]), xpos(chart.edges[i + 1])
         y = top + plot_h
@@ -157,15 +166,19 @@ def _histogram(chart: Histogram, width: int) -> str:
             h = plot_h * v / peak
             y -= h
             tip = f"{fmt(chart.edges[i])}–{fmt(chart.edges[i + 1])} · {s.name}: {v:,} {chart.unit}"
-            out.append(f'<rect class="mark" x="{x0:.1f}" y="{y:.1f}" width="{max(x1 - x0 - 0.6, 0.8):.1f}" '
-                       f'height="{max(h, 0.8):.1f}" fill="{s.color}"><title>{escape(tip)}</title></rect>')
+            out.append(
+                f'<rect class="mark" x="{x0:.1f}" y="{y:.1f}" width="{max(x1 - x0 - 0.6, 0.8):.1f}" '
+                f'height="{max(h, 0.8):.1f}" fill="{s.color}"><title>{escape(tip)}</title></rect>'
+            )
     for k in range(5):
         v = _tick(chart, k / 4)
         out.append(_text(xpos(v), top + plot_h + 14, fmt(v), anchor="end" if k == 4 else "middle", cls="axis"))
     for j, t in enumerate(chart.thresholds):
         x = xpos(t.value)
-        out.append(f'<line class="thr" x1="{x:.1f}" y1="{10 + 11 * j}" x2="{x:.1f}" y2="{top + plot_h}">'
-                   f'<title>{escape(t.label)}</title></line>')
+        out.append(
+            f'<line class="thr" x1="{x:.1f}" y1="{10 + 11 * j}" x2="{x:.1f}" y2="{top + plot_h}">'
+            f"<title>{escape(t.label)}</title></line>"
+        )
         anchor = "end" if x > left + plot_w * 0.6 else "start"
         dx = -3 if anchor == "end" else 3
         out.append(_text(x + dx, 19 + 11 * j, t.label, anchor=anchor, cls="thrlab"))

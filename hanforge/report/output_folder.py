@@ -63,8 +63,12 @@ class OutputFolder:
             by_file.setdefault(file, set()).add(doc_id)
         out: dict[tuple[str, str], str] = {}
         for file, ids in sorted(by_file.items()):
-            found = (pl.scan_parquet(file).filter(pl.col("id").is_in(sorted(ids)))
-                     .select("id", pl.col("text").str.slice(0, chars)).collect())
+            found = (
+                pl.scan_parquet(file)
+                .filter(pl.col("id").is_in(sorted(ids)))
+                .select("id", pl.col("text").str.slice(0, chars))
+                .collect()
+            )
             for doc_id, text in found.iter_rows():
                 out.setdefault((file, doc_id), text or "")
         return out
@@ -103,11 +107,13 @@ def open_output(path: str | Path) -> OutputFolder:
             groups = {}
         # only this folder's own shards/ and excluded/ (or its own files): dedup keeps temporary
         # Parquet under work/, and a parent folder of several outputs must not mix them
-        text_files = [p for kind in ("shards", "excluded") for p in groups.get(kind, [])
-                      if path in (p.parent, p.parent.parent)]
+        text_files = [
+            p for kind in ("shards", "excluded") for p in groups.get(kind, []) if path in (p.parent, p.parent.parent)
+        ]
         text_files += [p for p in groups.get("other", []) if p.parent == path]
     if not text_files and not token_files:
         raise InputError(f"{path}: no text shards (*.parquet) or token shards (tokens-*.arrow) found")
     kind = manifest.get("kind") or ("token-shards" if token_files else "text-shards")
-    return OutputFolder(path=path, kind=kind, manifest=manifest, stats=stats,
-                        text_files=text_files, token_files=token_files)
+    return OutputFolder(
+        path=path, kind=kind, manifest=manifest, stats=stats, text_files=text_files, token_files=token_files
+    )

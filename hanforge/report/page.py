@@ -19,8 +19,17 @@ from hanforge import __version__
 from hanforge.atomic import atomic_write_bytes
 from hanforge.errors import ShardError
 from hanforge.report.aggregate import CLASSES, Aggregates, aggregate, shared_ranges
-from hanforge.report.charts import DROPPED_ELSEWHERE, DROPPED_HERE, KEPT, RUN_COLORS, BarChart, Histogram, Series, \
-    Threshold, fmt, render
+from hanforge.report.charts import (
+    DROPPED_ELSEWHERE,
+    DROPPED_HERE,
+    KEPT,
+    RUN_COLORS,
+    BarChart,
+    Histogram,
+    Series,
+    Threshold,
+    render,
+)
 from hanforge.report.output_folder import open_output
 from hanforge.report.samples import SampleSet, collect_samples
 
@@ -89,8 +98,9 @@ def _table(head: list[str], rows: list[list[str]], *, diff_cols: tuple[int, ...]
     out = ["<table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>"]
     for row in rows:
         differs = len({row[i] for i in diff_cols}) > 1 if diff_cols else False
-        cells = "".join(f'<td class="diff">{c}</td>' if differs and i in diff_cols else f"<td>{c}</td>"
-                        for i, c in enumerate(row))
+        cells = "".join(
+            f'<td class="diff">{c}</td>' if differs and i in diff_cols else f"<td>{c}</td>" for i, c in enumerate(row)
+        )
         out.append(f"<tr>{cells}</tr>")
     return "".join(out) + "</table>"
 
@@ -103,28 +113,38 @@ def _names(aggs: list[Aggregates]) -> list[str]:
     return [f"{'AB'[i]}: {a.folder.label}" if len(aggs) > 1 else a.folder.label for i, a in enumerate(aggs)]
 
 
-def render_page(aggs: list[Aggregates], samples: list[tuple[list[SampleSet], list[SampleSet]]], *,
-                seconds: float) -> str:
+def render_page(
+    aggs: list[Aggregates], samples: list[tuple[list[SampleSet], list[SampleSet]]], *, seconds: float
+) -> str:
     """The whole page as a string."""
     names = _names(aggs)
-    sections = [("overview", "Overview", _overview(aggs, names)), ("funnel", "Funnel", _funnel(aggs, names)),
-                ("signals", "Signals: kept vs excluded", _signals(aggs, names)),
-                ("pii", "PII", _pii(aggs, names)), ("dedup", "Dedup clusters", _dedup(aggs, names)),
-                ("mix", "Mix: plan vs achieved", _mix(aggs, names)), ("tokens", "Token shards", _tokens(aggs, names)),
-                ("samples", "Sample documents", _samples(samples, names))]
+    sections = [
+        ("overview", "Overview", _overview(aggs, names)),
+        ("funnel", "Funnel", _funnel(aggs, names)),
+        ("signals", "Signals: kept vs excluded", _signals(aggs, names)),
+        ("pii", "PII", _pii(aggs, names)),
+        ("dedup", "Dedup clusters", _dedup(aggs, names)),
+        ("mix", "Mix: plan vs achieved", _mix(aggs, names)),
+        ("tokens", "Token shards", _tokens(aggs, names)),
+        ("samples", "Sample documents", _samples(samples, names)),
+    ]
     sections = [s for s in sections if s[2]]
     nav = "".join(f'<a href="#{sid}">{escape(title)}</a>' for sid, title, _ in sections)
     body = "".join(f'<section id="{sid}"><h2>{escape(title)}</h2>{html}</section>' for sid, title, html in sections)
     title = " vs ".join(str(a.folder.path) for a in aggs)
-    meta = " · ".join(f"{escape(n)}: {escape(a.folder.kind)}, config {escape(str(a.folder.manifest.get('config_fingerprint', '–'))[:12])}"
-                      for n, a in zip(names, aggs))
+    meta = " · ".join(
+        f"{escape(n)}: {escape(a.folder.kind)}, config {escape(str(a.folder.manifest.get('config_fingerprint', '–'))[:12])}"
+        for n, a in zip(names, aggs)
+    )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return (f'<!DOCTYPE html><html lang="ko"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>hanforge report · {escape(title)}</title><style>{CSS}</style></head><body>"
-            f"<header><h1>hanforge report · {escape(title)}</h1><div class=\"meta\">{meta}<br>"
-            f"hanforge {__version__} · made {stamp} in {seconds:.1f} s</div></header><nav>{nav}</nav>"
-            f"<main>{body}</main><script>{SCRIPT}</script></body></html>")
+    return (
+        f'<!DOCTYPE html><html lang="ko"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>hanforge report · {escape(title)}</title><style>{CSS}</style></head><body>"
+        f'<header><h1>hanforge report · {escape(title)}</h1><div class="meta">{meta}<br>'
+        f"hanforge {__version__} · made {stamp} in {seconds:.1f} s</div></header><nav>{nav}</nav>"
+        f"<main>{body}</main><script>{SCRIPT}</script></body></html>"
+    )
 
 
 def _overview(aggs: list[Aggregates], names: list[str]) -> str:
@@ -140,8 +160,11 @@ def _overview(aggs: list[Aggregates], names: list[str]) -> str:
     ]
     if len(aggs) == 1:
         a = aggs[0]
-        return '<div class="cards">' + "".join(f"<div class=\"card\"><b>{v(a)}</b><span>{escape(k)}</span></div>"
-                                               for k, v in metrics) + "</div>"
+        return (
+            '<div class="cards">'
+            + "".join(f'<div class="card"><b>{v(a)}</b><span>{escape(k)}</span></div>' for k, v in metrics)
+            + "</div>"
+        )
     rows = [[escape(k), *(v(a) for a in aggs)] for k, v in metrics]
     return _table(["", *names], rows, diff_cols=(1, 2))
 
@@ -160,42 +183,66 @@ def _funnel(aggs: list[Aggregates], names: list[str]) -> str:
         row = [escape(step)]
         for m in by_step:
             s = m.get(step)
-            row += ([f"{s.docs_in:,}", f"{s.docs_dropped:,}", f"{s.chars_in:,}", f"{s.chars_dropped:,}"]
-                    if s else ["–"] * 4)
+            row += (
+                [f"{s.docs_in:,}", f"{s.docs_dropped:,}", f"{s.chars_in:,}", f"{s.chars_dropped:,}"] if s else ["–"] * 4
+            )
         rows.append(row)
     diff = (2, 6) if len(aggs) > 1 else ()
     parts.append(_table(head, rows, diff_cols=diff))
-    parts.append('<p class="note">Characters are counted as each document left the pipeline (kept: final text; '
-                 'dropped: its text at the dropping step), so the character funnel shows what each drop removed, '
-                 'not what extraction or boilerplate removal shortened.</p>')
+    parts.append(
+        '<p class="note">Characters are counted as each document left the pipeline (kept: final text; '
+        "dropped: its text at the dropping step), so the character funnel shows what each drop removed, "
+        "not what extraction or boilerplate removal shortened.</p>"
+    )
     charts = []
     for unit, col in (("documents", "num_docs"), ("characters", "num_chars")):
-        reasons = list(dict.fromkeys(r for a in aggs if a.reasons is not None for r in a.reasons["drop_reason"].to_list()))
+        reasons = list(
+            dict.fromkeys(r for a in aggs if a.reasons is not None for r in a.reasons["drop_reason"].to_list())
+        )
         if not reasons:
             continue
         series = []
         for i, a in enumerate(aggs):
             m = dict(zip(a.reasons["drop_reason"].to_list(), a.reasons[col].to_list())) if a.reasons is not None else {}
-            series.append(Series(names[i], [int(m.get(r, 0) or 0) for r in reasons],
-                                 RUN_COLORS[i] if len(aggs) > 1 else DROPPED_HERE))
+            series.append(
+                Series(
+                    names[i], [int(m.get(r, 0) or 0) for r in reasons], RUN_COLORS[i] if len(aggs) > 1 else DROPPED_HERE
+                )
+            )
         charts.append(render(BarChart(f"drop reasons by {unit}", reasons, series, unit=unit)))
     for i, a in enumerate(aggs):
         if a.funnel:
             kept = [s.docs_out for s in a.funnel]
             dropped = [s.docs_dropped for s in a.funnel]
-            charts.append(render(BarChart(f"documents per step · {names[i]}", [s.step for s in a.funnel],
-                                          [Series("passed", kept, KEPT), Series("dropped", dropped, DROPPED_HERE)],
-                                          stacked=True)))
+            charts.append(
+                render(
+                    BarChart(
+                        f"documents per step · {names[i]}",
+                        [s.step for s in a.funnel],
+                        [Series("passed", kept, KEPT), Series("dropped", dropped, DROPPED_HERE)],
+                        stacked=True,
+                    )
+                )
+            )
     if any(a.sources is not None and a.sources.height for a in aggs):
         for i, a in enumerate(aggs):
             if a.sources is None or not a.sources.height:
                 continue
             srcs = sorted(set(a.sources["source"].to_list()), key=str)
             m = {(s, k): n for s, k, n, _ in a.sources.iter_rows()}
-            charts.append(render(BarChart(f"documents per source · {names[i]}", [str(s) for s in srcs],
-                                          [Series("kept", [m.get((s, True), 0) for s in srcs], KEPT),
-                                           Series("excluded", [m.get((s, False), 0) for s in srcs], DROPPED_HERE)],
-                                          stacked=True)))
+            charts.append(
+                render(
+                    BarChart(
+                        f"documents per source · {names[i]}",
+                        [str(s) for s in srcs],
+                        [
+                            Series("kept", [m.get((s, True), 0) for s in srcs], KEPT),
+                            Series("excluded", [m.get((s, False), 0) for s in srcs], DROPPED_HERE),
+                        ],
+                        stacked=True,
+                    )
+                )
+            )
     parts.append(f'<div class="grid">{"".join(charts)}</div>')
     return "".join(parts)
 
@@ -218,26 +265,36 @@ def _signals(aggs: list[Aggregates], names: list[str]) -> str:
             series = [Series(name, h.counts[name], _CLASS_COLORS[name]) for name in CLASSES]
             fig = render(Histogram(title, h.edges, series, drawn, log_x=h.signal.log_x))
             if off:
-                fig = fig.replace("</figure>", f'<div class="off">off the chart: {escape(", ".join(off))}</div></figure>')
+                fig = fig.replace(
+                    "</figure>", f'<div class="off">off the chart: {escape(", ".join(off))}</div></figure>'
+                )
             row.append(fig)
         figs.append(f'<div class="pair">{"".join(row)}</div>' if len(row) > 1 else "".join(row))
-    return ('<p class="note">Stacked counts per bin; dashed lines are the limits configured in the run '
-            "(manifest.json). Documents dropped before a signal was computed have no value and are not counted."
-            f'</p><div class="grid">{"".join(figs)}</div>')
+    return (
+        '<p class="note">Stacked counts per bin; dashed lines are the limits configured in the run '
+        "(manifest.json). Documents dropped before a signal was computed have no value and are not counted."
+        f'</p><div class="grid">{"".join(figs)}</div>'
+    )
 
 
 def _pii(aggs: list[Aggregates], names: list[str]) -> str:
     charts = []
-    for title, attr, unit in (("PII replacements by type (stats.json)", "pii_spans", "replacements"),
-                              ("kept documents with PII, by type", "pii_docs", "documents")):
+    for title, attr, unit in (
+        ("PII replacements by type (stats.json)", "pii_spans", "replacements"),
+        ("kept documents with PII, by type", "pii_docs", "documents"),
+    ):
         types = sorted({t for a in aggs for t in getattr(a, attr)})
         if types:
-            series = [Series(names[i], [getattr(a, attr).get(t, 0) for t in types], RUN_COLORS[i])
-                      for i, a in enumerate(aggs)]
+            series = [
+                Series(names[i], [getattr(a, attr).get(t, 0) for t in types], RUN_COLORS[i]) for i, a in enumerate(aggs)
+            ]
             charts.append(render(BarChart(title, types, series, unit=unit)))
     if not charts:
-        return '<p class="note">No PII was replaced (or the PII step did not run).</p>' \
-            if any(a.schema is not None and "num_pii" in a.schema for a in aggs) else ""
+        return (
+            '<p class="note">No PII was replaced (or the PII step did not run).</p>'
+            if any(a.schema is not None and "num_pii" in a.schema for a in aggs)
+            else ""
+        )
     return f'<div class="grid">{"".join(charts)}</div>'
 
 
@@ -250,17 +307,32 @@ def _dedup(aggs: list[Aggregates], names: list[str]) -> str:
         if a.cluster_sizes is None:
             continue
         sizes = [str(s) for s in a.cluster_sizes["dup_cluster_size"].to_list()]
-        charts.append(render(BarChart(f"clusters by size · {names[i]}", sizes,
-                                      [Series("clusters", a.cluster_sizes["num_clusters"].to_list(), KEPT)],
-                                      unit="clusters")))
+        charts.append(
+            render(
+                BarChart(
+                    f"clusters by size · {names[i]}",
+                    sizes,
+                    [Series("clusters", a.cluster_sizes["num_clusters"].to_list(), KEPT)],
+                    unit="clusters",
+                )
+            )
+        )
         docs = st.get("documents", {})
-        parts.append(f"<h3>{escape(names[i])}</h3><p>exact duplicates removed {docs.get('exact_duplicate', 0):,} · "
-                     f"near duplicates removed {docs.get('near_duplicate', 0):,} · clusters {st.get('clusters', 0):,} · "
-                     f"largest {st.get('largest_cluster', 0):,}</p>")
+        parts.append(
+            f"<h3>{escape(names[i])}</h3><p>exact duplicates removed {docs.get('exact_duplicate', 0):,} · "
+            f"near duplicates removed {docs.get('near_duplicate', 0):,} · clusters {st.get('clusters', 0):,} · "
+            f"largest {st.get('largest_cluster', 0):,}</p>"
+        )
         if a.largest_clusters is not None and a.largest_clusters.height:
-            rows = [[escape(r["id"]), f"{r['dup_cluster_size']:,}", escape(str(r["source"])),
-                     f'<span style="white-space:normal">{escape(r["excerpt"][:160])}</span>']
-                    for r in a.largest_clusters.to_dicts()]
+            rows = [
+                [
+                    escape(r["id"]),
+                    f"{r['dup_cluster_size']:,}",
+                    escape(str(r["source"])),
+                    f'<span style="white-space:normal">{escape(r["excerpt"][:160])}</span>',
+                ]
+                for r in a.largest_clusters.to_dicts()
+            ]
             parts.append(_table(["kept id", "cluster size", "source", "text"], rows))
     return f'<div class="grid">{"".join(charts)}</div>' + "".join(parts)
 
@@ -273,43 +345,100 @@ def _mix(aggs: list[Aggregates], names: list[str]) -> str:
             continue
         unit = a.folder.manifest.get("unit", "tokens")
         labels = sorted(sources)
-        charts.append(render(BarChart(f"{unit} per source · {names[i]}", labels,
-                                      [Series("planned", [int(sources[s].get("planned", 0)) for s in labels], "#98a2b3"),
-                                       Series("achieved", [int(sources[s].get("achieved", 0)) for s in labels], KEPT)],
-                                      unit=unit)))
-        rows = [[escape(s), f"{sources[s].get('planned', 0):,}", f"{sources[s].get('achieved', 0):,}",
-                 f"{sources[s].get('ratio_planned', 0):.3f}", f"{sources[s].get('ratio_achieved', 0):.3f}",
-                 f"{sources[s].get('epochs', 0):.2f}", f"{sources[s].get('num_docs_sampled', 0):,}"] for s in labels]
-        tables.append(f"<h3>{escape(names[i])}</h3>" + _table(
-            ["source", f"planned {unit}", "achieved", "ratio planned", "ratio achieved", "epochs", "docs sampled"],
-            rows, diff_cols=(1, 2)))
+        charts.append(
+            render(
+                BarChart(
+                    f"{unit} per source · {names[i]}",
+                    labels,
+                    [
+                        Series("planned", [int(sources[s].get("planned", 0)) for s in labels], "#98a2b3"),
+                        Series("achieved", [int(sources[s].get("achieved", 0)) for s in labels], KEPT),
+                    ],
+                    unit=unit,
+                )
+            )
+        )
+        rows = [
+            [
+                escape(s),
+                f"{sources[s].get('planned', 0):,}",
+                f"{sources[s].get('achieved', 0):,}",
+                f"{sources[s].get('ratio_planned', 0):.3f}",
+                f"{sources[s].get('ratio_achieved', 0):.3f}",
+                f"{sources[s].get('epochs', 0):.2f}",
+                f"{sources[s].get('num_docs_sampled', 0):,}",
+            ]
+            for s in labels
+        ]
+        tables.append(
+            f"<h3>{escape(names[i])}</h3>"
+            + _table(
+                ["source", f"planned {unit}", "achieved", "ratio planned", "ratio achieved", "epochs", "docs sampled"],
+                rows,
+                diff_cols=(1, 2),
+            )
+        )
     return f'<div class="grid">{"".join(charts)}</div>' + "".join(tables) if charts else ""
 
 
 def _tokens(aggs: list[Aggregates], names: list[str]) -> str:
     if not any(a.tokens for a in aggs):
         return ""
-    metrics = [("rows", "num_rows"), ("sequence length", "seq_len"), ("document segments", "num_segments"),
-               ("rows continuing a document", "num_continued"), ("padding tokens", "num_pad_tokens")]
+    metrics = [
+        ("rows", "num_rows"),
+        ("sequence length", "seq_len"),
+        ("document segments", "num_segments"),
+        ("rows continuing a document", "num_continued"),
+        ("padding tokens", "num_pad_tokens"),
+    ]
     rows = [[k, *(f"{a.tokens.get(key, 0):,}" if a.tokens else "–" for a in aggs)] for k, key in metrics]
-    rows.append(["tokens (manifest)", *(f"{a.folder.manifest.get('num_tokens', 0):,}" if a.tokens else "–" for a in aggs)])
-    rows.append(["packing efficiency", *(f"{a.tokens['packing_efficiency']:.4f}" if a.tokens.get("packing_efficiency") is not None
-                                          else "–" for a in aggs)])
+    rows.append(
+        ["tokens (manifest)", *(f"{a.folder.manifest.get('num_tokens', 0):,}" if a.tokens else "–" for a in aggs)]
+    )
+    rows.append(
+        [
+            "packing efficiency",
+            *(
+                f"{a.tokens['packing_efficiency']:.4f}" if a.tokens.get("packing_efficiency") is not None else "–"
+                for a in aggs
+            ),
+        ]
+    )
     charts = []
     for i, a in enumerate(aggs):
         if a.doc_len_hist:
             edges, counts = a.doc_len_hist
-            charts.append(render(Histogram(f"document segment length (tokens) · {names[i]}", edges,
-                                           [Series("segments", counts, KEPT)],
-                                           [Threshold(a.tokens["seq_len"], f"seq_len {a.tokens['seq_len']}")]
-                                           if a.tokens.get("seq_len") else [], log_x=True, unit="segments")))
+            charts.append(
+                render(
+                    Histogram(
+                        f"document segment length (tokens) · {names[i]}",
+                        edges,
+                        [Series("segments", counts, KEPT)],
+                        [Threshold(a.tokens["seq_len"], f"seq_len {a.tokens['seq_len']}")]
+                        if a.tokens.get("seq_len")
+                        else [],
+                        log_x=True,
+                        unit="segments",
+                    )
+                )
+            )
         srcs = a.folder.manifest.get("sources") if a.folder.kind == "token-shards" else None
         if srcs:
             labels = sorted(srcs)
-            charts.append(render(BarChart(f"tokens per source · {names[i]}", labels,
-                                          [Series("tokens", [int(srcs[s].get("num_tokens", 0)) for s in labels], KEPT)],
-                                          unit="tokens")))
-    return _table(["", *names], rows, diff_cols=(1, 2) if len(aggs) > 1 else ()) + f'<div class="grid">{"".join(charts)}</div>'
+            charts.append(
+                render(
+                    BarChart(
+                        f"tokens per source · {names[i]}",
+                        labels,
+                        [Series("tokens", [int(srcs[s].get("num_tokens", 0)) for s in labels], KEPT)],
+                        unit="tokens",
+                    )
+                )
+            )
+    return (
+        _table(["", *names], rows, diff_cols=(1, 2) if len(aggs) > 1 else ())
+        + f'<div class="grid">{"".join(charts)}</div>'
+    )
 
 
 def _sample_html(row: dict, value_col: str | None) -> str:
@@ -338,11 +467,16 @@ def _samples(samples: list[tuple[list[SampleSet], list[SampleSet]]], names: list
             for i, pair in enumerate(samples):
                 found = next((s for s in pair[idx] if s.title == title), None)
                 value_col = title.split(" near ")[0] if idx == 1 else None
-                body = "".join(_sample_html(r, value_col) for r in found.rows) if found and found.rows else \
-                    '<p class="note">none</p>'
+                body = (
+                    "".join(_sample_html(r, value_col) for r in found.rows)
+                    if found and found.rows
+                    else '<p class="note">none</p>'
+                )
                 note = escape(found.note) if found else "not in this run"
                 who = f'<span class="run-{"ab"[i]}">{escape(names[i])}</span> · ' if n > 1 else ""
                 cols.append(f'<div><div class="note">{who}{note}</div>{body}</div>')
-            out.append(f'<details{" open" if idx == 0 else ""}><summary><b>{escape(title)}</b></summary>'
-                       f'<div class="cols" style="--n:{n}">{"".join(cols)}</div></details>')
+            out.append(
+                f"<details{' open' if idx == 0 else ''}><summary><b>{escape(title)}</b></summary>"
+                f'<div class="cols" style="--n:{n}">{"".join(cols)}</div></details>'
+            )
     return "".join(out)

@@ -32,14 +32,16 @@ def _columns(schema: pl.Schema, *extra: str) -> list[str]:
     return [c for c in names if c in schema or c == "_file"]
 
 
-def collect_samples(agg: Aggregates, *, per_reason: int = 3, per_limit: int = 3) -> tuple[list[SampleSet], list[SampleSet]]:
+def collect_samples(
+    agg: Aggregates, *, per_reason: int = 3, per_limit: int = 3
+) -> tuple[list[SampleSet], list[SampleSet]]:
     """(samples per drop reason, kept samples nearest each configured limit)."""
     lf = agg.folder.scan_text(with_file=True)
     if lf is None or agg.schema is None:
         return [], []
     schema = agg.schema
     reason_sets, queries = [], []
-    for step, reason, num_docs, _ in (agg.reasons.iter_rows() if agg.reasons is not None else []):
+    for step, reason, num_docs, _ in agg.reasons.iter_rows() if agg.reasons is not None else []:
         reason_sets.append(SampleSet(f"{reason}", f"step {step} · {num_docs:,} documents", []))
         queries.append(lf.filter(pl.col("drop_reason") == reason).head(per_reason).select(_columns(schema)))
     limit_sets = []
@@ -49,16 +51,24 @@ def collect_samples(agg: Aggregates, *, per_reason: int = 3, per_limit: int = 3)
             lo, hi = _band(lim, width)
             col = pl.col(lim.column)
             near = lf.filter(pl.col("drop_reason").is_null() & col.is_between(lo, hi))
-            limit_sets.append((SampleSet(f"{lim.column} near {lim.label}", f"kept, {lim.column} in [{lo:.4g}, {hi:.4g}]", []), lim))
+            limit_sets.append(
+                (SampleSet(f"{lim.column} near {lim.label}", f"kept, {lim.column} in [{lo:.4g}, {hi:.4g}]", []), lim)
+            )
             queries.append(near.head(per_limit * 4).select(_columns(schema, lim.column)))
     results = pl.collect_all(queries) if queries else []
     keys = [(f, i) for df in results for f, i in zip(df["_file"].to_list(), df["id"].to_list())]
     texts = agg.folder.text_excerpts(keys, chars=EXCERPT_CHARS)
-    results = [df.with_columns(excerpt=pl.Series([texts.get(k, "") for k in zip(df["_file"].to_list(), df["id"].to_list())],
-                                                 dtype=pl.String)) for df in results]
-    for sample_set, df in zip(reason_sets, results[:len(reason_sets)]):
+    results = [
+        df.with_columns(
+            excerpt=pl.Series(
+                [texts.get(k, "") for k in zip(df["_file"].to_list(), df["id"].to_list())], dtype=pl.String
+            )
+        )
+        for df in results
+    ]
+    for sample_set, df in zip(reason_sets, results[: len(reason_sets)]):
         sample_set.rows = df.to_dicts()
-    for (sample_set, lim), df in zip(limit_sets, results[len(reason_sets):]):
+    for (sample_set, lim), df in zip(limit_sets, results[len(reason_sets) :]):
         df = df.sort((pl.col(lim.column) - lim.value).abs(), "id").head(per_limit)
         sample_set.rows = df.to_dicts()
     return reason_sets, [s for s, _ in limit_sets]

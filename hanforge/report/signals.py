@@ -35,22 +35,44 @@ class Signal:
 
 SIGNALS: tuple[Signal, ...] = (
     Signal("hangul_ratio", "Hangul ratio", rules=(Rule("hangul_ratio", "threshold", "min", "hangul_ratio"),)),
-    Signal("num_chars", "length (characters)", log_x=True,
-           rules=(Rule("length", "min_chars", "min", "too_short"), Rule("length", "max_chars", "max", "too_long"))),
-    Signal("num_eojeols", "eojeols (words)", log_x=True,
-           rules=(Rule("length", "min_eojeols", "min", "too_few_eojeols"),)),
-    Signal("avg_eojeol_len", "mean eojeol length",
-           rules=(Rule("quality", "min_avg_eojeol_len", "min", "avg_eojeol_len_low"),
-                  Rule("quality", "max_avg_eojeol_len", "max", "avg_eojeol_len_high"))),
+    Signal(
+        "num_chars",
+        "length (characters)",
+        log_x=True,
+        rules=(Rule("length", "min_chars", "min", "too_short"), Rule("length", "max_chars", "max", "too_long")),
+    ),
+    Signal(
+        "num_eojeols", "eojeols (words)", log_x=True, rules=(Rule("length", "min_eojeols", "min", "too_few_eojeols"),)
+    ),
+    Signal(
+        "avg_eojeol_len",
+        "mean eojeol length",
+        rules=(
+            Rule("quality", "min_avg_eojeol_len", "min", "avg_eojeol_len_low"),
+            Rule("quality", "max_avg_eojeol_len", "max", "avg_eojeol_len_high"),
+        ),
+    ),
     Signal("num_lines", "lines", log_x=True),
-    Signal("dup_line_frac", "duplicated lines (fraction)",
-           rules=(Rule("repetition", "dup_line_frac", "max", "dup_line_frac"),)),
-    Signal("dup_line_char_frac", "duplicated line characters (fraction)",
-           rules=(Rule("repetition", "dup_line_char_frac", "max", "dup_line_char_frac"),)),
-    Signal("top_ngram_char_frac", "top eojeol n-gram characters (n=2..4)",
-           rules=tuple(Rule("repetition", f"top_ngrams.{n}", "max", f"top_{n}gram") for n in (2, 3, 4))),
-    Signal("dup_ngram_char_frac", "duplicated eojeol n-gram characters (n=5..10)",
-           rules=tuple(Rule("repetition", f"dup_ngrams.{n}", "max", f"dup_{n}gram") for n in range(5, 11))),
+    Signal(
+        "dup_line_frac",
+        "duplicated lines (fraction)",
+        rules=(Rule("repetition", "dup_line_frac", "max", "dup_line_frac"),),
+    ),
+    Signal(
+        "dup_line_char_frac",
+        "duplicated line characters (fraction)",
+        rules=(Rule("repetition", "dup_line_char_frac", "max", "dup_line_char_frac"),),
+    ),
+    Signal(
+        "top_ngram_char_frac",
+        "top eojeol n-gram characters (n=2..4)",
+        rules=tuple(Rule("repetition", f"top_ngrams.{n}", "max", f"top_{n}gram") for n in (2, 3, 4)),
+    ),
+    Signal(
+        "dup_ngram_char_frac",
+        "duplicated eojeol n-gram characters (n=5..10)",
+        rules=tuple(Rule("repetition", f"dup_ngrams.{n}", "max", f"dup_{n}gram") for n in range(5, 11)),
+    ),
     Signal("punct_ratio", "punctuation ratio", rules=(Rule("quality", "max_punct_ratio", "max", "punct_ratio"),)),
     Signal("symbol_ratio", "symbol ratio", rules=(Rule("quality", "max_symbol_ratio", "max", "symbol_ratio"),)),
     Signal("digit_ratio", "digit ratio", rules=(Rule("quality", "max_digit_ratio", "max", "digit_ratio"),)),

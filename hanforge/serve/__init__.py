@@ -55,8 +55,14 @@ def build_backend(path: str | Path, *, backend: str = "auto", name: str | None =
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if model["kind"] == "gguf":
         p = Path(model["path"])
-        be = TransformersBackend(p.parent, gguf_file=p.name, template=model["template"], name=name,
-                                 tokenizer_dir=model["tokenizer_dir"], device=device)
+        be = TransformersBackend(
+            p.parent,
+            gguf_file=p.name,
+            template=model["template"],
+            name=name,
+            tokenizer_dir=model["tokenizer_dir"],
+            device=device,
+        )
         return be, f"transformers (GGUF dequantised to float32) on {device}: {p}"
     be = TransformersBackend(model["path"], template=model["template"], name=name, device=device)
     return be, f"transformers on {device}: {model['path']} (template {model['template']})"

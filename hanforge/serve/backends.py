@@ -42,8 +42,16 @@ def _param(body: dict, key: str, default, kind):
 class TransformersBackend:
     """A Hugging Face model folder (or a GGUF file dequantised by transformers) served in process."""
 
-    def __init__(self, model_dir: str | Path, *, template: str, name: str, gguf_file: str | None = None,
-                 tokenizer_dir: str | Path | None = None, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        template: str,
+        name: str,
+        gguf_file: str | None = None,
+        tokenizer_dir: str | Path | None = None,
+        device: str = "cpu",
+    ) -> None:
         import torch
         from transformers import AutoModelForCausalLM
 
@@ -62,17 +70,22 @@ class TransformersBackend:
         if not self.chat_template:
             raise ValueError("this model has no chat template (a cpt run without one): use /v1/completions")
         for m in messages:
-            if not isinstance(m, dict) or not isinstance(m.get("content"), str) or m.get("role") not in (
-                    "system", "user", "assistant"):
+            if (
+                not isinstance(m, dict)
+                or not isinstance(m.get("content"), str)
+                or m.get("role") not in ("system", "user", "assistant")
+            ):
                 raise ValueError("each message needs a role (system/user/assistant) and string content")
-        text = self.tokenizer.apply_chat_template(messages, chat_template=self.chat_template, tokenize=False,
-                                                  add_generation_prompt=True)
+        text = self.tokenizer.apply_chat_template(
+            messages, chat_template=self.chat_template, tokenize=False, add_generation_prompt=True
+        )
         ids = self.tokenizer(text, add_special_tokens=self.template == "alpaca-ko")["input_ids"]
         return text, ids
 
     # ---- decoding
-    def generate(self, ids: list[int], *, max_tokens: int, temperature: float, top_p: float,
-                 stop: list[str], seed: int | None) -> Iterator[tuple[str, str | None]]:
+    def generate(
+        self, ids: list[int], *, max_tokens: int, temperature: float, top_p: float, stop: list[str], seed: int | None
+    ) -> Iterator[tuple[str, str | None]]:
         """Yield ``(text delta, finish_reason or None)``; the last item carries the finish reason."""
         import torch
 
@@ -106,17 +119,17 @@ class TransformersBackend:
                 cut = min((text.find(s) for s in stop if s and s in text), default=-1)
                 if cut >= 0:
                     if cut > len(sent):
-                        yield text[len(sent):cut], None
+                        yield text[len(sent) : cut], None
                     sent = text[:cut]
                     finish, stopped = "stop", True
                     break
                 if not text.endswith("\ufffd") and len(text) > len(sent):  # hold back a half character
-                    yield text[len(sent):], None
+                    yield text[len(sent) :], None
                     sent = text
                 cur = torch.tensor([[nxt]], device=self.device)
         self.num_completion_tokens = len(out)
         text = sent if stopped else self.tokenizer.decode(out, skip_special_tokens=True)
-        yield text[len(sent):], finish
+        yield text[len(sent) :], finish
 
     def _params(self, body: dict) -> dict:
         max_tokens = _param(body, "max_completion_tokens", None, int) or _param(body, "max_tokens", 128, int)
@@ -126,8 +139,13 @@ class TransformersBackend:
             raise ValueError("'stop' must be a string or a list of strings")
         if max_tokens < 1:
             raise ValueError("'max_tokens' must be at least 1")
-        return {"max_tokens": max_tokens, "temperature": _param(body, "temperature", 0.0, float),
-                "top_p": _param(body, "top_p", 1.0, float), "stop": stop, "seed": _param(body, "seed", None, int)}
+        return {
+            "max_tokens": max_tokens,
+            "temperature": _param(body, "temperature", 0.0, float),
+            "top_p": _param(body, "top_p", 1.0, float),
+            "stop": stop,
+            "seed": _param(body, "seed", None, int),
+        }
 
     # ---- OpenAI bodies
     def chat_completion(self, body: dict) -> dict | Iterator[dict]:
@@ -156,21 +174,38 @@ class TransformersBackend:
             text += delta
             finish = reason or finish
         n_out = self.num_completion_tokens
-        choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
-                  if chat else {"index": 0, "text": text, "finish_reason": finish, "logprobs": None})
-        return {"id": rid, "object": obj, "created": created, "model": self.name, "choices": [choice],
-                "usage": {"prompt_tokens": len(ids), "completion_tokens": n_out, "total_tokens": len(ids) + n_out}}
+        choice = (
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+            if chat
+            else {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
+        )
+        return {
+            "id": rid,
+            "object": obj,
+            "created": created,
+            "model": self.name,
+            "choices": [choice],
+            "usage": {"prompt_tokens": len(ids), "completion_tokens": n_out, "total_tokens": len(ids) + n_out},
+        }
 
     def _stream(self, pieces, *, rid: str, created: int, chat: bool) -> Iterator[dict]:
         obj = "chat.completion.chunk" if chat else "text_completion"
         if chat:
-            yield {"id": rid, "object": obj, "created": created, "model": self.name,
-                   "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+            yield {
+                "id": rid,
+                "object": obj,
+                "created": created,
+                "model": self.name,
+                "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+            }
         for delta, reason in pieces:
             if not delta and reason is None:
                 continue
-            choice = ({"index": 0, "delta": {"content": delta} if delta else {}, "finish_reason": reason}
-                      if chat else {"index": 0, "text": delta, "finish_reason": reason, "logprobs": None})
+            choice = (
+                {"index": 0, "delta": {"content": delta} if delta else {}, "finish_reason": reason}
+                if chat
+                else {"index": 0, "text": delta, "finish_reason": reason, "logprobs": None}
+            )
             yield {"id": rid, "object": obj, "created": created, "model": self.name, "choices": [choice]}
 
 
@@ -217,8 +252,12 @@ def resolve_model(path: str | Path) -> dict[str, Any]:
     if path.is_file() and path.suffix == ".gguf":
         manifest = path.parent.parent / "export.json"
         info = json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {}
-        return {"kind": "gguf", "path": path, "template": info.get("template", "chat"),
-                "tokenizer_dir": info.get("source")}
+        return {
+            "kind": "gguf",
+            "path": path,
+            "template": info.get("template", "chat"),
+            "tokenizer_dir": info.get("source"),
+        }
     if (path / "export.json").is_file():
         info = json.loads((path / "export.json").read_text(encoding="utf-8"))
         return {"kind": "hf", "path": Path(info["source"]), "template": info["template"], "tokenizer_dir": None}
@@ -230,8 +269,9 @@ def resolve_model(path: str | Path) -> dict[str, Any]:
     raise ExportError(f"{path}: not an export folder, run folder, model folder or .gguf file")
 
 
-def vllm_command(model_dir: Path, *, host: str, port: int, name: str, template: str,
-                 chat_template_file: Path | None = None) -> list[str]:
+def vllm_command(
+    model_dir: Path, *, host: str, port: int, name: str, template: str, chat_template_file: Path | None = None
+) -> list[str]:
     """The ``vllm serve`` command line for a model folder (raises if vLLM is not installed)."""
     if shutil.which("vllm") is None:
         raise ExportError("--backend vllm: the vllm command is not installed (pip install vllm, on a CUDA machine)")

@@ -44,8 +44,13 @@ def make_server(backend, *, host: str = "127.0.0.1", port: int = 8000, log=None)
 
         def do_GET(self) -> None:
             if self.path.rstrip("/") == "/v1/models":
-                self._json(200, {"object": "list", "data": [
-                    {"id": backend.name, "object": "model", "created": created, "owned_by": "hanforge"}]})
+                self._json(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [{"id": backend.name, "object": "model", "created": created, "owned_by": "hanforge"}],
+                    },
+                )
             elif self.path.rstrip("/") in ("/health", "/v1/health"):
                 self._json(200, {"status": "ok"})
             else:
@@ -77,7 +82,7 @@ def make_server(backend, *, host: str = "127.0.0.1", port: int = 8000, log=None)
                         self._sse(result)
                 except ValueError as exc:
                     self._error(400, str(exc))
-                except Exception as exc:  # a failed generation answers 500; the server keeps running
+                except Exception as exc:  # a failed generation answers 500; the server keeps running  # noqa: BLE001 - one bad item is reported, never a crash of the whole job
                     self._error(500, f"{type(exc).__name__}: {exc}", "server_error")
 
         def _sse(self, chunks) -> None:

@@ -40,8 +40,11 @@ def find_parquet(path: str | Path) -> dict[str, list[Path]]:
 
 def count_by(lf: pl.LazyFrame, *columns: str) -> pl.LazyFrame:
     """Documents (``num_docs``) and characters (``num_chars``) per value of ``columns``, largest first."""
-    return (lf.group_by(*columns).agg(num_docs=pl.len(), num_chars=pl.col("num_chars").sum())
-            .sort(["num_docs", *columns], descending=[True] + [False] * len(columns), nulls_last=True))
+    return (
+        lf.group_by(*columns)
+        .agg(num_docs=pl.len(), num_chars=pl.col("num_chars").sum())
+        .sort(["num_docs", *columns], descending=[True] + [False] * len(columns), nulls_last=True)
+    )
 
 
 def bin_index(expr: pl.Expr, edges: list[float], *, log: bool = False) -> pl.Expr:
@@ -65,20 +68,28 @@ def bin_index(expr: pl.Expr, edges: list[float], *, log: bool = False) -> pl.Exp
     return pl.when(x.is_not_null() & x.is_not_nan()).then(index.clip(0, len(steps) - 1).cast(pl.Int32))
 
 
-def histogram_counts(lf: pl.LazyFrame, column: str, *, edges: list[float], by: list[str] | None = None,
-                     log: bool = False) -> pl.LazyFrame:
+def histogram_counts(
+    lf: pl.LazyFrame, column: str, *, edges: list[float], by: list[str] | None = None, log: bool = False
+) -> pl.LazyFrame:
     """Rows per bin of ``column`` over ``edges`` (see :func:`bin_index`), computed by Polars.
 
     Nulls are left out. Columns: ``by``..., ``bin`` (0-based), ``len``.
     """
     by = by or []
-    return (lf.select(*by, bin=bin_index(pl.col(column), edges, log=log)).drop_nulls("bin")
-            .group_by(*by, "bin").len().sort(*by, "bin"))
+    return (
+        lf.select(*by, bin=bin_index(pl.col(column), edges, log=log))
+        .drop_nulls("bin")
+        .group_by(*by, "bin")
+        .len()
+        .sort(*by, "bin")
+    )
 
 
 def histogram(counts: list[int], *, edges: list[float], width: int = 40) -> list[str]:
     """Text histogram lines of per-bin ``counts`` over ``edges`` (the last bin is open-ended)."""
-    labels = [f"{lo:g}–{edges[i + 1]:g}" if i + 1 < len(counts) else f"≥{lo:g}" for i, lo in enumerate(edges[:len(counts)])]
+    labels = [
+        f"{lo:g}–{edges[i + 1]:g}" if i + 1 < len(counts) else f"≥{lo:g}" for i, lo in enumerate(edges[: len(counts)])
+    ]
     peak = max(counts, default=0) or 1
     return [f"  {label:>12} {count:>9,} {_BAR * round(width * count / peak)}" for label, count in zip(labels, counts)]
 
@@ -96,9 +107,11 @@ def inspect_token_shards(path: str | Path) -> str:
     from hanforge.shards.token_format import read_manifest
 
     m = read_manifest(path)
-    lines = [f"{path}: token shards, {len(m['shards'])} file(s)",
-             f"documents {m['num_docs']:,} → rows {m['num_rows']:,} × seq_len {m['seq_len']}; tokens "
-             f"{m['num_tokens']:,} ({m['num_pad_tokens']:,} padding, packing efficiency {m['packing_efficiency']:.2%})"]
+    lines = [
+        f"{path}: token shards, {len(m['shards'])} file(s)",
+        f"documents {m['num_docs']:,} → rows {m['num_rows']:,} × seq_len {m['seq_len']}; tokens "
+        f"{m['num_tokens']:,} ({m['num_pad_tokens']:,} padding, packing efficiency {m['packing_efficiency']:.2%})",
+    ]
     if m.get("tokenizer"):
         lines.append(f"tokenizer: {m['tokenizer'].get('name')} (vocab {m.get('vocab_size', '?')})")
     for source, stats in m.get("sources", {}).items():
@@ -152,7 +165,15 @@ def inspect_shards(path: str | Path) -> str:
         lines.append("num_chars (kept rows):")
         edges = [0, 100, 200, 500, 1000, 2000, 5000, 10000, 50000]
         lines += histogram(_bin_counts(live, "num_chars", edges), edges=edges)
-        q = live.select(lo=pl.col("num_chars").min(), med=pl.col("num_chars").median(),
-                        mean=pl.col("num_chars").mean(), hi=pl.col("num_chars").max()).collect().row(0, named=True)
+        q = (
+            live.select(
+                lo=pl.col("num_chars").min(),
+                med=pl.col("num_chars").median(),
+                mean=pl.col("num_chars").mean(),
+                hi=pl.col("num_chars").max(),
+            )
+            .collect()
+            .row(0, named=True)
+        )
         lines.append(f"  min {q['lo']:,}  median {int(q['med']):,}  mean {q['mean']:,.0f}  max {q['hi']:,}")
     return "\n".join(lines)

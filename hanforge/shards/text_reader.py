@@ -96,8 +96,14 @@ def open_text_shard(path: str | Path, *, required: Sequence[str] = (TEXT_COLUMN,
     return parquet
 
 
-def iter_text_batches(path: str | Path, *, text_column: str = TEXT_COLUMN, optional: Sequence[str] = (),
-                      batch_size: int = DEFAULT_BATCH_ROWS, use_threads: bool = True) -> Iterator[pa.RecordBatch]:
+def iter_text_batches(
+    path: str | Path,
+    *,
+    text_column: str = TEXT_COLUMN,
+    optional: Sequence[str] = (),
+    batch_size: int = DEFAULT_BATCH_ROWS,
+    use_threads: bool = True,
+) -> Iterator[pa.RecordBatch]:
     """Record batches of ``text_column`` plus those ``optional`` columns the shard has."""
     parquet = open_text_shard(path, required=(text_column,))
     names = parquet.schema_arrow.names

@@ -52,8 +52,14 @@ class TextShardWriter:
     groups). Call :meth:`close` to finish the open shard; it returns the final shard paths.
     """
 
-    def __init__(self, folder: str | Path, *, prefix: str, max_bytes: int = DEFAULT_MAX_SHARD_BYTES,
-                 schema: pa.Schema = TEXT_SHARD_SCHEMA) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        prefix: str,
+        max_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+        schema: pa.Schema = TEXT_SHARD_SCHEMA,
+    ) -> None:
         if max_bytes <= 0:
             raise ShardError(f"max_bytes must be positive, got {max_bytes}")
         self.folder = Path(folder)
@@ -84,8 +90,10 @@ class TextShardWriter:
         self._flush()
         table = conform_table(table, self.schema)
         for batch in table.to_batches(max_chunksize=_ROWS_PER_GROUP):
-            self._write_batch(pa.Table.from_batches([batch], schema=self.schema),
-                              sum(len(t or "") for t in batch.column("text").to_pylist()))
+            self._write_batch(
+                pa.Table.from_batches([batch], schema=self.schema),
+                sum(len(t or "") for t in batch.column("text").to_pylist()),
+            )
 
     def close(self) -> list[str]:
         """Flush, finish the open shard and return all final shard paths."""
@@ -122,8 +130,9 @@ class TextShardWriter:
             self._final = self.folder / f"{self.prefix}-{len(self.paths):05d}.parquet"
             self._tmp = self._final.with_name(f"{self._final.name}{TMP_MARKER}{os.getpid()}")
             self.folder.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self._tmp, self.schema, compression="zstd",
-                                            write_statistics=True, store_schema=True)
+            self._writer = pq.ParquetWriter(
+                self._tmp, self.schema, compression="zstd", write_statistics=True, store_schema=True
+            )
             self._shard_bytes = 0
         self._writer.write_table(table)
         self._shard_bytes += nbytes
@@ -193,8 +202,12 @@ class ShardWriterStep(PipelineStep):
                 self.stat_update("unknown_metadata", f"unknown_metadata/{key}")
                 if key not in warned:
                     warned.add(key)
-                    warnings.warn(f"document metadata key {key!r} is no text-shard column and is not written "
-                                  "(a typo in a step's signal name?)", UnknownMetadataWarning, stacklevel=2)
+                    warnings.warn(
+                        f"document metadata key {key!r} is no text-shard column and is not written "
+                        "(a typo in a step's signal name?)",
+                        UnknownMetadataWarning,
+                        stacklevel=2,
+                    )
             row = document_row(doc)
             if row[DROP_REASON] is None:
                 kept.write_rows([row])

@@ -109,7 +109,7 @@ class TokenShardDataset(Dataset):
         return {
             "input_ids": shard.ids[b][r],
             "loss_mask": shard.masks[b][r] if shard.masks is not None else None,
-            "doc_lens": shard.lens_values[b][off[r]:off[r + 1]],
+            "doc_lens": shard.lens_values[b][off[r] : off[r + 1]],
             "num_pad": int(shard.num_pad[b][r]),
             "continues": bool(shard.continues[b][r]),
         }
@@ -154,8 +154,16 @@ class ResumableSampler(Sampler[int]):
     ``drop_last``); rank ``r`` takes ``perm[r::world_size]``.
     """
 
-    def __init__(self, dataset_or_len: Any, *, seed: int, shuffle: bool = True, rank: int = 0,
-                 world_size: int = 1, drop_last: bool = False) -> None:
+    def __init__(
+        self,
+        dataset_or_len: Any,
+        *,
+        seed: int,
+        shuffle: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = False,
+    ) -> None:
         n = dataset_or_len if isinstance(dataset_or_len, int) else len(dataset_or_len)
         if n <= 0:
             raise ShardError(f"ResumableSampler needs a non-empty dataset, got {n} rows")
@@ -189,7 +197,7 @@ class ResumableSampler(Sampler[int]):
             perm = np.resize(perm, total)  # wraps around, as DistributedSampler pads
         else:
             perm = perm[:total]
-        return perm[self.rank::self.world_size]
+        return perm[self.rank :: self.world_size]
 
     def __iter__(self) -> Iterator[int]:
         if self.num_consumed >= self.num_samples:  # previous epoch finished: go on to the next
@@ -220,8 +228,9 @@ class ResumableSampler(Sampler[int]):
         """Restore a :meth:`state_dict`; the sampler must be built over the same rows and ranks."""
         for key in ("seed", "world_size", "shuffle", "num_samples"):
             if state.get(key) != getattr(self, key):
-                raise ShardError(f"sampler state {key}={state.get(key)!r} does not match this sampler "
-                                 f"({getattr(self, key)!r})")
+                raise ShardError(
+                    f"sampler state {key}={state.get(key)!r} does not match this sampler ({getattr(self, key)!r})"
+                )
         if not 0 <= state["num_consumed"] <= self.num_samples:
             raise ShardError(f"sampler state num_consumed={state['num_consumed']} outside [0, {self.num_samples}]")
         self.epoch = int(state["epoch"])

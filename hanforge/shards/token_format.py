@@ -128,10 +128,20 @@ class TokenShardWriter:
     shard file that already exists; the caller guarantees it came from the same inputs.
     """
 
-    def __init__(self, output: str | Path, *, seq_len: int, vocab_size: int, eos_id: int | None = None,
-                 pad_id: int | None = None, split_documents: bool = True,
-                 rows_per_shard: int = DEFAULT_ROWS_PER_SHARD, with_loss_mask: bool | None = None,
-                 window: int = DEFAULT_WINDOW, skip_existing: bool = False) -> None:
+    def __init__(
+        self,
+        output: str | Path,
+        *,
+        seq_len: int,
+        vocab_size: int,
+        eos_id: int | None = None,
+        pad_id: int | None = None,
+        split_documents: bool = True,
+        rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
+        with_loss_mask: bool | None = None,
+        window: int = DEFAULT_WINDOW,
+        skip_existing: bool = False,
+    ) -> None:
         if seq_len <= 1:
             raise ShardError(f"seq_len must be at least 2, got {seq_len}")
         if rows_per_shard <= 0:
@@ -173,8 +183,13 @@ class TokenShardWriter:
         self._closed = False
 
     # -- adding documents ----------------------------------------------------------------------
-    def add(self, ids: Sequence[int] | np.ndarray, loss_mask: Sequence[int] | np.ndarray | None = None, *,
-            source: str = "default") -> None:
+    def add(
+        self,
+        ids: Sequence[int] | np.ndarray,
+        loss_mask: Sequence[int] | np.ndarray | None = None,
+        *,
+        source: str = "default",
+    ) -> None:
         """Append one document (token ids and an optional 0/1 loss mask of the same length)."""
         if self._closed:
             raise ShardError("TokenShardWriter.add after close()")
@@ -220,8 +235,9 @@ class TokenShardWriter:
             stats["num_tokens"] += len(arr)
             self._add_whole(arr, mask)
 
-    def add_documents(self, ids: np.ndarray, lengths: np.ndarray, *, sources: np.ndarray,
-                      source_names: Sequence[str]) -> None:
+    def add_documents(
+        self, ids: np.ndarray, lengths: np.ndarray, *, sources: np.ndarray, source_names: Sequence[str]
+    ) -> None:
         """Append many documents at once: ``ids`` flat, ``lengths`` per document, ``sources`` as
         indexes into ``source_names``. Split mode without loss masks only; the shards and the
         manifest are the same as from :meth:`add` called per document."""
@@ -232,14 +248,19 @@ class TokenShardWriter:
         self.with_loss_mask = False
         ids, lengths = np.asarray(ids), np.asarray(lengths, np.int64)
         if ids.ndim != 1 or lengths.ndim != 1 or len(ids) != int(lengths.sum()) or len(sources) != len(lengths):
-            raise ShardError(f"add_documents: {len(ids)} ids, {len(lengths)} lengths summing to "
-                             f"{int(lengths.sum())}, {len(sources)} sources do not line up")
+            raise ShardError(
+                f"add_documents: {len(ids)} ids, {len(lengths)} lengths summing to "
+                f"{int(lengths.sum())}, {len(sources)} sources do not line up"
+            )
         first = self.num_docs + self.num_skipped_empty_docs
         if len(ids):
             if ids.dtype.kind not in "iu":
                 raise ShardError(f"documents {first}…: ids must be integers, got dtype {ids.dtype}")
-            bad = np.flatnonzero((ids < 0) | (ids >= self.vocab_size)) if ids.dtype.kind == "i" else \
-                np.flatnonzero(ids >= self.vocab_size)
+            bad = (
+                np.flatnonzero((ids < 0) | (ids >= self.vocab_size))
+                if ids.dtype.kind == "i"
+                else np.flatnonzero(ids >= self.vocab_size)
+            )
             if len(bad):
                 doc = first + int(np.searchsorted(np.cumsum(lengths), bad[0], side="right"))
                 raise ShardError(f"document {doc}: token id outside [0, {self.vocab_size})")
@@ -317,7 +338,7 @@ class TokenShardWriter:
         rest = flat[take:]
         if len(rest):
             cut_doc = int(np.searchsorted(ends, take, side="right"))
-            remaining = [int(ends[cut_doc] - take)] + [int(x) for x in lens[cut_doc + 1:]]
+            remaining = [int(ends[cut_doc] - take)] + [int(x) for x in lens[cut_doc + 1 :]]
             self._first_continues = bool(starts[cut_doc] < take)
             self._ids = [rest]
             self._masks = [masks[take:]] if masks is not None else []
@@ -373,14 +394,22 @@ class TokenShardWriter:
         self._rows_ids, self._rows_masks, self._rows_lens = [], [], []
 
     # -- writing -------------------------------------------------------------------------------
-    def _write_shard(self, ids: np.ndarray, masks: np.ndarray | None, offsets: np.ndarray,
-                     seg_lens: np.ndarray, continues: np.ndarray, pads: np.ndarray) -> None:
+    def _write_shard(
+        self,
+        ids: np.ndarray,
+        masks: np.ndarray | None,
+        offsets: np.ndarray,
+        seg_lens: np.ndarray,
+        continues: np.ndarray,
+        pads: np.ndarray,
+    ) -> None:
         index = len(self.shards)
         path = self.output / shard_name(index)
         num_rows = ids.shape[0]
         if not (self.skip_existing and path.is_file()):
-            schema = token_shard_schema(seq_len=self.seq_len, vocab_size=self.vocab_size,
-                                        with_loss_mask=bool(self.with_loss_mask))
+            schema = token_shard_schema(
+                seq_len=self.seq_len, vocab_size=self.vocab_size, with_loss_mask=bool(self.with_loss_mask)
+            )
             columns = [
                 pa.FixedSizeListArray.from_arrays(pa.array(ids.reshape(-1)), self.seq_len),
                 pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(seg_lens, pa.int32())),
@@ -393,17 +422,20 @@ class TokenShardWriter:
             with atomic_path(path) as tmp, pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
                 writer.write_table(table, max_chunksize=BATCH_ROWS)
         num_pad = int(pads.sum())
-        self.shards.append({
-            "file": path.name,
-            "num_rows": int(num_rows),
-            "num_tokens": int(num_rows * self.seq_len - num_pad),
-            "num_pad_tokens": num_pad,
-            "num_doc_starts": int(len(seg_lens) - continues.sum()),
-            "fingerprint": file_fingerprint(path),
-        })
+        self.shards.append(
+            {
+                "file": path.name,
+                "num_rows": int(num_rows),
+                "num_tokens": int(num_rows * self.seq_len - num_pad),
+                "num_pad_tokens": num_pad,
+                "num_doc_starts": int(len(seg_lens) - continues.sum()),
+                "fingerprint": file_fingerprint(path),
+            }
+        )
 
-    def close(self, *, config: dict[str, Any] | None = None, inputs: dict[str, str] | None = None,
-              **manifest_extra: Any) -> dict[str, Any]:
+    def close(
+        self, *, config: dict[str, Any] | None = None, inputs: dict[str, str] | None = None, **manifest_extra: Any
+    ) -> dict[str, Any]:
         """Write the remaining rows and ``manifest.json``; return the manifest."""
         if self._closed:
             raise ShardError("TokenShardWriter.close() called twice")
@@ -453,16 +485,30 @@ class TokenShardWriter:
             "sources": {k: self.sources[k] for k in sorted(self.sources)},
             **manifest_extra,
         }
-        return write_manifest(self.output, kind="token-shards", config=config if config is not None else writer_config,
-                              inputs=inputs or {}, **extra)
+        return write_manifest(
+            self.output,
+            kind="token-shards",
+            config=config if config is not None else writer_config,
+            inputs=inputs or {},
+            **extra,
+        )
 
 
-def write_token_shards(examples: Iterable[tuple[Sequence[int], Sequence[int] | None]], *, output: str | Path,
-                       seq_len: int, vocab_size: int, eos_id: int | None = None, pad_id: int | None = None,
-                       split_documents: bool = True, rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
-                       source: str = "default", with_loss_mask: bool | None = None,
-                       tokenizer_fingerprint: str | None = None,
-                       extra_manifest: dict[str, Any] | None = None) -> dict[str, Any]:
+def write_token_shards(
+    examples: Iterable[tuple[Sequence[int], Sequence[int] | None]],
+    *,
+    output: str | Path,
+    seq_len: int,
+    vocab_size: int,
+    eos_id: int | None = None,
+    pad_id: int | None = None,
+    split_documents: bool = True,
+    rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
+    source: str = "default",
+    with_loss_mask: bool | None = None,
+    tokenizer_fingerprint: str | None = None,
+    extra_manifest: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Pack already tokenized ``(ids, loss_mask)`` examples into a token-shard set at ``output``.
 
     ``loss_mask`` is a 0/1 sequence as long as ``ids`` or None (all ones). ``eos_id`` is appended
@@ -470,9 +516,16 @@ def write_token_shards(examples: Iterable[tuple[Sequence[int], Sequence[int] | N
     False keeps every example whole in one row (SFT/DPO). Returns the manifest (also written to
     ``output/manifest.json``). See docs/token-shards.md.
     """
-    writer = TokenShardWriter(output, seq_len=seq_len, vocab_size=vocab_size, eos_id=eos_id, pad_id=pad_id,
-                              split_documents=split_documents, rows_per_shard=rows_per_shard,
-                              with_loss_mask=with_loss_mask)
+    writer = TokenShardWriter(
+        output,
+        seq_len=seq_len,
+        vocab_size=vocab_size,
+        eos_id=eos_id,
+        pad_id=pad_id,
+        split_documents=split_documents,
+        rows_per_shard=rows_per_shard,
+        with_loss_mask=with_loss_mask,
+    )
     for example in examples:
         if isinstance(example, tuple | list) and len(example) == 2 and not np.isscalar(example[0]):
             ids, mask = example

@@ -58,8 +58,9 @@ def ragged_take(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
     return values[np.repeat(np.asarray(starts, np.int64) - out_starts, lengths) + np.arange(total)]
 
 
-def _ids_and_lengths(tokenizer: Tokenizer, texts: list[str], *,
-                     add_special_tokens: bool) -> tuple[np.ndarray, np.ndarray]:
+def _ids_and_lengths(
+    tokenizer: Tokenizer, texts: list[str], *, add_special_tokens: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """(flat ids as uint32, ids per text) of ``tokenizer.encode_batch_fast(texts)``."""
     encodings = tokenizer.encode_batch_fast(texts, add_special_tokens=add_special_tokens) if texts else []
     lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
@@ -67,8 +68,9 @@ def _ids_and_lengths(tokenizer: Tokenizer, texts: list[str], *,
     return values, lengths
 
 
-def _merge_by_mask(mask: np.ndarray, inside: tuple[np.ndarray, np.ndarray],
-                   outside: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _merge_by_mask(
+    mask: np.ndarray, inside: tuple[np.ndarray, np.ndarray], outside: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """(flat ids, lengths) of all items, in order, from those of the items where ``mask`` is true
     (``inside``) and where it is false (``outside``), each as (flat ids, lengths)."""
     (in_ids, in_lens), (out_ids, out_lens) = inside, outside
@@ -82,11 +84,11 @@ def _merge_by_mask(mask: np.ndarray, inside: tuple[np.ndarray, np.ndarray],
 
 def _string_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(offsets starting at 0, UTF-8 bytes) of a large_string array, zero-copy (slices and all)."""
-    raw = np.frombuffer(strings.buffers()[1], np.int64)[strings.offset:strings.offset + len(strings) + 1]
+    raw = np.frombuffer(strings.buffers()[1], np.int64)[strings.offset : strings.offset + len(strings) + 1]
     data = strings.buffers()[2]
     if not len(raw) or data is None:
         return np.zeros(len(strings) + 1, np.int64), np.zeros(0, np.uint8)
-    return raw - raw[0], np.frombuffer(data, np.uint8)[raw[0]:raw[-1]]
+    return raw - raw[0], np.frombuffer(data, np.uint8)[raw[0] : raw[-1]]
 
 
 def _template(post: dict | None) -> tuple[list[int], list[int]] | None:
@@ -162,28 +164,37 @@ class BatchEncoder:
             return
         self._prefix, self._suffix = (np.asarray(x, np.uint32) for x in _template(_state(tokenizer.post_processor)))
         # checked on normalized text: the content itself (normalized tokens) and with spaces as ▁
-        added = sorted({v for a in tokenizer.get_added_tokens_decoder().values() if not a.special
-                        for v in (a.content, a.content.replace(" ", SPACE))})
+        added = sorted(
+            {
+                v
+                for a in tokenizer.get_added_tokens_decoder().values()
+                if not a.special
+                for v in (a.content, a.content.replace(" ", SPACE))
+            }
+        )
         self._added = "|".join(map(re.escape, added)) or None  # one RE2 scan, not one per token
         # the same BPE model (shared, not copied) without normalizer, post-processor or added
         # tokens, for words already normalized: one word per input string, or with a Metaspace
         # split, many words joined into one string
         self._word = Tokenizer(tokenizer.model)
         self._joined_words = Tokenizer(tokenizer.model)
-        self._joined_words.pre_tokenizer = pre_tokenizers.Metaspace(replacement=SPACE, prepend_scheme="never",
-                                                                    split=True)
+        self._joined_words.pre_tokenizer = pre_tokenizers.Metaspace(
+            replacement=SPACE, prepend_scheme="never", split=True
+        )
         ids = np.fromiter(vocab.values(), np.int64, len(vocab))
         self._starts_word = np.zeros(int(ids.max()) + 1, bool)
-        self._starts_word[ids[pc.starts_with(pa.array(list(vocab), pa.large_string()), SPACE)
-                              .to_numpy(zero_copy_only=False)]] = True
+        self._starts_word[
+            ids[pc.starts_with(pa.array(list(vocab), pa.large_string()), SPACE).to_numpy(zero_copy_only=False)]
+        ] = True
         # the word cache (see _lookup): distinct words, and their ids as pool + start + length
         self._cache_lock = threading.Lock()
         self._known: dict[str, int] = {}
         self._known_ids = np.zeros(0, np.uint32)
         self._known_starts = self._known_lens = np.zeros(0, np.int64)
 
-    def encode(self, texts: pa.Array | pa.ChunkedArray | list[str | None], *,
-               add_special_tokens: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def encode(
+        self, texts: pa.Array | pa.ChunkedArray | list[str | None], *, add_special_tokens: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(flat ids as uint32, ids per document as int64) for ``texts`` (None counts as "")."""
         if isinstance(texts, list):
             texts = pa.array(texts, pa.large_string())
@@ -193,15 +204,20 @@ class BatchEncoder:
         if not self.word_path:
             return _ids_and_lengths(self.tokenizer, texts.to_pylist(), add_special_tokens=add_special_tokens)
         norm = pc.replace_substring(texts, " ", SPACE)
-        norm = pc.if_else(pc.greater(pc.binary_length(norm), 0),
-                          pc.binary_join_element_wise(pa.scalar(SPACE, pa.large_string()), norm,
-                                                      pa.scalar("", pa.large_string())), norm)
+        norm = pc.if_else(
+            pc.greater(pc.binary_length(norm), 0),
+            pc.binary_join_element_wise(pa.scalar(SPACE, pa.large_string()), norm, pa.scalar("", pa.large_string())),
+            norm,
+        )
         slow = pc.match_substring_regex(norm, self._added) if self._added else None
         if slow is not None and pc.any(slow).as_py():
-            return _merge_by_mask(slow.to_numpy(zero_copy_only=False),
-                                  _ids_and_lengths(self.tokenizer, pc.filter(texts, slow).to_pylist(),
-                                                   add_special_tokens=add_special_tokens),
-                                  self._encode_words(pc.filter(norm, pc.invert(slow)), add_special_tokens))
+            return _merge_by_mask(
+                slow.to_numpy(zero_copy_only=False),
+                _ids_and_lengths(
+                    self.tokenizer, pc.filter(texts, slow).to_pylist(), add_special_tokens=add_special_tokens
+                ),
+                self._encode_words(pc.filter(norm, pc.invert(slow)), add_special_tokens),
+            )
         return self._encode_words(norm, add_special_tokens)
 
     def _encode_words(self, norm: pa.Array, add_special_tokens: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -212,14 +228,17 @@ class BatchEncoder:
         n = len(data)
         space = np.zeros(n, bool)
         if n >= 3:
-            space[:-2] = (data[:-2] == _SPACE_BYTES[0]) & (data[1:-1] == _SPACE_BYTES[1]) & (data[2:] == _SPACE_BYTES[2])
+            space[:-2] = (
+                (data[:-2] == _SPACE_BYTES[0]) & (data[1:-1] == _SPACE_BYTES[1]) & (data[2:] == _SPACE_BYTES[2])
+            )
         doc_start = np.zeros(n + 1, bool)
         doc_start[offsets[:-1]] = True
         after_space = np.zeros(n, bool)
         after_space[3:] = space[:-3]
         word_starts = np.flatnonzero((space & ~(after_space & ~doc_start[:n])) | doc_start[:n])
-        words = pa.LargeStringArray.from_buffers(len(word_starts), pa.py_buffer(np.append(word_starts, n)),
-                                                 pa.py_buffer(data))
+        words = pa.LargeStringArray.from_buffers(
+            len(word_starts), pa.py_buffer(np.append(word_starts, n)), pa.py_buffer(data)
+        )
         encoded = pc.dictionary_encode(words)
         word_ids, word_starts_in_ids, word_lens = self._lookup(encoded.dictionary)
         occurrence = encoded.indices.to_numpy()
@@ -231,8 +250,9 @@ class BatchEncoder:
             # segments per document: prefix, content, suffix
             p, s = len(self._prefix), len(self._suffix)
             pool = np.concatenate([values, self._prefix, self._suffix])
-            seg_starts = np.stack([np.full(n_docs, len(values)), np.cumsum(lengths) - lengths,
-                                   np.full(n_docs, len(values) + p)], axis=1).ravel()
+            seg_starts = np.stack(
+                [np.full(n_docs, len(values)), np.cumsum(lengths) - lengths, np.full(n_docs, len(values) + p)], axis=1
+            ).ravel()
             seg_lens = np.stack([np.full(n_docs, p), lengths, np.full(n_docs, s)], axis=1).ravel()
             return ragged_take(pool, seg_starts, seg_lens), lengths + p + s
         return values, lengths
@@ -278,8 +298,10 @@ class BatchEncoder:
         lone = pc.or_(pc.starts_with(words, SPACE * 2), pc.match_substring_regex(words, f"^{SPACE}+$"))
         joinable = pc.filter(words, pc.invert(lone))
         j_offsets, j_data = _string_buffers(joinable)
-        strings = [j_data[j_offsets[i]:j_offsets[min(i + _JOINED_WORDS, len(joinable))]].tobytes().decode("utf-8")
-                   for i in range(0, len(joinable), _JOINED_WORDS)]
+        strings = [
+            j_data[j_offsets[i] : j_offsets[min(i + _JOINED_WORDS, len(joinable))]].tobytes().decode("utf-8")
+            for i in range(0, len(joinable), _JOINED_WORDS)
+        ]
         encodings = self._joined_words.encode_batch_fast(strings, add_special_tokens=False)
         j_ids = np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), np.uint32)
         j_first = np.flatnonzero(self._starts_word[j_ids])

@@ -59,9 +59,16 @@ def _merge_pair(merge: Any) -> tuple[str, str]:
     return merge[0], merge[1]
 
 
-def extend_tokenizer(*, base: str | Path, inputs: list[str | Path], output: str | Path, num_new_tokens: int,
-                     train_vocab_size: int | None = None, max_lines: int = 0,
-                     overwrite: bool = False) -> dict[str, Any]:
+def extend_tokenizer(
+    *,
+    base: str | Path,
+    inputs: list[str | Path],
+    output: str | Path,
+    num_new_tokens: int,
+    train_vocab_size: int | None = None,
+    max_lines: int = 0,
+    overwrite: bool = False,
+) -> dict[str, Any]:
     """Add up to ``num_new_tokens`` Korean BPE tokens learned from ``inputs`` to tokenizer ``base``.
 
     ``train_vocab_size`` is the size of the helper BPE trained on the corpus (default: base
@@ -71,10 +78,18 @@ def extend_tokenizer(*, base: str | Path, inputs: list[str | Path], output: str 
         raise InputError(f"num_new_tokens must be positive, got {num_new_tokens}")
     base_file = tokenizer_json_path(base)
     base_tok = load_tokenizer(base)
-    job = JobOutput(output, what="tokenizer extension", owns=EXTEND_OWNS,
-                    marker={"base": base_tok.fingerprint, "inputs": _input_fingerprints(inputs),
-                            "num_new_tokens": num_new_tokens, "train_vocab_size": train_vocab_size,
-                            "max_lines": max_lines})
+    job = JobOutput(
+        output,
+        what="tokenizer extension",
+        owns=EXTEND_OWNS,
+        marker={
+            "base": base_tok.fingerprint,
+            "inputs": _input_fingerprints(inputs),
+            "num_new_tokens": num_new_tokens,
+            "train_vocab_size": train_vocab_size,
+            "max_lines": max_lines,
+        },
+    )
     job.check(overwrite=overwrite)  # refuse before the work, not after it
     data = json.loads(base_file.read_text(encoding="utf-8"))
     model = data.get("model", {})
@@ -93,10 +108,13 @@ def extend_tokenizer(*, base: str | Path, inputs: list[str | Path], output: str 
         job.claim(overwrite=overwrite)
         extended = _write_extended(output, data=data, base_file=base_file, base_tok=base_tok, added=added)
         manifest = write_manifest(
-            output, kind="tokenizer-extension",
+            output,
+            kind="tokenizer-extension",
             config={"num_new_tokens": num_new_tokens, "train_vocab_size": size, "max_lines": max_lines},
-            inputs={"base/tokenizer.json": base_tok.fingerprint,
-                    **{f"corpus/{k}": v for k, v in _input_fingerprints(inputs).items()}},
+            inputs={
+                "base/tokenizer.json": base_tok.fingerprint,
+                **{f"corpus/{k}": v for k, v in _input_fingerprints(inputs).items()},
+            },
             base_vocab_size=base_tok.vocab_size,
             vocab_size=extended.get_vocab_size(with_added_tokens=True),
             num_added_tokens=len(added),
@@ -117,7 +135,9 @@ def _train_helper_bpe(lines: list[str], *, base_tok, data: dict[str, Any], size:
         pre = pre_tokenizers.Split("▁", behavior="merged_with_next")
     helper.pre_tokenizer = pre
     trainer = trainers.BpeTrainer(
-        vocab_size=size, show_progress=False, min_frequency=2,
+        vocab_size=size,
+        show_progress=False,
+        min_frequency=2,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet() if byte_level else [],
     )
     helper.train_from_iterator(lines, trainer=trainer)
@@ -125,8 +145,9 @@ def _train_helper_bpe(lines: list[str], *, base_tok, data: dict[str, Any], size:
     return helper
 
 
-def _append_korean_tokens(data: dict[str, Any], *, helper: Tokenizer, num_new_tokens: int,
-                          base_file: Path) -> list[dict[str, Any]]:
+def _append_korean_tokens(
+    data: dict[str, Any], *, helper: Tokenizer, num_new_tokens: int, base_file: Path
+) -> list[dict[str, Any]]:
     """Append the helper's Korean tokens the base lacks (and their merges) to ``data`` in place.
 
     Returns ``[{"id", "token"}]`` of the added tokens, in the helper's order.
@@ -166,8 +187,9 @@ def _append_korean_tokens(data: dict[str, Any], *, helper: Tokenizer, num_new_to
     return added
 
 
-def _write_extended(output: Path, *, data: dict[str, Any], base_file: Path, base_tok,
-                    added: list[dict[str, Any]]) -> Tokenizer:
+def _write_extended(
+    output: Path, *, data: dict[str, Any], base_file: Path, base_tok, added: list[dict[str, Any]]
+) -> Tokenizer:
     """Write the extended tokenizer.json, the base's side files and new_tokens.json; return it loaded."""
     output.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"

@@ -50,8 +50,9 @@ def tokenizer_json_path(path: str | Path) -> Path:
     path = Path(path)
     file = path / "tokenizer.json" if path.is_dir() else path
     if not path.exists():
-        raise InputError(f"{path}: tokenizer path does not exist (give a Hugging Face tokenizer folder or "
-                         "tokenizer.json)")
+        raise InputError(
+            f"{path}: tokenizer path does not exist (give a Hugging Face tokenizer folder or tokenizer.json)"
+        )
     if not file.is_file():
         raise InputError(f"{path}: no tokenizer.json found (give a Hugging Face tokenizer folder or file)")
     return file
@@ -62,7 +63,7 @@ def load_tokenizer(path: str | Path, *, eos_token: str | None = None) -> LoadedT
     file = tokenizer_json_path(path)
     try:
         tok = Tokenizer.from_file(str(file))
-    except Exception as exc:  # tokenizers raises plain Exception subclasses
+    except Exception as exc:  # tokenizers raises plain Exception subclasses  # noqa: BLE001 - one bad item is reported, never a crash of the whole job
         raise InputError(f"{file}: cannot load tokenizer ({exc})") from None
     if eos_token is None:
         config = file.parent / "tokenizer_config.json"
@@ -78,6 +79,12 @@ def load_tokenizer(path: str | Path, *, eos_token: str | None = None) -> LoadedT
     # only the tokenize job decides where EOS goes
     tok.encode_special_tokens = True
     name = Path(path).name if Path(path).is_dir() else file.name
-    return LoadedTokenizer(tokenizer=tok, path=file, name=name, fingerprint=file_fingerprint(file),
-                           vocab_size=tok.get_vocab_size(with_added_tokens=True), eos_id=eos_id,
-                           eos_token=eos_token)
+    return LoadedTokenizer(
+        tokenizer=tok,
+        path=file,
+        name=name,
+        fingerprint=file_fingerprint(file),
+        vocab_size=tok.get_vocab_size(with_added_tokens=True),
+        eos_id=eos_id,
+        eos_token=eos_token,
+    )

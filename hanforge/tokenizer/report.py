@@ -56,8 +56,9 @@ def held_out_lines(inputs: list[str | Path], *, max_lines: int = 0) -> dict[str,
     return out
 
 
-def tokenizer_report(*, inputs: list[str | Path], tokenizers: list[str | Path],
-                     max_lines: int = 0) -> list[dict[str, Any]]:
+def tokenizer_report(
+    *, inputs: list[str | Path], tokenizers: list[str | Path], max_lines: int = 0
+) -> list[dict[str, Any]]:
     """Characters per token for Korean and English lines, one dict per tokenizer, in order."""
     if not tokenizers:
         raise InputError("give at least one tokenizer")
@@ -106,15 +107,21 @@ def format_report(rows: list[dict[str, Any]]) -> str:
     def cpt(value: float | None) -> str:
         return "—" if value is None else f"{value:.3f}"
 
-    out = ["| tokenizer | vocab | ko chars/token | en chars/token | ko tokens | en tokens | ko byte fallback "
-           "| KS X 1001 syllables in bytes |",
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    out = [
+        "| tokenizer | vocab | ko chars/token | en chars/token | ko tokens | en tokens | ko byte fallback "
+        "| KS X 1001 syllables in bytes |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in rows:
         rate = "—" if r["ko_byte_fallback_rate"] is None else f"{r['ko_byte_fallback_rate']:.2%}"
-        out.append(f"| {r['name']} | {r['vocab_size']:,} | {cpt(r['ko_chars_per_token'])} | "
-                   f"{cpt(r['en_chars_per_token'])} | {r['ko_tokens']:,} | {r['en_tokens']:,} | {rate} | "
-                   f"{r['ksx1001_in_bytes']:,} of 2,350 |")
+        out.append(
+            f"| {r['name']} | {r['vocab_size']:,} | {cpt(r['ko_chars_per_token'])} | "
+            f"{cpt(r['en_chars_per_token'])} | {r['ko_tokens']:,} | {r['en_tokens']:,} | {rate} | "
+            f"{r['ksx1001_in_bytes']:,} of 2,350 |"
+        )
     if rows:
-        out.append(f"\n{rows[0]['ko_lines']:,} Korean lines ({rows[0]['ko_chars']:,} chars), "
-                   f"{rows[0]['en_lines']:,} English lines ({rows[0]['en_chars']:,} chars)")
+        out.append(
+            f"\n{rows[0]['ko_lines']:,} Korean lines ({rows[0]['ko_chars']:,} chars), "
+            f"{rows[0]['en_lines']:,} English lines ({rows[0]['en_chars']:,} chars)"
+        )
     return "\n".join(out)

@@ -37,13 +37,13 @@ import pyarrow.compute as pc
 from hanforge.atomic import atomic_path, atomic_write_json
 from hanforge.errors import InputError, ShardError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint
+from hanforge.output import JobOutput
 from hanforge.shards.text_reader import iter_text_batches, text_shard_files
 from hanforge.shards.token_format import (
     DEFAULT_ROWS_PER_SHARD,
     TokenShardWriter,
     read_manifest,
 )
-from hanforge.output import JobOutput
 from hanforge.tokenizer.load import load_tokenizer
 from hanforge.tokenizer.tokenize_config import TokenizeConfig
 
@@ -73,10 +73,19 @@ def _tokenize_one(job: dict[str, Any], loaded=None) -> dict[str, Any]:
         raise ShardError(f"{job['tokenizer']}: tokenizer changed while the job was running")
     default_source = job["key"].split("/", 1)[0]
     num_docs = 0
-    with atomic_path(job["work"]) as tmp, pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, _WORK_SCHEMA) as writer:
+    with (
+        atomic_path(job["work"]) as tmp,
+        pa.OSFile(str(tmp), "wb") as sink,
+        pa.ipc.new_file(sink, _WORK_SCHEMA) as writer,
+    ):
         # use_threads=False: input shards already run in parallel (threads or processes)
-        for batch in iter_text_batches(job["input"], text_column=job["text_column"], optional=["source"],
-                                       batch_size=job["batch_size"], use_threads=False):
+        for batch in iter_text_batches(
+            job["input"],
+            text_column=job["text_column"],
+            optional=["source"],
+            batch_size=job["batch_size"],
+            use_threads=False,
+        ):
             values, lengths = loaded.encoder.encode(batch.column(job["text_column"]))
             offsets = np.zeros(len(lengths) + 1, np.int64)
             np.cumsum(lengths, out=offsets[1:])
@@ -85,8 +94,12 @@ def _tokenize_one(job: dict[str, Any], loaded=None) -> dict[str, Any]:
             sources = batch.column("source") if has_source else pa.array([default_source] * batch.num_rows)
             writer.write_batch(pa.record_batch([ids, sources.cast(pa.string())], schema=_WORK_SCHEMA))
             num_docs += batch.num_rows
-    marker = {"input": job["key"], "fingerprint": job["fingerprint"], "tokenizer": loaded.fingerprint,
-              "num_docs": num_docs}
+    marker = {
+        "input": job["key"],
+        "fingerprint": job["fingerprint"],
+        "tokenizer": loaded.fingerprint,
+        "num_docs": num_docs,
+    }
     atomic_write_json(job["marker"], marker)
     return marker
 
@@ -108,11 +121,23 @@ def _read_marker(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len: int, output: str | Path,
-                    rows_per_shard: int = DEFAULT_ROWS_PER_SHARD, shuffle_seed: int | None = 0,
-                    num_workers: int = 1, batch_size: int = 1024, eos_token: str | None = None,
-                    text_column: str = "text", overwrite: bool = False, keep_work: bool = False,
-                    progress: bool = True, on_skipped=None) -> dict[str, Any]:
+def tokenize_shards(
+    *,
+    inputs: list[str | Path],
+    tokenizer: str | Path,
+    seq_len: int,
+    output: str | Path,
+    rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
+    shuffle_seed: int | None = 0,
+    num_workers: int = 1,
+    batch_size: int = 1024,
+    eos_token: str | None = None,
+    text_column: str = "text",
+    overwrite: bool = False,
+    keep_work: bool = False,
+    progress: bool = True,
+    on_skipped=None,
+) -> dict[str, Any]:
     """Tokenize Parquet text shards and pack them into an Arrow token-shard set at ``output``.
 
     The settings are those of :class:`~hanforge.tokenizer.tokenize_config.TokenizeConfig`
@@ -125,9 +150,15 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
     wrote are deleted. ``on_skipped(done, total)`` is called when a rerun reuses input shards
     tokenized before.
     """
-    TokenizeConfig(seq_len=seq_len, rows_per_shard=rows_per_shard, shuffle_seed=shuffle_seed,
-                   num_workers=num_workers, batch_size=batch_size, eos_token=eos_token,
-                   text_column=text_column).validate()
+    TokenizeConfig(
+        seq_len=seq_len,
+        rows_per_shard=rows_per_shard,
+        shuffle_seed=shuffle_seed,
+        num_workers=num_workers,
+        batch_size=batch_size,
+        eos_token=eos_token,
+        text_column=text_column,
+    ).validate()
     output = Path(output)
     loaded = load_tokenizer(tokenizer, eos_token=eos_token)
     if loaded.eos_id is None:
@@ -152,13 +183,21 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
             return read_manifest(output)
         (output / "manifest.json").unlink(missing_ok=True)
         work.mkdir(parents=True, exist_ok=True)
-        jobs = _pending_jobs(files, work=work, input_fps=input_fps, loaded=loaded, batch_size=batch_size,
-                             text_column=text_column)
+        jobs = _pending_jobs(
+            files, work=work, input_fps=input_fps, loaded=loaded, batch_size=batch_size, text_column=text_column
+        )
         if on_skipped and len(jobs) < len(files):
             on_skipped(len(files) - len(jobs), len(files))
         _run_jobs(jobs, loaded=loaded, num_workers=num_workers, num_files=len(files), progress=progress)
-        writer = TokenShardWriter(output, seq_len=seq_len, vocab_size=loaded.vocab_size, eos_id=loaded.eos_id,
-                                  rows_per_shard=rows_per_shard, split_documents=True, skip_existing=True)
+        writer = TokenShardWriter(
+            output,
+            seq_len=seq_len,
+            vocab_size=loaded.vocab_size,
+            eos_id=loaded.eos_id,
+            rows_per_shard=rows_per_shard,
+            split_documents=True,
+            skip_existing=True,
+        )
         _pack(writer, work=work, num_files=len(files), shuffle_seed=shuffle_seed, progress=progress)
         manifest = writer.close(
             config=config,
@@ -172,21 +211,36 @@ def tokenize_shards(*, inputs: list[str | Path], tokenizer: str | Path, seq_len:
     return manifest
 
 
-def _pending_jobs(files: list[tuple[str, Path]], *, work: Path, input_fps: dict[str, str], loaded,
-                  batch_size: int, text_column: str) -> list[dict[str, Any]]:
+def _pending_jobs(
+    files: list[tuple[str, Path]], *, work: Path, input_fps: dict[str, str], loaded, batch_size: int, text_column: str
+) -> list[dict[str, Any]]:
     """Phase 1 jobs of the input shards whose cached token ids are missing or stale."""
     jobs = []
     for index, (key, path) in enumerate(files):
         marker_path = work / f"in-{index:05d}.json"
         work_path = work / f"in-{index:05d}.arrow"
         marker = _read_marker(marker_path)
-        if (marker and marker.get("fingerprint") == input_fps[key] and marker.get("tokenizer") == loaded.fingerprint
-                and work_path.is_file()):
+        if (
+            marker
+            and marker.get("fingerprint") == input_fps[key]
+            and marker.get("tokenizer") == loaded.fingerprint
+            and work_path.is_file()
+        ):
             continue
-        jobs.append({"input": str(path), "key": key, "fingerprint": input_fps[key], "work": str(work_path),
-                     "marker": str(marker_path), "tokenizer": str(loaded.path), "eos_token": loaded.eos_token,
-                     "tokenizer_fingerprint": loaded.fingerprint,
-                     "batch_size": batch_size, "text_column": text_column})
+        jobs.append(
+            {
+                "input": str(path),
+                "key": key,
+                "fingerprint": input_fps[key],
+                "work": str(work_path),
+                "marker": str(marker_path),
+                "tokenizer": str(loaded.path),
+                "eos_token": loaded.eos_token,
+                "tokenizer_fingerprint": loaded.fingerprint,
+                "batch_size": batch_size,
+                "text_column": text_column,
+            }
+        )
     return jobs
 
 
@@ -197,8 +251,7 @@ def _run_jobs(jobs: list[dict[str, Any]], *, loaded, num_workers: int, num_files
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     if jobs:
         loaded.encoder  # noqa: B018 - built once here, not by the first thread to need it
-    bar = tqdm(total=num_files, initial=num_files - len(jobs), desc="tokenize", unit="shard",
-               disable=not progress)
+    bar = tqdm(total=num_files, initial=num_files - len(jobs), desc="tokenize", unit="shard", disable=not progress)
     if num_workers == 1 or len(jobs) <= 1:
         # threads: the Rust encoder and pyarrow release the GIL, and the threads share one
         # tokenizer and its word cache; each input still gets its own work file
@@ -207,15 +260,16 @@ def _run_jobs(jobs: list[dict[str, Any]], *, loaded, num_workers: int, num_files
             for _ in pool.map(lambda job: _tokenize_one(job, loaded), jobs):
                 bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=num_workers, mp_context=get_context("spawn")) as pool, \
-                _cancel_on_interrupt(pool):
+        with (
+            ProcessPoolExecutor(max_workers=num_workers, mp_context=get_context("spawn")) as pool,
+            _cancel_on_interrupt(pool),
+        ):
             for _ in pool.map(_tokenize_one, jobs):
                 bar.update()
     bar.close()
 
 
-def _pack(writer: TokenShardWriter, *, work: Path, num_files: int, shuffle_seed: int | None,
-          progress: bool) -> None:
+def _pack(writer: TokenShardWriter, *, work: Path, num_files: int, shuffle_seed: int | None, progress: bool) -> None:
     """Phase 2: all documents (shuffled globally unless ``shuffle_seed`` is None) into ``writer``.
 
     Work files stay memory-mapped: record batches are zero-copy numpy views, so only the
@@ -234,8 +288,9 @@ def _pack(writer: TokenShardWriter, *, work: Path, num_files: int, shuffle_seed:
             offsets.append(ids.offsets.to_numpy())
             values.append(ids.values.to_numpy(zero_copy_only=True))
             codes = pc.dictionary_encode(batch.column("source"))
-            remap = np.asarray([source_names.setdefault(str(v), len(source_names))
-                                for v in codes.dictionary.to_pylist()], np.int32)
+            remap = np.asarray(
+                [source_names.setdefault(str(v), len(source_names)) for v in codes.dictionary.to_pylist()], np.int32
+            )
             source_codes.append(remap[codes.indices.to_numpy()])
     names = list(source_names)
     counts = np.asarray([len(o) - 1 for o in offsets], np.int64)
@@ -246,12 +301,18 @@ def _pack(writer: TokenShardWriter, *, work: Path, num_files: int, shuffle_seed:
     all_codes = np.concatenate(source_codes) if source_codes else np.zeros(0, np.int32)
     with tqdm(total=num_docs, desc="pack", unit="doc", disable=not progress, mininterval=1.0) as bar:
         for block in range(0, num_docs, _PACK_BLOCK):
-            docs = order[block:block + _PACK_BLOCK]
-            pieces = [values[c][offsets[c][r]:offsets[c][r + 1]] for c, r in zip(chunk_of[docs].tolist(),
-                                                                              row_of[docs].tolist())]
+            docs = order[block : block + _PACK_BLOCK]
+            pieces = [
+                values[c][offsets[c][r] : offsets[c][r + 1]]
+                for c, r in zip(chunk_of[docs].tolist(), row_of[docs].tolist())
+            ]
             lengths = np.fromiter(map(len, pieces), np.int64, len(pieces))
-            writer.add_documents(np.concatenate(pieces) if pieces else np.zeros(0, np.uint32), lengths,
-                                 sources=all_codes[docs], source_names=names)
+            writer.add_documents(
+                np.concatenate(pieces) if pieces else np.zeros(0, np.uint32),
+                lengths,
+                sources=all_codes[docs],
+                source_names=names,
+            )
             bar.update(len(docs))
 
 

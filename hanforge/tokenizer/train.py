@@ -66,21 +66,34 @@ class TokenizerTrainConfig(ConfigBase):
     Korean chars/token on number-heavy text, see BENCHMARKS.md)."""
 
     def validate(self) -> None:
-        require(self.vocab_size >= 300, "vocab_size",
-                f"must be at least 300 (256 byte pieces + specials), got {self.vocab_size}")
+        require(
+            self.vocab_size >= 300,
+            "vocab_size",
+            f"must be at least 300 (256 byte pieces + specials), got {self.vocab_size}",
+        )
         required = 256 + 3 + len(self.user_defined_symbols) + (KSX1001_SYLLABLES if self.ksx1001_syllables else 0)
-        require(self.vocab_size > required, "vocab_size",
-                f"must be more than {required} to hold the byte pieces, specials and the 2,350 KS X 1001 "
-                f"syllables, got {self.vocab_size} (or set ksx1001_syllables = false)")
-        require(0.9 <= self.character_coverage <= 1.0, "character_coverage",
-                f"must be in [0.9, 1], got {self.character_coverage}")
-        require(self.max_sentence_bytes >= 256, "max_sentence_bytes",
-                f"must be at least 256, got {self.max_sentence_bytes}")
+        require(
+            self.vocab_size > required,
+            "vocab_size",
+            f"must be more than {required} to hold the byte pieces, specials and the 2,350 KS X 1001 "
+            f"syllables, got {self.vocab_size} (or set ksx1001_syllables = false)",
+        )
+        require(
+            0.9 <= self.character_coverage <= 1.0,
+            "character_coverage",
+            f"must be in [0.9, 1], got {self.character_coverage}",
+        )
+        require(
+            self.max_sentence_bytes >= 256, "max_sentence_bytes", f"must be at least 256, got {self.max_sentence_bytes}"
+        )
         require(self.max_lines >= 0, "max_lines", f"must be >= 0, got {self.max_lines}")
         require(self.num_threads >= 1, "num_threads", f"must be >= 1, got {self.num_threads}")
         for s in self.user_defined_symbols:
-            require(bool(s) and not any(c.isspace() for c in s), "user_defined_symbols",
-                    f"{s!r} must be non-empty and contain no whitespace")
+            require(
+                bool(s) and not any(c.isspace() for c in s),
+                "user_defined_symbols",
+                f"{s!r} must be non-empty and contain no whitespace",
+            )
 
 
 def ksx1001_syllables() -> str:
@@ -116,7 +129,7 @@ def _training_lines(inputs: list[str | Path], config: TokenizerTrainConfig, stat
             data = line.encode("utf-8")
             if len(data) > limit:  # SentencePiece would skip it silently: cut it instead
                 stats["num_lines_cut"] += 1
-                pieces = [data[i:i + limit].decode("utf-8", "ignore") for i in range(0, len(data), limit)]
+                pieces = [data[i : i + limit].decode("utf-8", "ignore") for i in range(0, len(data), limit)]
             else:
                 pieces = [line]
             for piece in pieces:
@@ -157,11 +170,19 @@ def spm_to_hf_tokenizer(model_bytes: bytes, *, user_defined_symbols: list[str] |
     user = [s for s in user_defined_symbols if s in vocab]
     byte_fallback = any(sp.is_byte(i) for i in range(sp.get_piece_size()))
     unk = sp.id_to_piece(sp.unk_id())
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=bpe_merges(vocab, skip=set(special) | set(user)),
-                               unk_token=unk, fuse_unk=True, byte_fallback=byte_fallback))
+    tok = Tokenizer(
+        models.BPE(
+            vocab=vocab,
+            merges=bpe_merges(vocab, skip=set(special) | set(user)),
+            unk_token=unk,
+            fuse_unk=True,
+            byte_fallback=byte_fallback,
+        )
+    )
     tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
-    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
-                                     decoders.Strip(" ", 1, 0)])
+    tok.decoder = decoders.Sequence(
+        [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
+    )
     tok.add_special_tokens([AddedToken(p, special=True, normalized=False) for p in special])
     tok.add_tokens([AddedToken(p, special=False, normalized=False) for p in user])
     return tok
@@ -170,24 +191,28 @@ def spm_to_hf_tokenizer(model_bytes: bytes, *, user_defined_symbols: list[str] |
 def save_hf_tokenizer(tok, output: Path) -> None:
     """Write ``tokenizer.json`` and a ``tokenizer_config.json`` that AutoTokenizer loads, atomically."""
     atomic_write_bytes(output / "tokenizer.json", (tok.to_str(pretty=True) + "\n").encode("utf-8"))
-    atomic_write_json(output / "tokenizer_config.json", {
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "bos_token": BOS,
-        "eos_token": EOS,
-        "unk_token": UNK,
-        "add_bos_token": False,
-        "add_eos_token": False,
-        "clean_up_tokenization_spaces": False,
-        "model_max_length": 1_000_000_000,
-    })
+    atomic_write_json(
+        output / "tokenizer_config.json",
+        {
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "bos_token": BOS,
+            "eos_token": EOS,
+            "unk_token": UNK,
+            "add_bos_token": False,
+            "add_eos_token": False,
+            "clean_up_tokenization_spaces": False,
+            "model_max_length": 1_000_000_000,
+        },
+    )
 
 
 #: What ``hanforge tokenizer train`` writes in its output folder (deleted only by --overwrite).
 TRAIN_OWNS = ("sentencepiece.model", "tokenizer.json", "tokenizer_config.json", "manifest.json")
 
 
-def train_tokenizer(*, inputs: list[str | Path], output: str | Path,
-                    config: TokenizerTrainConfig | None = None, overwrite: bool = False) -> dict[str, Any]:
+def train_tokenizer(
+    *, inputs: list[str | Path], output: str | Path, config: TokenizerTrainConfig | None = None, overwrite: bool = False
+) -> dict[str, Any]:
     """Train a SentencePiece BPE on the shards in ``inputs``; write SPM + HF files to ``output``.
 
     Returns the manifest (config, input fingerprints, line/char counts, vocab size). A folder
@@ -201,8 +226,7 @@ def train_tokenizer(*, inputs: list[str | Path], output: str | Path,
     output = Path(output)
     files = text_shard_files(inputs)
     inputs_fp = {key: file_fingerprint(path) for key, path in files}
-    job = JobOutput(output, what="tokenizer", owns=TRAIN_OWNS,
-                    marker={"config": config.to_dict(), "inputs": inputs_fp})
+    job = JobOutput(output, what="tokenizer", owns=TRAIN_OWNS, marker={"config": config.to_dict(), "inputs": inputs_fp})
     with job:
         if job.claim(overwrite=overwrite) == "finished" and (output / "manifest.json").is_file():
             return json.loads((output / "manifest.json").read_text(encoding="utf-8"))
@@ -211,8 +235,9 @@ def train_tokenizer(*, inputs: list[str | Path], output: str | Path,
     return manifest
 
 
-def _train_into(output: Path, *, inputs: list[str | Path], config: TokenizerTrainConfig,
-                inputs_fp: dict[str, str]) -> dict[str, Any]:
+def _train_into(
+    output: Path, *, inputs: list[str | Path], config: TokenizerTrainConfig, inputs_fp: dict[str, str]
+) -> dict[str, Any]:
     import sentencepiece as spm
 
     stats = {"num_docs": 0, "num_lines": 0, "num_chars": 0, "num_lines_cut": 0}
@@ -226,8 +251,13 @@ def _train_into(output: Path, *, inputs: list[str | Path], config: TokenizerTrai
             character_coverage=config.character_coverage,
             byte_fallback=config.byte_fallback,
             user_defined_symbols=list(config.user_defined_symbols),
-            unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
-            unk_piece=UNK, bos_piece=BOS, eos_piece=EOS,
+            unk_id=0,
+            bos_id=1,
+            eos_id=2,
+            pad_id=-1,
+            unk_piece=UNK,
+            bos_piece=BOS,
+            eos_piece=EOS,
             normalization_rule_name="identity",
             remove_extra_whitespaces=False,
             allow_whitespace_only_pieces=True,
@@ -246,7 +276,9 @@ def _train_into(output: Path, *, inputs: list[str | Path], config: TokenizerTrai
     tok = spm_to_hf_tokenizer(model_bytes, user_defined_symbols=config.user_defined_symbols)
     save_hf_tokenizer(tok, output)
     return write_manifest(
-        output, kind="tokenizer", config=config,
+        output,
+        kind="tokenizer",
+        config=config,
         inputs=inputs_fp,
         method="sentencepiece-bpe",
         vocab_size=tok.get_vocab_size(with_added_tokens=True),

@@ -25,7 +25,6 @@ from hanforge.train.config import TrainConfig
 CHECKPOINTS = "checkpoints"
 
 
-
 def checkpoint_dirs(out: Path) -> list[Path]:
     root = out / CHECKPOINTS
     if not root.is_dir():

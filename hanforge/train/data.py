@@ -149,14 +149,16 @@ def build_sft_shards(
         # a rebuild (other data, template, tokenizer or length) replaces only the shards hanforge wrote
         if job.claim(overwrite=True) == "finished" and (output / "manifest.json").is_file():
             return output, json.loads((output / "manifest.json").read_text(encoding="utf-8"))
-        manifest = _write_sft_shards(instructions, template=template, tokenizer=tokenizer, max_length=max_length,
-                                     output=output, key=key)
+        manifest = _write_sft_shards(
+            instructions, template=template, tokenizer=tokenizer, max_length=max_length, output=output, key=key
+        )
         job.finish()
     return output, manifest
 
 
-def _write_sft_shards(instructions: str | Path, *, template: str, tokenizer, max_length: int, output: Path,
-                      key: dict[str, Any]) -> dict[str, Any]:
+def _write_sft_shards(
+    instructions: str | Path, *, template: str, tokenizer, max_length: int, output: Path, key: dict[str, Any]
+) -> dict[str, Any]:
     from hanforge.shards.token_format import write_token_shards
 
     records = read_records(instructions)

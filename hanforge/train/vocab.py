@@ -36,8 +36,10 @@ def read_added_tokens(path: str | Path) -> list[str]:
     if isinstance(tokens, list) and all(isinstance(t, dict) and isinstance(t.get("token"), str) for t in tokens):
         tokens = [t["token"] for t in tokens]
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-        raise ConfigError(f"vocab.added_tokens: {path} must hold a JSON list of token strings "
-                          "or hanforge tokenizer extend's new_tokens.json")
+        raise ConfigError(
+            f"vocab.added_tokens: {path} must hold a JSON list of token strings "
+            "or hanforge tokenizer extend's new_tokens.json"
+        )
     return tokens
 
 

@@ -76,15 +76,15 @@ class CrawlConfig(ConfigBase):
     def validate(self) -> None:
         require(bool(self.seeds), "seeds", "at least one seed URL is needed")
         for i, seed in enumerate(self.seeds):
-            require(seed.lower().startswith(("http://", "https://")), f"seeds[{i}]",
-                    f"{seed!r} is not an http(s) URL")
+            require(seed.lower().startswith(("http://", "https://")), f"seeds[{i}]", f"{seed!r} is not an http(s) URL")
         require(bool(self.output), "output", "an output folder is needed")
         require(self.max_pages >= 0, "max_pages", f"must be >= 0 (0 = no limit), got {self.max_pages}")
         require(self.max_depth >= 0, "max_depth", f"must be >= 0, got {self.max_depth}")
         require(self.rate > 0, "rate", f"must be > 0 requests per second, got {self.rate}")
         require(self.concurrency >= 1, "concurrency", f"must be >= 1, got {self.concurrency}")
-        require(self.per_host_concurrency >= 1, "per_host_concurrency",
-                f"must be >= 1, got {self.per_host_concurrency}")
+        require(
+            self.per_host_concurrency >= 1, "per_host_concurrency", f"must be >= 1, got {self.per_host_concurrency}"
+        )
         require(self.timeout > 0, "timeout", f"must be > 0 seconds, got {self.timeout}")
         require(self.max_seconds > 0, "max_seconds", f"must be > 0 seconds, got {self.max_seconds}")
         require(self.max_bytes > 0, "max_bytes", f"must be > 0, got {self.max_bytes}")
@@ -95,8 +95,11 @@ class CrawlConfig(ConfigBase):
         require(self.warc_max_bytes >= 1024, "warc_max_bytes", f"must be >= 1024, got {self.warc_max_bytes}")
         require(self.warc_max_seconds > 0, "warc_max_seconds", f"must be > 0, got {self.warc_max_seconds}")
         require(bool(self.user_agent.strip()), "user_agent", "must not be empty")
-        require(self.warc_prefix.replace("-", "").replace("_", "").isalnum(), "warc_prefix",
-                f"{self.warc_prefix!r}: use letters, digits, '-' and '_' only")
+        require(
+            self.warc_prefix.replace("-", "").replace("_", "").isalnum(),
+            "warc_prefix",
+            f"{self.warc_prefix!r}: use letters, digits, '-' and '_' only",
+        )
         for i, net in enumerate(self.allow_networks):
             try:
                 ipaddress.ip_network(net, strict=False)

@@ -62,8 +62,12 @@ class CrawlSummary:
     events: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status_counts": self.status_counts, "reason_counts": self.reason_counts,
-                "warc_files": self.warc_files, "events": self.events}
+        return {
+            "status_counts": self.status_counts,
+            "reason_counts": self.reason_counts,
+            "warc_files": self.warc_files,
+            "events": self.events,
+        }
 
 
 def run_crawl(config: CrawlConfig) -> CrawlSummary:
@@ -111,8 +115,7 @@ class Crawler:
         if bad:
             raise ConfigError(f"seeds: {bad[0]!r} is not a crawlable http(s) URL")
         self.seeds = list(dict.fromkeys(s for s in seeds if s))
-        self.allow_domains = [d.lower().strip(".") for d in config.allow_domains] or \
-            default_allow_domains(self.seeds)
+        self.allow_domains = [d.lower().strip(".") for d in config.allow_domains] or default_allow_domains(self.seeds)
         self.events: Counter = Counter()
         self._in_flight = 0
         self._num_fetched = 0
@@ -131,8 +134,10 @@ class Crawler:
         if previous is None:
             frontier.set_meta("scope", scope)
         elif previous != scope:
-            raise ConfigError(f"{self.config.output}: this crawl folder belongs to a crawl with other seeds or "
-                              f"allowed domains ({previous}); use another --output to start a new crawl")
+            raise ConfigError(
+                f"{self.config.output}: this crawl folder belongs to a crawl with other seeds or "
+                f"allowed domains ({previous}); use another --output to start a new crawl"
+            )
 
     async def run(self) -> CrawlSummary:
         cfg = self.config
@@ -148,18 +153,29 @@ class Crawler:
         frontier = self.frontier
         self._check_scope(frontier)
         remove_stale_temporaries(cfg.warc_dir)
-        self.writer = WarcSegmentWriter(cfg.warc_dir, frontier=frontier, prefix=cfg.warc_prefix,
-                                        max_bytes=cfg.warc_max_bytes, max_seconds=cfg.warc_max_seconds,
-                                        user_agent=cfg.user_agent)
+        self.writer = WarcSegmentWriter(
+            cfg.warc_dir,
+            frontier=frontier,
+            prefix=cfg.warc_prefix,
+            max_bytes=cfg.warc_max_bytes,
+            max_seconds=cfg.warc_max_seconds,
+            user_agent=cfg.user_agent,
+        )
         recovered = frontier.recover(segment_exists=self.writer.segment_exists)
         frontier.add(self.seeds, depth=0)
         self._num_fetched = frontier.num_fetched()
         console = Console(file=sys.stderr)
-        self.progress = Progress(TextColumn("[bold]crawl"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console,
-                                 disable=not cfg.progress, transient=False)
-        self._task = self.progress.add_task("crawl", total=cfg.max_pages or None, completed=self._num_fetched,
-                                            info="")
+        self.progress = Progress(
+            TextColumn("[bold]crawl"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not cfg.progress,
+            transient=False,
+        )
+        self._task = self.progress.add_task("crawl", total=cfg.max_pages or None, completed=self._num_fetched, info="")
         installed: list[int] = []
         try:
             async with Fetcher(cfg) as fetcher:
@@ -181,11 +197,16 @@ class Crawler:
                 asyncio.get_running_loop().remove_signal_handler(sig)
             # records are written synchronously, so the open segment is whole at any await point
             self.writer.complete()
-        summary = CrawlSummary(output=cfg.output_path, status_counts=frontier.status_counts(),
-                               reason_counts=frontier.reason_counts(), warc_files=frontier.completed_segments(),
-                               num_fetched_this_run=self._num_fetched_this_run, recovered=recovered,
-                               interrupted=self._stopping,
-                               events=dict(sorted(self.events.items())))
+        summary = CrawlSummary(
+            output=cfg.output_path,
+            status_counts=frontier.status_counts(),
+            reason_counts=frontier.reason_counts(),
+            warc_files=frontier.completed_segments(),
+            num_fetched_this_run=self._num_fetched_this_run,
+            recovered=recovered,
+            interrupted=self._stopping,
+            events=dict(sorted(self.events.items())),
+        )
         atomic_write_json(cfg.output_path / SUMMARY_FILE, summary.to_dict())
         return summary
 
@@ -251,7 +272,7 @@ class Crawler:
                 await self._process(entry)
             except HanforgeError:  # e.g. the WARC cannot be written: stop, never write after a partial record
                 raise
-            except Exception as exc:  # one bad page never ends the crawl
+            except Exception as exc:  # one bad page never ends the crawl  # noqa: BLE001 - one bad item is reported, never a crash of the whole job
                 logger.exception(f"crawl: unexpected error on {entry.url}")
                 self.frontier.mark_failed(entry.url, reason=f"error:{type(exc).__name__}")
             finally:
@@ -317,5 +338,8 @@ class Crawler:
         if not force and now - self._progress_at < PROGRESS_EVERY_SECONDS:
             return
         self._progress_at = now
-        self.progress.update(self._task, completed=self._num_fetched,
-                             info=f"queued {self.frontier.num_queued()} · in flight {self._in_flight}")
+        self.progress.update(
+            self._task,
+            completed=self._num_fetched,
+            info=f"queued {self.frontier.num_queued()} · in flight {self._in_flight}",
+        )

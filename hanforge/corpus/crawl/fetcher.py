@@ -60,8 +60,9 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         self.policy = policy
         self._inner = httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None, socket_options=None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None, socket_options=None
+    ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         try:
             infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
@@ -74,8 +75,9 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         last: Exception | None = None
         for address in addresses:
             try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
-                                                     socket_options=socket_options)
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
             except httpcore.ConnectError as exc:
                 last = exc
         raise last or httpcore.ConnectError(f"no address for {host}")
@@ -93,9 +95,12 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, policy: AddressPolicy, *, max_connections: int) -> None:
         super().__init__(trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False), max_connections=max_connections,
-            max_keepalive_connections=max_connections, keepalive_expiry=5.0,
-            network_backend=GuardedNetworkBackend(policy))
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=5.0,
+            network_backend=GuardedNetworkBackend(policy),
+        )
 
 
 class HostLimiter:
@@ -185,7 +190,8 @@ class FetchResult:
     @property
     def retryable(self) -> bool:
         return self.error in ("timeout", "connect_error", "network_error") or (
-            self.error is None and self.status in RETRY_STATUSES)
+            self.error is None and self.status in RETRY_STATUSES
+        )
 
 
 def _decode_header_list(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
@@ -201,9 +207,15 @@ class Fetcher:
         self.policy = AddressPolicy(allow_private=config.allow_private, allow_networks=config.allow_networks)
         self.client = httpx.AsyncClient(
             transport=GuardedTransport(self.policy, max_connections=max(config.concurrency, 1) * 2),
-            timeout=httpx.Timeout(config.timeout), follow_redirects=False, trust_env=False,
-            headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip, deflate",
-                     "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"})
+            timeout=httpx.Timeout(config.timeout),
+            follow_redirects=False,
+            trust_env=False,
+            headers={
+                "User-Agent": config.user_agent,
+                "Accept-Encoding": "gzip, deflate",
+                "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+            },
+        )
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -211,16 +223,18 @@ class Fetcher:
     async def __aexit__(self, *exc) -> None:
         await self.client.aclose()
 
-    async def fetch(self, url: str, *, content_types: list[str] | None = None,
-                    max_bytes: int | None = None) -> FetchResult:
+    async def fetch(
+        self, url: str, *, content_types: list[str] | None = None, max_bytes: int | None = None
+    ) -> FetchResult:
         """GET ``url`` with retries and backoff; never raises for network or HTTP trouble."""
         host = host_key(url)
         attempts = 1 + self.config.max_retries
         result = FetchResult(url=url, error="not_attempted")
         for attempt in range(attempts):
             async with self.limiter.slot(host):
-                result = await self.fetch_once(url, content_types=content_types,
-                                               max_bytes=max_bytes or self.config.max_bytes)
+                result = await self.fetch_once(
+                    url, content_types=content_types, max_bytes=max_bytes or self.config.max_bytes
+                )
             result.num_attempts = attempt + 1
             if not result.retryable or attempt == attempts - 1:
                 break
@@ -230,7 +244,7 @@ class Fetcher:
         return result
 
     def _backoff(self, attempt: int, result: FetchResult) -> float:
-        delay = self.config.retry_backoff * (2 ** attempt)
+        delay = self.config.retry_backoff * (2**attempt)
         retry_after = result.header("retry-after")
         if retry_after.strip().isdigit():
             delay = max(delay, min(float(retry_after), MAX_RETRY_AFTER))
@@ -264,8 +278,9 @@ class Fetcher:
             result.error = "invalid_url"
         return result
 
-    async def _read(self, response: httpx.Response, result: FetchResult, *,
-                    content_types: list[str] | None, max_bytes: int) -> None:
+    async def _read(
+        self, response: httpx.Response, result: FetchResult, *, content_types: list[str] | None, max_bytes: int
+    ) -> None:
         result.status = response.status_code
         result.reason_phrase = response.reason_phrase
         result.http_version = response.http_version

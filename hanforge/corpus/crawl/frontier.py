@@ -91,8 +91,9 @@ class Frontier:
         return json.loads(row[0]) if row else None
 
     def set_meta(self, key: str, value: object) -> None:
-        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                         (key, json.dumps(value, sort_keys=True)))
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value, sort_keys=True))
+        )
 
     def recover(self, *, segment_exists) -> dict[str, int]:
         """Make the ledger agree with the WARC folder after a kill; see the module docstring.
@@ -104,13 +105,16 @@ class Frontier:
         with self._transaction():
             for seq, name in self._db.execute("SELECT seq, name FROM segments WHERE status = 'open'").fetchall():
                 if segment_exists(name):
-                    rolled += self._db.execute("UPDATE urls SET status = 'done' WHERE status = 'written' AND "
-                                               "segment = ?", (seq,)).rowcount
+                    rolled += self._db.execute(
+                        "UPDATE urls SET status = 'done' WHERE status = 'written' AND segment = ?", (seq,)
+                    ).rowcount
                     self._db.execute("UPDATE segments SET status = 'complete' WHERE seq = ?", (seq,))
                 else:
-                    requeued += self._db.execute("UPDATE urls SET status = 'queued', segment = NULL, "
-                                                 "http_status = NULL WHERE status = 'written' AND segment = ?",
-                                                 (seq,)).rowcount
+                    requeued += self._db.execute(
+                        "UPDATE urls SET status = 'queued', segment = NULL, "
+                        "http_status = NULL WHERE status = 'written' AND segment = ?",
+                        (seq,),
+                    ).rowcount
                     self._db.execute("DELETE FROM segments WHERE seq = ?", (seq,))
             requeued += self._db.execute("UPDATE urls SET status = 'queued' WHERE status = 'fetching'").rowcount
         return {"num_rolled_forward": rolled, "num_requeued": requeued}
@@ -124,7 +128,8 @@ class Frontier:
         with self._transaction():
             self._db.executemany(
                 "INSERT OR IGNORE INTO urls (url, host, depth, hops, priority) VALUES (?, ?, ?, ?, ?)",
-                [(u, host_key(u), depth, hops, priority) for u in urls])
+                [(u, host_key(u), depth, hops, priority) for u in urls],
+            )
         return self._db.total_changes - before
 
     def claim(self, *, exclude_hosts: set[str] | frozenset[str] = frozenset()) -> FrontierEntry | None:
@@ -150,17 +155,19 @@ class Frontier:
     def num_fetched(self) -> int:
         """URLs fetched or being fetched, over all runs (what ``max_pages`` limits)."""
         marks = ",".join("?" * len(FETCHED_STATUSES))
-        return self._db.execute(f"SELECT COUNT(*) FROM urls WHERE status IN ({marks})",
-                                FETCHED_STATUSES).fetchone()[0]
+        return self._db.execute(f"SELECT COUNT(*) FROM urls WHERE status IN ({marks})", FETCHED_STATUSES).fetchone()[0]
 
     # -- outcomes --------------------------------------------------------------------------
     def mark_written(self, url: str, *, segment: int, http_status: int) -> None:
-        self._db.execute("UPDATE urls SET status = 'written', segment = ?, http_status = ? WHERE url = ?",
-                         (segment, http_status, url))
+        self._db.execute(
+            "UPDATE urls SET status = 'written', segment = ?, http_status = ? WHERE url = ?",
+            (segment, http_status, url),
+        )
 
     def mark_failed(self, url: str, *, reason: str, http_status: int | None = None) -> None:
-        self._db.execute("UPDATE urls SET status = 'failed', reason = ?, http_status = ? WHERE url = ?",
-                         (reason, http_status, url))
+        self._db.execute(
+            "UPDATE urls SET status = 'failed', reason = ?, http_status = ? WHERE url = ?", (reason, http_status, url)
+        )
 
     def mark_disallowed(self, url: str, *, reason: str) -> None:
         self._db.execute("UPDATE urls SET status = 'disallowed', reason = ? WHERE url = ?", (reason, url))
@@ -177,8 +184,9 @@ class Frontier:
     def commit_segment(self, seq: int) -> int:
         """The segment's file is complete: its URLs become ``done``; return how many."""
         with self._transaction():
-            n = self._db.execute("UPDATE urls SET status = 'done' WHERE status = 'written' AND segment = ?",
-                                 (seq,)).rowcount
+            n = self._db.execute(
+                "UPDATE urls SET status = 'done' WHERE status = 'written' AND segment = ?", (seq,)
+            ).rowcount
             self._db.execute("UPDATE segments SET status = 'complete' WHERE seq = ?", (seq,))
         return n
 
@@ -204,7 +212,8 @@ class Frontier:
     def reason_counts(self) -> dict[str, int]:
         counts: Counter = Counter()
         for status, reason, n in self._db.execute(
-                "SELECT status, reason, COUNT(*) FROM urls WHERE reason IS NOT NULL GROUP BY status, reason"):
+            "SELECT status, reason, COUNT(*) FROM urls WHERE reason IS NOT NULL GROUP BY status, reason"
+        ):
             counts[f"{status}/{reason}"] += n
         return dict(sorted(counts.items()))
 

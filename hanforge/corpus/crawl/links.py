@@ -29,8 +29,8 @@ def _normalize_escapes(part: str) -> str:
     while i < len(part):
         char = part[i]
         if char == "%" and _ESCAPE.match(part, i):
-            decoded = chr(int(part[i + 1:i + 3], 16))
-            out.append(decoded if decoded in _UNRESERVED else part[i:i + 3].upper())
+            decoded = chr(int(part[i + 1 : i + 3], 16))
+            out.append(decoded if decoded in _UNRESERVED else part[i : i + 3].upper())
             i += 3
             continue
         if char == "%":

@@ -46,8 +46,16 @@ def archived_headers(headers: list[tuple[str, str]], *, body_length: int) -> lis
 class WarcSegmentWriter:
     """Writes request/response pairs into rotating WARC segments; see the module docstring."""
 
-    def __init__(self, warc_dir: str | Path, *, frontier: Frontier, prefix: str, max_bytes: int,
-                 user_agent: str, max_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        warc_dir: str | Path,
+        *,
+        frontier: Frontier,
+        prefix: str,
+        max_bytes: int,
+        user_agent: str,
+        max_seconds: float | None = None,
+    ) -> None:
         self.warc_dir = Path(warc_dir)
         self.warc_dir.mkdir(parents=True, exist_ok=True)
         self.frontier = frontier
@@ -73,17 +81,20 @@ class WarcSegmentWriter:
     def _open(self) -> None:
         self._seq, self._name = self.frontier.open_segment(self.segment_name)
         self._tmp = self.warc_dir / f"{self._name}{TMP_MARKER}{os.getpid()}"
-        self._fh = open(self._tmp, "wb")
+        self._fh = open(self._tmp, "wb")  # noqa: SIM115 - the file stays open across calls; closed by close()
         self._writer = WARCWriter(self._fh, gzip=True)
         self._num_records = 0
         self._opened_at = time.monotonic()
-        info = self._writer.create_warcinfo_record(self._name, {
-            "software": f"hanforge/{__version__} (warcio)",
-            "format": "WARC File Format 1.1",
-            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
-            "robots": "obey",
-            "http-header-user-agent": self.user_agent,
-        })
+        info = self._writer.create_warcinfo_record(
+            self._name,
+            {
+                "software": f"hanforge/{__version__} (warcio)",
+                "format": "WARC File Format 1.1",
+                "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+                "robots": "obey",
+                "http-header-user-agent": self.user_agent,
+            },
+        )
         self._writer.write_record(info)
 
     def write(self, result: FetchResult) -> int:
@@ -94,15 +105,28 @@ class WarcSegmentWriter:
         writer = self._writer
         extra = {"WARC-IP-Address": result.peer_address} if result.peer_address else {}
         req_headers = StatusAndHeaders(result.request_line, result.request_headers, is_http_request=True)
-        request = writer.create_warc_record(result.url, "request", payload=io.BytesIO(b""), length=0,
-                                            http_headers=req_headers, warc_headers_dict=dict(extra))
+        request = writer.create_warc_record(
+            result.url,
+            "request",
+            payload=io.BytesIO(b""),
+            length=0,
+            http_headers=req_headers,
+            warc_headers_dict=dict(extra),
+        )
         status_line = f"{result.status} {result.reason_phrase}".strip()
-        resp_headers = StatusAndHeaders(status_line, archived_headers(result.response_headers,
-                                                                      body_length=len(result.body)),
-                                        protocol=result.http_version or "HTTP/1.1")
-        response = writer.create_warc_record(result.url, "response", payload=io.BytesIO(result.body),
-                                             length=len(result.body), http_headers=resp_headers,
-                                             warc_headers_dict=dict(extra))
+        resp_headers = StatusAndHeaders(
+            status_line,
+            archived_headers(result.response_headers, body_length=len(result.body)),
+            protocol=result.http_version or "HTTP/1.1",
+        )
+        response = writer.create_warc_record(
+            result.url,
+            "response",
+            payload=io.BytesIO(result.body),
+            length=len(result.body),
+            http_headers=resp_headers,
+            warc_headers_dict=dict(extra),
+        )
         writer.write_request_response_pair(request, response)
         self._num_records += 2
         return self._seq

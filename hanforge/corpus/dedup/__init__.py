@@ -5,7 +5,7 @@ Entry point: :func:`hanforge.corpus.dedup.run.run_dedup` (``hanforge dedup``); t
 shingling choice and memory formulas are in docs/dedup.md.
 """
 
-from hanforge.corpus.dedup import config as config  # noqa: F401  (registers section and step)
+from hanforge.corpus.dedup import config as config
 from hanforge.corpus.dedup.config import DedupConfig, ExactDedupConfig
 from hanforge.corpus.dedup.shingles import MinhashScheme, MinhashSignatures, normalize_for_hashing
 

@@ -67,7 +67,7 @@ def greedy_centers(signatures: np.ndarray, threshold: float) -> np.ndarray:
         if center[i] >= 0:
             continue
         center[i] = i
-        rest = np.flatnonzero(center[i + 1:] < 0) + i + 1
+        rest = np.flatnonzero(center[i + 1 :] < 0) + i + 1
         if len(rest):
             similar = estimated_jaccard(signatures[rest], signatures[i]) >= threshold
             center[rest[similar]] = i
@@ -157,8 +157,9 @@ class SmallStarStage(_RoundStage):
                 mins = np.minimum.reduceat(lo, starts)
                 m = np.repeat(mins, np.diff(np.append(starts, len(hi))))
                 moved = lo != m
-                undirected = np.concatenate([np.stack([lo[moved], m[moved]], axis=1),
-                                             np.stack([hi[starts], mins], axis=1)])
+                undirected = np.concatenate(
+                    [np.stack([lo[moved], m[moved]], axis=1), np.stack([hi[starts], mins], axis=1)]
+                )
                 out = np.concatenate([undirected, undirected[:, ::-1]])
         self._write("ls", self.round_ + 1, rank, out, out[:, 0])
         return
@@ -229,7 +230,7 @@ class ElectStage(PipelineStep):
                         continue
                     if sigs is None:
                         sigs = docs.rows(member, "sig")
-                    kept[a:a + g] = member[a:a + g][greedy_centers(sigs[a:a + g], self.config.threshold)]
+                    kept[a : a + g] = member[a : a + g][greedy_centers(sigs[a : a + g], self.config.threshold)]
             # stars: one kept document and the members it stands for, in keep order
             order = np.lexsort((np.arange(len(member)), kept))
             member, kept, exact = member[order], kept[order], exact[order]

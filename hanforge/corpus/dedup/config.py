@@ -61,14 +61,19 @@ class DedupConfig(ConfigBase):
     def validate(self) -> None:
         require(0.0 < self.threshold <= 1.0, "threshold", f"must be in (0, 1], got {self.threshold}")
         require(1 <= self.ngram <= 32, "ngram", f"must be in 1..32, got {self.ngram}")
-        require(self.bands >= 1 and self.rows >= 1, "bands", f"bands and rows must be >= 1, got {self.bands} x {self.rows}")
+        require(
+            self.bands >= 1 and self.rows >= 1, "bands", f"bands and rows must be >= 1, got {self.bands} x {self.rows}"
+        )
         require(self.bands * self.rows <= 1024, "rows", f"bands x rows must be <= 1024, got {self.bands * self.rows}")
         require(self.band_partitions >= 1, "band_partitions", f"must be >= 1, got {self.band_partitions}")
         require(self.graph_partitions >= 1, "graph_partitions", f"must be >= 1, got {self.graph_partitions}")
         require(self.max_bucket_pairs >= 2, "max_bucket_pairs", f"must be >= 2, got {self.max_bucket_pairs}")
         require(self.exact or self.near, "near", "at least one of exact and near must be true")
-        require(self.keep in ("longest", "first") or (self.keep.startswith("quality:") and len(self.keep) > 8),
-                "keep", f"must be 'longest', 'first' or 'quality:<column>', got {self.keep!r}")
+        require(
+            self.keep in ("longest", "first") or (self.keep.startswith("quality:") and len(self.keep) > 8),
+            "keep",
+            f"must be 'longest', 'first' or 'quality:<column>', got {self.keep!r}",
+        )
 
     @property
     def scheme(self) -> MinhashScheme:

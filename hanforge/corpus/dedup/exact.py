@@ -61,7 +61,7 @@ class ExactDedupStep(DocumentStep):
         pos = int(np.searchsorted(self._index_hashes, np.uint64(h)))
         if pos >= len(self._index_hashes) or int(self._index_hashes[pos]) != h:
             return None
-        return self._index_docs.ids(self._index_keys[pos:pos + 1])[0]
+        return self._index_docs.ids(self._index_keys[pos : pos + 1])[0]
 
     def process(self, doc: Document) -> str | None:
         if self._seen is None:

@@ -70,14 +70,19 @@ class RemovalStage(PipelineStep):
         for row in range(n):
             if previous[row] is not None:  # dropped before dedup: untouched
                 cluster_id[row] = cluster_size[row] = None
-        table = (table.set_column(table.schema.get_field_index("dup_cluster_id"), "dup_cluster_id",
-                                  pa.array(cluster_id, pa.string()))
-                 .set_column(table.schema.get_field_index("dup_cluster_size"), "dup_cluster_size",
-                             pa.array(cluster_size, pa.int32()))
-                 .set_column(table.schema.get_field_index("duplicate_of"), "duplicate_of",
-                             pa.array(duplicate_of, pa.string()))
-                 .set_column(table.schema.get_field_index("drop_reason"), "drop_reason", pa.array(reason, pa.string()))
-                 .set_column(table.schema.get_field_index("drop_step"), "drop_step", pa.array(step, pa.string())))
+        table = (
+            table.set_column(
+                table.schema.get_field_index("dup_cluster_id"), "dup_cluster_id", pa.array(cluster_id, pa.string())
+            )
+            .set_column(
+                table.schema.get_field_index("dup_cluster_size"), "dup_cluster_size", pa.array(cluster_size, pa.int32())
+            )
+            .set_column(
+                table.schema.get_field_index("duplicate_of"), "duplicate_of", pa.array(duplicate_of, pa.string())
+            )
+            .set_column(table.schema.get_field_index("drop_reason"), "drop_reason", pa.array(reason, pa.string()))
+            .set_column(table.schema.get_field_index("drop_step"), "drop_step", pa.array(step, pa.string()))
+        )
         is_kept = pc.is_null(table.column("drop_reason"))
         out = Path(self.output)
         for folder, mask in (("shards", is_kept), ("excluded", pc.invert(is_kept))):

@@ -70,19 +70,32 @@ def _reference(index: str | Path | None, config: DedupConfig) -> tuple[str | Non
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     old = manifest.get("config", {})
     if manifest.get("minhash_engine") != minhash_engine():
-        raise ConfigError(f"--index {index}: built with {manifest.get('minhash_engine')}, this is {minhash_engine()}; "
-                          "signatures differ between MinHash engine versions")
+        raise ConfigError(
+            f"--index {index}: built with {manifest.get('minhash_engine')}, this is {minhash_engine()}; "
+            "signatures differ between MinHash engine versions"
+        )
     for key in SCHEME_KEYS:
         if old.get(key) != getattr(config, key):
-            raise ConfigError(f"--index {index}: {key} = {old.get(key)!r} there but {getattr(config, key)!r} here; "
-                              "an index is usable only with the same scheme")
+            raise ConfigError(
+                f"--index {index}: {key} = {old.get(key)!r} there but {getattr(config, key)!r} here; "
+                "an index is usable only with the same scheme"
+            )
     return str(Path(index).resolve()), int(manifest["num_input_shards"])
 
 
-def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConfig | None = None,
-              workers: int = 1, executor: str = "local", executor_options: Any = None,
-              index: str | Path | None = None, overwrite: bool = False,
-              max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES, on_progress=None) -> DedupSummary:
+def run_dedup(
+    inputs: list[str | Path],
+    *,
+    output: str | Path,
+    config: DedupConfig | None = None,
+    workers: int = 1,
+    executor: str = "local",
+    executor_options: Any = None,
+    index: str | Path | None = None,
+    overwrite: bool = False,
+    max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+    on_progress=None,
+) -> DedupSummary:
     """Remove exact and near-duplicate documents from Parquet text shards.
 
     Writes ``<output>/shards`` (kept, with dup_cluster_id / dup_cluster_size),
@@ -97,11 +110,17 @@ def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConf
     shards = discover_shards(inputs)
     reference, num_ref = _reference(index, config)
     inputs_fp = {f"{i:05d}/{p.name}": file_fingerprint(p) for i, p in enumerate(shards)}
-    fingerprint = {"config": config.to_dict(), "config_fingerprint": config_fingerprint(config),
-                   "inputs": inputs_fp, "max_shard_bytes": max_shard_bytes, "minhash_engine": minhash_engine(),
-                   "index": file_fingerprint(Path(reference) / "manifest.json") if reference else None}
-    job = JobOutput(output, what="dedup run", marker=fingerprint, owns=DEDUP_OWNS,
-                    data_dirs=("shards", "excluded", "state", "work"))
+    fingerprint = {
+        "config": config.to_dict(),
+        "config_fingerprint": config_fingerprint(config),
+        "inputs": inputs_fp,
+        "max_shard_bytes": max_shard_bytes,
+        "minhash_engine": minhash_engine(),
+        "index": file_fingerprint(Path(reference) / "manifest.json") if reference else None,
+    }
+    job = JobOutput(
+        output, what="dedup run", marker=fingerprint, owns=DEDUP_OWNS, data_dirs=("shards", "excluded", "state", "work")
+    )
     job.claim(overwrite=overwrite)
     layout = StateLayout(output)
     out, shard_paths = str(output.resolve()), [str(p.resolve()) for p in shards]
@@ -110,48 +129,93 @@ def run_dedup(inputs: list[str | Path], *, output: str | Path, config: DedupConf
     def stage(name: str, step, tasks: int) -> None:
         start = time.perf_counter()
         report = (lambda done, total: on_progress(name, done, total)) if on_progress else None
-        execute_steps([step], tasks=tasks, workers=workers, logging_dir=layout.logs / name, job_name=f"dedup-{name}",
-                      executor=executor, executor_options=executor_options, on_progress=report)
+        execute_steps(
+            [step],
+            tasks=tasks,
+            workers=workers,
+            logging_dir=layout.logs / name,
+            job_name=f"dedup-{name}",
+            executor=executor,
+            executor_options=executor_options,
+            on_progress=report,
+        )
         seconds[name.split("-")[0]] = seconds.get(name.split("-")[0], 0.0) + time.perf_counter() - start
         completions = layout.logs / name / "completions"
         done = len(list(completions.iterdir())) if completions.is_dir() else 0
         if done < tasks:
             if executor == "slurm":  # submitted as a job array: the next stage needs its output
                 raise _StageSubmitted(name)
-            raise IncompleteRunError(f"dedup stage {name}: only {done} of {tasks} tasks completed; see "
-                                     f"{layout.logs / name} and rerun the same command to resume")
+            raise IncompleteRunError(
+                f"dedup stage {name}: only {done} of {tasks} tasks completed; see "
+                f"{layout.logs / name} and rerun the same command to resume"
+            )
 
     with job:
         try:
-            summary = _run_stages(stage, layout=layout, output=output, out=out, shard_paths=shard_paths,
-                                  config=config, reference=reference, num_ref=num_ref,
-                                  max_shard_bytes=max_shard_bytes, seconds=seconds, inputs_fp=inputs_fp,
-                                  fingerprint=fingerprint)
+            summary = _run_stages(
+                stage,
+                layout=layout,
+                output=output,
+                out=out,
+                shard_paths=shard_paths,
+                config=config,
+                reference=reference,
+                num_ref=num_ref,
+                max_shard_bytes=max_shard_bytes,
+                seconds=seconds,
+                inputs_fp=inputs_fp,
+                fingerprint=fingerprint,
+            )
         except _StageSubmitted as submitted:
             return DedupSummary(output=output, state=SUBMITTED, submitted_stage=submitted.stage)
         job.finish()
     return summary
 
 
-def _run_stages(stage, *, layout: StateLayout, output: Path, out: str, shard_paths: list[str], config: DedupConfig,
-                reference: str | None, num_ref: int, max_shard_bytes: int, seconds: dict[str, float],
-                inputs_fp: dict[str, str], fingerprint: dict[str, Any]) -> DedupSummary:
+def _run_stages(
+    stage,
+    *,
+    layout: StateLayout,
+    output: Path,
+    out: str,
+    shard_paths: list[str],
+    config: DedupConfig,
+    reference: str | None,
+    num_ref: int,
+    max_shard_bytes: int,
+    seconds: dict[str, float],
+    inputs_fp: dict[str, str],
+    fingerprint: dict[str, Any],
+) -> DedupSummary:
     parts = config.graph_partitions
     shards = shard_paths
     stage("signatures", SignatureStage(shard_paths, output=out, config=config), len(shards))
     candidate_tasks = (config.num_bucket_partitions if config.near else 0) + (parts if config.exact else 0)
-    stage("candidates", CandidateStage(output=out, config=config, num_shards=len(shards), reference=reference,
-                                       num_ref_shards=num_ref), candidate_tasks)
+    stage(
+        "candidates",
+        CandidateStage(output=out, config=config, num_shards=len(shards), reference=reference, num_ref_shards=num_ref),
+        candidate_tasks,
+    )
     final_round = run_components(stage, output=out, parts=parts)
     stage("elect", ElectStage(output=out, config=config, final_round=final_round, reference=reference), parts)
-    stage("removal", RemovalStage(shard_paths, output=out, reference=reference, max_bytes=max_shard_bytes),
-          len(shards))
+    stage("removal", RemovalStage(shard_paths, output=out, reference=reference, max_bytes=max_shard_bytes), len(shards))
     stats = collect_dedup_stats(layout, seconds=seconds, rounds=final_round)
     atomic_write_json(output / "stats.json", stats)
-    shard_rows = {str(p.relative_to(output)): pq.read_metadata(p).num_rows
-                  for sub in ("shards", "excluded") for p in sorted((output / sub).glob("*.parquet"))}
-    write_manifest(output, kind="dedup", config=config, inputs=inputs_fp, shards=shard_rows,
-                   num_input_shards=len(shards), index=fingerprint["index"], minhash_engine=minhash_engine())
+    shard_rows = {
+        str(p.relative_to(output)): pq.read_metadata(p).num_rows
+        for sub in ("shards", "excluded")
+        for p in sorted((output / sub).glob("*.parquet"))
+    }
+    write_manifest(
+        output,
+        kind="dedup",
+        config=config,
+        inputs=inputs_fp,
+        shards=shard_rows,
+        num_input_shards=len(shards),
+        index=fingerprint["index"],
+        minhash_engine=minhash_engine(),
+    )
     return DedupSummary(output=output, stats=stats)
 
 
@@ -165,11 +229,16 @@ def collect_dedup_stats(layout: StateLayout, *, seconds: dict[str, float], round
     candidates = layout.read_task_stats("candidates")
     elect = layout.read_task_stats("elect")
     return {
-        "documents": {"input": docs.get("input", 0), "kept": docs.get("kept", 0),
-                      "exact_duplicate": docs.get("exact_duplicate", 0),
-                      "near_duplicate": docs.get("near_duplicate", 0),
-                      "dropped_before": docs.get("input", 0) - docs.get("kept", 0)
-                      - docs.get("exact_duplicate", 0) - docs.get("near_duplicate", 0)},
+        "documents": {
+            "input": docs.get("input", 0),
+            "kept": docs.get("kept", 0),
+            "exact_duplicate": docs.get("exact_duplicate", 0),
+            "near_duplicate": docs.get("near_duplicate", 0),
+            "dropped_before": docs.get("input", 0)
+            - docs.get("kept", 0)
+            - docs.get("exact_duplicate", 0)
+            - docs.get("near_duplicate", 0),
+        },
         "clusters": sum(s["stars"] for s in elect),
         "components": sum(s["components"] for s in elect),
         "documents_in_clusters": sum(s["members"] for s in elect),

@@ -91,7 +91,7 @@ def char_shingle_hashes(normalized: str, n: int) -> np.ndarray:
     h = np.zeros(count, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(width):
-            h = h * _POLY + cps[k:k + count] + np.uint64(1)
+            h = h * _POLY + cps[k : k + count] + np.uint64(1)
         h = h + np.uint64(width)  # texts shorter than n hash apart from their prefixes' n-grams
         return np.unique(_splitmix64(h))
 
@@ -106,7 +106,7 @@ def eojeol_shingle_hashes(normalized: str, n: int) -> np.ndarray:
     h = np.zeros(count, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(width):
-            h = h * _POLY + words[k:k + count]
+            h = h * _POLY + words[k : k + count]
         return np.unique(_splitmix64(h + np.uint64(width)))
 
 
@@ -167,7 +167,8 @@ class MinhashSignatures:
         offsets = np.zeros(len(shingle_sets) + 1, dtype=np.uint64)
         np.cumsum([len(s) for s in shingle_sets], out=offsets[1:])
         matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-            flat, offsets, num_perm=self.scheme.num_perm, seed=self.scheme.seed)
+            flat, offsets, num_perm=self.scheme.num_perm, seed=self.scheme.seed
+        )
         return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(shingle_sets), self.scheme.num_perm)
 
     def signature(self, shingles: np.ndarray) -> np.ndarray:
@@ -179,7 +180,7 @@ class MinhashSignatures:
         out = np.full(self.scheme.num_perm, 0xFFFFFFFF, dtype=np.uint64)
         with np.errstate(over="ignore"):
             for start in range(0, len(shingles), self._chunk):
-                hv = shingles[start:start + self._chunk, None] * self._a
+                hv = shingles[start : start + self._chunk, None] * self._a
                 hv += self._b
                 hv >>= np.uint64(32)
                 np.minimum(out, hv.min(axis=0), out=out)

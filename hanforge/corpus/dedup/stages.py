@@ -103,7 +103,9 @@ class SignatureStage(PipelineStep):
                         batch_shingles.append(shingles)
                 if batch_rows:
                     sigs[batch_rows] = minhash.signatures(batch_shingles)
-            self.stat_update("documents", value=len(batch_rows) if cfg.near else int(live[start:start + _READ_BATCH].sum()))
+            self.stat_update(
+                "documents", value=len(batch_rows) if cfg.near else int(live[start : start + _READ_BATCH].sum())
+            )
         keys = make_keys(rank, np.arange(n))
         save_npy(layout.doc_file(rank, "sig"), sigs)
         save_npy(layout.doc_file(rank, "exact"), exact)
@@ -123,8 +125,9 @@ class SignatureStage(PipelineStep):
                 sub = ((h >> np.uint64(33)) % np.uint64(cfg.band_partitions)).astype(np.int64)
                 for r in range(cfg.band_partitions):
                     m = sub == r
-                    save_npy(layout.bucket_file(band * cfg.band_partitions + r, rank),
-                             np.stack([h[m], sel_keys[m]], axis=1))
+                    save_npy(
+                        layout.bucket_file(band * cfg.band_partitions + r, rank), np.stack([h[m], sel_keys[m]], axis=1)
+                    )
         layout.write_task_stats("signatures", rank, {"documents": int(live.sum()), "rows": n})
         return
         yield
@@ -136,8 +139,9 @@ class CandidateStage(PipelineStep):
     type = "hanforge"
     name = "dedup: candidates"
 
-    def __init__(self, *, output: str, config: DedupConfig, num_shards: int, reference: str | None,
-                 num_ref_shards: int = 0) -> None:
+    def __init__(
+        self, *, output: str, config: DedupConfig, num_shards: int, reference: str | None, num_ref_shards: int = 0
+    ) -> None:
         super().__init__()
         self.output = output
         self.config = config
@@ -169,8 +173,9 @@ class CandidateStage(PipelineStep):
                     i, j = self._pairs(members, docs, is_near, stats)
                 src.append(members[i])
                 dst.append(members[j])
-        edges = (np.stack([np.concatenate(src), np.concatenate(dst)], axis=1) if src
-                 else np.empty((0, 2), dtype=np.uint64))
+        edges = (
+            np.stack([np.concatenate(src), np.concatenate(dst)], axis=1) if src else np.empty((0, 2), dtype=np.uint64)
+        )
         edges = np.unique(edges, axis=0) if len(edges) else edges
         stats["edges"] = int(len(edges))
         directed = np.concatenate([edges, edges[:, ::-1]])

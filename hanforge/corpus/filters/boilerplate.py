@@ -48,8 +48,8 @@ from datatrove.data import Document
 from hanforge.config import StepConfig, register_step, require
 from hanforge.corpus.filters.quality import ends_sentence
 from hanforge.corpus.filters.term_files import read_sections, resolve_term_file
-from hanforge.errors import ConfigError
 from hanforge.corpus.steps import DocumentStep
+from hanforge.errors import ConfigError
 
 SECTIONS = ("line_patterns", "prefix_patterns", "widget_words", "widget_lines")
 _WIDGET_SPLIT = re.compile(r"[\s|·/,•:>]+")
@@ -164,14 +164,13 @@ class BoilerplateRemover(DocumentStep):
         if len(items) == 2 and items[0].lower() not in _CRUMB_HOME:
             return False
         limit = self.config.crumb_max_item_chars
-        return all(
-            len(item) <= limit and len(item.split()) <= 3 and _CRUMB_ITEM.fullmatch(item) for item in items
-        )
+        return all(len(item) <= limit and len(item.split()) <= 3 and _CRUMB_ITEM.fullmatch(item) for item in items)
 
     def _lines_seen_twice(self, text: str) -> set[str]:
         """Short non-sentence lines that occur exactly twice in ``text`` (rule 4 candidates)."""
-        counts = Counter(s for line in text.split("\n")
-                         if (s := line.strip()) and len(s) <= self.config.repeated_title_max_chars)
+        counts = Counter(
+            s for line in text.split("\n") if (s := line.strip()) and len(s) <= self.config.repeated_title_max_chars
+        )
         return {s for s, n in counts.items() if n == 2 and not ends_sentence(s)}
 
     def process(self, doc: Document) -> str | None:

@@ -96,9 +96,7 @@ class HangulRatioFilter(DocumentStep):
             kept = [
                 line
                 for line in lines
-                if not is_nonkorean_line(
-                    line, line_threshold=cfg.line_threshold, line_min_eojeols=cfg.line_min_eojeols
-                )
+                if not is_nonkorean_line(line, line_threshold=cfg.line_threshold, line_min_eojeols=cfg.line_min_eojeols)
             ]
             removed = len(lines) - len(kept)
             doc.metadata["num_nonkorean_lines"] = removed

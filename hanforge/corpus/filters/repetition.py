@@ -134,9 +134,7 @@ class RepetitionConfig(StepConfig):
         )
         for key in ("top_ngrams", "dup_ngrams"):
             for n, frac in getattr(self, key).items():
-                require(
-                    n.isdigit() and 1 <= int(n) <= 50, f"{key}.{n}", "n-gram size must be an integer in 1..50"
-                )
+                require(n.isdigit() and 1 <= int(n) <= 50, f"{key}.{n}", "n-gram size must be an integer in 1..50")
                 require(0.0 <= frac <= 1.0, f"{key}.{n}", f"must be within [0, 1], got {frac}")
 
     def build(self) -> RepetitionFilter:

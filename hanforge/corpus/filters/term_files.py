@@ -49,9 +49,7 @@ def read_sections(path: Path, *, sections: tuple[str, ...]) -> dict[str, list[st
         if line.startswith("[") and line.endswith("]"):
             current = line[1:-1].strip()
             if current not in out:
-                raise ConfigError(
-                    f"{path}:{lineno}: unknown section [{current}] (known: {', '.join(sections)})"
-                )
+                raise ConfigError(f"{path}:{lineno}: unknown section [{current}] (known: {', '.join(sections)})")
             continue
         out[current].append(line)
     return out

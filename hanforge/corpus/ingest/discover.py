@@ -130,8 +130,10 @@ def discover_inputs(paths: list[str], *, source: str | None = None, exclude: lis
             found.sort(key=lambda item: posixpath.relpath(item[0], root))
             if not found:
                 raise InputError(f"{arg}: input folder contains no files")
-            entries = [(p, posixpath.relpath(p, root), (kind_of(p) or "unsupported") if regular else "special")
-                       for p, regular in found]
+            entries = [
+                (p, posixpath.relpath(p, root), (kind_of(p) or "unsupported") if regular else "special")
+                for p, regular in found
+            ]
         else:
             kind = kind_of(root)
             if kind is None:

@@ -67,16 +67,22 @@ def mark_ingest_drop(doc: Document, reason: str) -> Document:
 
 
 def drop_placeholder(
-    file: InputFile, *, reason: str, offset: int | None = None, url: str | None = None,
-    fetch_date: datetime | None = None, doc_id: str | None = None,
+    file: InputFile,
+    *,
+    reason: str,
+    offset: int | None = None,
+    url: str | None = None,
+    fetch_date: datetime | None = None,
+    doc_id: str | None = None,
 ) -> Document:
     """A dropped document standing for input that could not be read (see the module docstring).
 
     ``doc_id`` defaults to :func:`error_id`; pass the record's own id when the dropped thing is
     a real document (a too large page, a non-Korean WARC record).
     """
-    doc = make_document(file, text="", offset=offset, url=url, fetch_date=fetch_date,
-                        doc_id=doc_id or error_id(file, offset, reason))
+    doc = make_document(
+        file, text="", offset=offset, url=url, fetch_date=fetch_date, doc_id=doc_id or error_id(file, offset, reason)
+    )
     return mark_ingest_drop(doc, reason)
 
 

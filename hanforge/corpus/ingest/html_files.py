@@ -19,8 +19,13 @@ from hanforge.shards import document_keys as keys
 
 def read_html_file(file: InputFile, fh, *, size: int, config: IngestConfig) -> Iterator[Document]:
     """Yield the one document of an HTML file opened as binary ``fh`` of ``size`` bytes."""
-    scratch = {keys.FORMAT: keys.FORMAT_HTML, keys.HTTP_HEADERS: {}, keys.HTTP_CHARSET: None,
-               keys.CONTENT_TYPE: None, keys.WARC_LANG: None}
+    scratch = {
+        keys.FORMAT: keys.FORMAT_HTML,
+        keys.HTTP_HEADERS: {},
+        keys.HTTP_CHARSET: None,
+        keys.CONTENT_TYPE: None,
+        keys.WARC_LANG: None,
+    }
     doc = make_document(file, text="", offset=0, scratch=scratch)
     if size > config.max_doc_bytes:
         yield mark_ingest_drop(doc, "too_large")

@@ -43,9 +43,14 @@ def _row_document(file: InputFile, row: dict, *, offset: int, config: IngestConf
     url = row.get(config.url_field) if config.url_field else None
     url = url if isinstance(url, str) and url else None
     given_id = row.get(config.id_field) if config.id_field else None
-    doc = make_document(file, text="", offset=offset, url=url,
-                        doc_id=str(given_id) if given_id not in (None, "") else None,
-                        scratch={keys.FORMAT: keys.FORMAT_TEXT})
+    doc = make_document(
+        file,
+        text="",
+        offset=offset,
+        url=url,
+        doc_id=str(given_id) if given_id not in (None, "") else None,
+        scratch={keys.FORMAT: keys.FORMAT_TEXT},
+    )
     record_id = row.get(config.record_id_field) if config.record_id_field else None
     if record_id is not None:
         doc.metadata["input_id"] = str(record_id)
@@ -100,7 +105,7 @@ class ZstdFrames(io.RawIOBase):
                 self._pending = self._decomp.decompress(leftover)
                 self._fed = True
                 return
-        piece = self._input[self._used:self._used + _ZSTD_FEED]
+        piece = self._input[self._used : self._used + _ZSTD_FEED]
         self._used += len(piece)
         self._pending = self._decomp.decompress(piece)
         self._fed = True
@@ -157,7 +162,7 @@ def iter_lines(fh, *, limit: int, max_total: int) -> Iterator[tuple[int, str, in
             continue
         newline = buf.find(b"\n", pos)
         if newline >= 0 and newline + 1 - pos <= limit:
-            yield base + pos, "line", buf[pos:newline + 1]
+            yield base + pos, "line", buf[pos : newline + 1]
             pos = newline + 1
             continue
         if newline < 0 and len(buf) - pos <= limit:
@@ -235,4 +240,6 @@ def _without_surrogates(row: dict, config: IngestConfig) -> tuple[dict, bool]:
 
 
 def _line_drop(file: InputFile, offset: int, reason: str) -> Document:
-    return mark_ingest_drop(make_document(file, text="", offset=offset, scratch={keys.FORMAT: keys.FORMAT_TEXT}), reason)
+    return mark_ingest_drop(
+        make_document(file, text="", offset=offset, scratch={keys.FORMAT: keys.FORMAT_TEXT}), reason
+    )

@@ -49,8 +49,14 @@ class IngestConfig(ConfigBase):
 
     def validate(self) -> None:
         require(self.max_doc_bytes >= 1, "max_doc_bytes", f"must be >= 1, got {self.max_doc_bytes}")
-        require(self.max_file_bytes >= self.max_doc_bytes, "max_file_bytes",
-                f"must be >= max_doc_bytes ({self.max_doc_bytes}), got {self.max_file_bytes}")
+        require(
+            self.max_file_bytes >= self.max_doc_bytes,
+            "max_file_bytes",
+            f"must be >= max_doc_bytes ({self.max_doc_bytes}), got {self.max_file_bytes}",
+        )
         require(bool(self.text_field), "text_field", "must not be empty")
-        require(0.0 <= self.precheck_min_ratio <= 1.0, "precheck_min_ratio",
-                f"must be in [0, 1], got {self.precheck_min_ratio}")
+        require(
+            0.0 <= self.precheck_min_ratio <= 1.0,
+            "precheck_min_ratio",
+            f"must be in [0, 1], got {self.precheck_min_ratio}",
+        )

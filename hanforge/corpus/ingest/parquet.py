@@ -57,8 +57,9 @@ def read_parquet(file: InputFile, fh, *, config: IngestConfig, stat: Callable[..
                 stat("parquet/rows_not_read", value=parquet.metadata.num_rows - row_index)
                 yield drop_placeholder(file, reason="file_too_large", offset=row_index)
                 return
-            for batch in parquet.iter_batches(batch_size=_batch_rows(meta, config.text_field), row_groups=[group],
-                                              columns=columns, use_threads=False):
+            for batch in parquet.iter_batches(
+                batch_size=_batch_rows(meta, config.text_field), row_groups=[group], columns=columns, use_threads=False
+            ):
                 batch, too_large = _without_large_texts(batch, config.text_field, config.max_doc_bytes)
                 for i, row in enumerate(batch.to_pylist()):
                     doc = _row_document(file, row, offset=row_index, config=config)
@@ -95,7 +96,8 @@ def _without_large_texts(batch: pa.RecordBatch, text_field: str, limit: int) -> 
         if not pc.any(over).as_py():
             return batch, set()
         nulled = pa.DictionaryArray.from_arrays(
-            pc.if_else(over, pa.scalar(None, column.indices.type), column.indices), column.dictionary)
+            pc.if_else(over, pa.scalar(None, column.indices.type), column.indices), column.dictionary
+        )
     elif _is_text(column.type):
         over = pc.fill_null(pc.greater(pc.binary_length(column), limit), False)
         if not pc.any(over).as_py():

@@ -94,7 +94,7 @@ def _find_next(fh, start: int, magic: bytes, *, line_start: bool) -> int | None:
             if absolute >= start and (not line_start or absolute == 0 or (hit > 0 and data[hit - 1] == 0x0A)):
                 return absolute
             search_from = hit + 1
-        carry = data[-(len(magic) + 1):]
+        carry = data[-(len(magic) + 1) :]
         pos += len(chunk)
 
 
@@ -156,9 +156,7 @@ def gzip_tail_problem(fh, start: int) -> str | None:
     return None
 
 
-def _record_document(
-    file: InputFile, record: WarcRecord, *, config: IngestConfig, stat: StatUpdate
-) -> Document:
+def _record_document(file: InputFile, record: WarcRecord, *, config: IngestConfig, stat: StatUpdate) -> Document:
     """One response record -> a document (or a drop placeholder with the record's own id)."""
     headers = record.headers
     url = headers.get("WARC-Target-URI")
@@ -222,8 +220,12 @@ def read_warc(file: InputFile, fh, *, config: IngestConfig, stat: StatUpdate) ->
                     yield drop_placeholder(file, reason="file_too_large", offset=record.stream_pos)
                     return
                 if record.record_type in (WarcRecordType.unknown, WarcRecordType.no_type):  # damaged WARC-Type
-                    yield drop_placeholder(file, reason="read_error:unknown_record_type", offset=record.stream_pos,
-                                           url=record.headers.get("WARC-Target-URI"))
+                    yield drop_placeholder(
+                        file,
+                        reason="read_error:unknown_record_type",
+                        offset=record.stream_pos,
+                        url=record.headers.get("WARC-Target-URI"),
+                    )
                     continue
                 if record.record_type != WarcRecordType.response:
                     stat(f"warc/skipped_records/{record.record_type}")
