@@ -173,7 +173,7 @@ def test_missing_torch_is_one_line_saying_what_to_install(tmp_path, chain, capsy
     assert "pip install 'hanforge[train]'" in err and "download.pytorch.org/whl/cpu" in err
     from hanforge.errors import TrainingError
 
-    sys.modules.pop("hanforge.shards.token_dataset", None)
+    monkeypatch.delitem(sys.modules, "hanforge.shards.token_dataset", raising=False)  # restored afterwards
     with pytest.raises(TrainingError, match="hanforge.train"):
         from hanforge.shards import TokenShardDataset  # noqa: F401
 
