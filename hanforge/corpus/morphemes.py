@@ -21,9 +21,20 @@ import functools
 import shutil
 from collections.abc import Callable
 
+from hanforge.config import require
 from hanforge.errors import ConfigError
 
 ANALYZERS: tuple[str, ...] = ("kiwi", "okt", "komoran")
+
+
+def require_precise_option(precise: str) -> None:
+    """The ``precise`` check every filter with a morpheme mode makes in its ``validate()``."""
+    require(
+        precise in ("", *ANALYZERS),
+        "precise",
+        f"must be one of {', '.join(ANALYZERS)} or empty, got {precise!r}",
+    )
+
 
 #: FineWeb-2 ``kor_Hang`` stop words; Kiwi morphemes, so they match morpheme-split text only.
 FINEWEB2_KO_STOP_WORDS: frozenset[str] = frozenset(

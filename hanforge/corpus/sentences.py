@@ -17,12 +17,24 @@ from __future__ import annotations
 
 import functools
 
+from hanforge.config import require
 from hanforge.errors import ConfigError
 
 #: kss backends that need nothing but kss itself (no mecab binary, no model download).
 KSS_BACKENDS: tuple[str, ...] = ("punct", "fast", "pecab")
 #: Lines shorter than this are left as they are (see ``bench/korean_precise.py``).
 DEFAULT_SENTENCE_MIN_CHARS = 200
+
+
+def require_sentence_options(*, min_chars: int, backend: str) -> None:
+    """The ``sentence_min_chars`` / ``sentence_backend`` checks every filter with a ``sentences``
+    option makes in its ``validate()``."""
+    require(min_chars >= 1, "sentence_min_chars", f"must be >= 1, got {min_chars}")
+    require(
+        backend in KSS_BACKENDS,
+        "sentence_backend",
+        f"must be one of {', '.join(KSS_BACKENDS)}, got {backend!r}",
+    )
 
 
 @functools.lru_cache(maxsize=1)

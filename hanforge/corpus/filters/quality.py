@@ -170,17 +170,8 @@ class QualityConfig(StepConfig):
     min_stop_words: int = 2
 
     def validate(self) -> None:
-        require(self.sentence_min_chars >= 1, "sentence_min_chars", f"must be >= 1, got {self.sentence_min_chars}")
-        require(
-            self.sentence_backend in sent.KSS_BACKENDS,
-            "sentence_backend",
-            f"must be one of {', '.join(sent.KSS_BACKENDS)}, got {self.sentence_backend!r}",
-        )
-        require(
-            self.precise in ("", *morph.ANALYZERS),
-            "precise",
-            f"must be one of {', '.join(morph.ANALYZERS)} or empty, got {self.precise!r}",
-        )
+        sent.require_sentence_options(min_chars=self.sentence_min_chars, backend=self.sentence_backend)
+        morph.require_precise_option(self.precise)
         require(self.min_stop_words >= 0, "min_stop_words", f"must be >= 0, got {self.min_stop_words}")
         require(self.min_avg_eojeol_len >= 0, "min_avg_eojeol_len", f"must be >= 0, got {self.min_avg_eojeol_len}")
         require(
@@ -272,17 +263,7 @@ class QualityFilter(DocumentStep):
         if cfg.precise:
             return self._precise(doc, lines)
         counts = count_chars(text)
-        # str.strip with the text's own punctuation / non-letter characters runs in C:
-        # a word is punctuation-only when stripping punctuation leaves nothing, and holds a
-        # letter when stripping every non-letter leaves something.
-        worded = [w for w in words if w.strip(counts.punct_chars)]
-        avg_len = sum(map(len, worded)) / len(worded) if worded else 0.0
-        meta = doc.metadata
-        meta["avg_eojeol_len"] = avg_len
-        meta["punct_ratio"] = counts.punct / counts.num_chars
-        meta["symbol_ratio"] = counts.symbols / counts.num_chars
-        meta["digit_ratio"] = counts.digits / counts.num_chars
-
+        avg_len = _record_signals(doc, words, counts, length_key="avg_eojeol_len")
         if avg_len < cfg.min_avg_eojeol_len:
             return "avg_eojeol_len_low"
         if avg_len > cfg.max_avg_eojeol_len:
@@ -310,7 +291,7 @@ class QualityFilter(DocumentStep):
             return "ellipsis_ratio"
         if max(map(len, lines)) > cfg.max_line_chars:
             return "line_too_long"
-        nonletters = counts.nonletter_chars
+        nonletters = counts.nonletter_chars  # a word holds a letter when stripping every non-letter leaves something
         if sum(1 for w in words if w.strip(nonletters)) / len(words) < cfg.min_alpha_eojeol_ratio:
             return "alpha_eojeol_ratio"
         if cfg.precise:
@@ -327,15 +308,26 @@ class QualityFilter(DocumentStep):
         if not words:
             return "empty"
         counts = count_chars(text)
-        worded = [w for w in words if w.strip(counts.punct_chars)]
-        avg_len = sum(map(len, worded)) / len(worded) if worded else 0.0
-        meta = doc.metadata
-        meta["avg_morpheme_len"] = avg_len
-        meta["punct_ratio"] = counts.punct / counts.num_chars
-        meta["symbol_ratio"] = counts.symbols / counts.num_chars
-        meta["digit_ratio"] = counts.digits / counts.num_chars
+        avg_len = _record_signals(doc, words, counts, length_key="avg_morpheme_len")
         if avg_len < cfg.min_avg_morpheme_len:
             return "avg_morpheme_len_low"
         if avg_len > cfg.max_avg_morpheme_len:
             return "avg_morpheme_len_high"
         return self._common(doc, words, lines, counts, num_eojeols=len(text.split()))
+
+
+def _record_signals(doc: Document, words: list[str], counts, *, length_key: str) -> float:
+    """Store the mean word length (under ``length_key``) and the punctuation / symbol / digit
+    ratios in ``doc.metadata``; return the mean word length.
+
+    str.strip with the text's own punctuation characters runs in C: a word is punctuation-only
+    when stripping punctuation leaves nothing.
+    """
+    worded = [w for w in words if w.strip(counts.punct_chars)]
+    avg_len = sum(map(len, worded)) / len(worded) if worded else 0.0
+    meta = doc.metadata
+    meta[length_key] = avg_len
+    meta["punct_ratio"] = counts.punct / counts.num_chars
+    meta["symbol_ratio"] = counts.symbols / counts.num_chars
+    meta["digit_ratio"] = counts.digits / counts.num_chars
+    return avg_len

@@ -112,17 +112,8 @@ class RepetitionConfig(StepConfig):
     precise_new_line_ratio: float | None = 0.196
 
     def validate(self) -> None:
-        require(self.sentence_min_chars >= 1, "sentence_min_chars", f"must be >= 1, got {self.sentence_min_chars}")
-        require(
-            self.sentence_backend in sent.KSS_BACKENDS,
-            "sentence_backend",
-            f"must be one of {', '.join(sent.KSS_BACKENDS)}, got {self.sentence_backend!r}",
-        )
-        require(
-            self.precise in ("", *morph.ANALYZERS),
-            "precise",
-            f"must be one of {', '.join(morph.ANALYZERS)} or empty, got {self.precise!r}",
-        )
+        sent.require_sentence_options(min_chars=self.sentence_min_chars, backend=self.sentence_backend)
+        morph.require_precise_option(self.precise)
         fractions = ("dup_line_frac", "dup_line_char_frac", "dup_para_frac", "dup_para_char_frac", "char_dup_ratio")
         for key in fractions:
             value = getattr(self, key)
