@@ -16,6 +16,10 @@ off by default and only lines above a length are split.
 from __future__ import annotations
 
 import functools
+import importlib
+import importlib.util
+import sys
+import types
 
 from hanforge.config import require
 from hanforge.errors import ConfigError
@@ -37,13 +41,45 @@ def require_sentence_options(*, min_chars: int, backend: str) -> None:
     )
 
 
+_KSS_SENTENCES = "kss._modules.sentences.split_sentences"
+
+
+def _import_kss_sentences():
+    """kss's own ``split_sentences`` without running ``kss/__init__.py``.
+
+    kss 6's ``__init__`` imports all of its ~30 tools (spacing correction, koparadigm, g2p,
+    hanja, ...): 18 s of CPU (60 s of wall on the shared 2-core VM) before the first sentence,
+    where the sentence module alone takes about 1 s. So a bare package object stands in for
+    ``kss`` while the sentence module and what it imports load, and is removed afterwards (a
+    later ``import kss`` runs the real ``__init__``, reusing the loaded submodules). The function
+    is kss's, unchanged; if kss moves it, the plain ``from kss import split_sentences`` is used.
+    """
+    if "kss" in sys.modules:  # already imported for real (or by us): nothing to save
+        return importlib.import_module(_KSS_SENTENCES).split_sentences
+    spec = importlib.util.find_spec("kss")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("No module named 'kss'")
+    stand_in = types.ModuleType("kss")
+    stand_in.__path__ = list(spec.submodule_search_locations)
+    sys.modules["kss"] = stand_in
+    try:
+        return importlib.import_module(_KSS_SENTENCES).split_sentences
+    except ImportError:
+        sys.modules.pop("kss", None)
+        from kss import split_sentences
+
+        return split_sentences
+    finally:
+        if sys.modules.get("kss") is stand_in:
+            del sys.modules["kss"]
+
+
 @functools.lru_cache(maxsize=1)
 def _kss_split():
     try:
-        from kss import split_sentences
+        return _import_kss_sentences()
     except ImportError as exc:
         raise ConfigError("sentences: kss is not installed; install it with `pip install 'hanforge[korean]'`") from exc
-    return split_sentences
 
 
 def require_kss(backend: str) -> None:
