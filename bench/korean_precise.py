@@ -170,8 +170,8 @@ def main() -> int:
     variants.append(("sentences", {"sentences": True, "sentence_min_chars": args.sentence_min_chars}))
     for name in args.analyzers.split(","):
         variants.append((f"precise={name}", {"precise": name}))
-    out.append("| step | variant | load s | run s | MB/s | dropped | kept chars | flips vs default |")
-    out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    out.append("| step | variant | load s | run s | MB/s | dropped | kept chars | flips vs default | agreement |")
+    out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     flip_notes = []
     for cls in (RepetitionConfig, QualityConfig):
         base = None
@@ -191,7 +191,7 @@ def main() -> int:
                 flips = [p for p in reasons if (reasons[p] is None) != (base[p] is None)]
             out.append(
                 f"| {cls.step_type} | {label} | {load:.1f} | {secs:.1f} | {mb / secs:.3f} | {dropped} | "
-                f"{kept:,} | {len(flips)} |"
+                f"{kept:,} | {len(flips)} | {1 - len(flips) / len(pages):.1%} |"
             )
             for p in flips[:8]:
                 flip_notes.append(f"- {cls.step_type} {label}: {p}: default={base[p]} -> {reasons[p]}")

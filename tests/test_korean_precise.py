@@ -31,7 +31,7 @@ def test_bad_options_are_config_errors(cls):
 def test_missing_packages_name_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "kss", None)  # import kss -> ImportError
     monkeypatch.setitem(sys.modules, "kiwipiepy", None)
-    caches = (sentences._kss_split, morphemes.analyzer, morpheme_split.load)
+    caches = (sentences._kss_split, morphemes.analyzer)
     for cached in caches:
         cached.cache_clear()
     try:
@@ -48,13 +48,11 @@ def test_missing_jvm_names_the_debian_package(monkeypatch):
     pytest.importorskip("konlpy", reason="konlpy is in the korean extra")
     monkeypatch.setattr(morpheme_split.shutil, "which", lambda name: None)
     morphemes.analyzer.cache_clear()
-    morpheme_split.load.cache_clear()
     try:
         with pytest.raises(ConfigError, match="default-jre-headless"):
             RepetitionConfig(precise="okt").build()
     finally:
         morphemes.analyzer.cache_clear()
-        morpheme_split.load.cache_clear()
 
 
 def test_split_long_lines_only_touches_long_lines(monkeypatch):

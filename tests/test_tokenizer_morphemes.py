@@ -36,7 +36,6 @@ def test_config_and_missing_analyzer_are_one_line_errors(monkeypatch, tmp_path, 
         TokenizerTrainConfig(pretokenize="morphemes", morpheme_analyzer="mecab").validate()
     monkeypatch.setitem(sys.modules, "kiwipiepy", None)  # import kiwipiepy -> ImportError
     morpheme_split._starts.cache_clear()
-    morpheme_split.load.cache_clear()
     shards = write_text_shards(tmp_path / "in", [("s", "학교에서 공부했다")], num_shards=1)
     try:
         rc = cli_main(
@@ -44,8 +43,7 @@ def test_config_and_missing_analyzer_are_one_line_errors(monkeypatch, tmp_path, 
         )
     finally:
         morpheme_split._starts.cache_clear()
-        morpheme_split.load.cache_clear()
-    err = capsys.readouterr().err.strip()
+        err = capsys.readouterr().err.strip()
     assert rc == 2 and "kiwipiepy is not installed" in err and "hanforge[korean]" in err and "\n" not in err
 
 

@@ -6,11 +6,20 @@ Korean web text often carries a whole article on one line or in one ``<p>``; lin
 ``sentence_min_chars`` into sentences with kss (``kss.split_sentences``) and computes its line
 statistics on the result; the document text itself is never changed.
 
-kss (not a hand-written splitter) because it is the standard Korean sentence splitter and
-handles sentence ends without a period (``...했다 그리고``), quotes and numbers. Backend
-``punct`` is pure Python, needs no model download and no JVM; it is still slow: about
-0.004 MB/s per core on the 2-core VM (``bench/korean_precise.py``), which is why the option is
-off by default and only lines above a length are split.
+kss (not a hand-written splitter) because it is the standard Korean sentence splitter (quotes,
+numbers, brackets). Backend ``punct`` (the default) is pure Python, needs no model download and
+no JVM, and splits at sentence punctuation; ``fast`` also splits at sentence-final endings
+without a period (``...했다 그리고``) but found fewer sentences on the measured pages; ``pecab``
+is slower still. Only kss's sentence module is loaded (:func:`_import_kss_sentences`).
+
+Why 200 characters (``bench/korean_precise.py --thresholds 100,200,400,800``, 300 LibreOffice
+pages + the 17 Debian FAQ chapters, BENCHMARKS.md): no keep/drop decision of the repetition or
+quality step changed at any N on either corpus, so N sets what the line statistics see and what
+it costs. Lines of 200+ characters held 2.7 (LibreOffice) and 3.2 (FAQ) sentences each, so
+nearly every kss call there splits something; lines of 100-199 held 1.6 and 2.4, many of them
+one sentence, and N = 100 doubles kss's cost (20 and 28 CPU s per MB of page text against 7 and
+15 at N = 200). N = 400 is nearly a no-op: it reaches 24 of LibreOffice's 302 long lines and
+moves the share of lines ending a sentence by 0.4 / 1.3 points (N = 200: 2.5 / 5.1).
 """
 
 from __future__ import annotations

@@ -34,26 +34,35 @@ DELIMITER = "\x1f"
 _INSTALL = "install it with `pip install 'hanforge[korean]'`"
 
 
-@functools.cache
 def load(name: str) -> Any:
-    """The analyzer object, loaded once per process: ``kiwipiepy.Kiwi`` or a konlpy tagger.
+    """The analyzer object, built once per process: ``kiwipiepy.Kiwi`` or a konlpy tagger.
 
-    Raises ConfigError (one line, saying what to install) when the package or the JVM is missing.
+    Raises ConfigError (one line, saying what to install) when the package or the JVM is missing;
+    that check runs on every call, the (slow) construction only once.
     """
     if name not in ANALYZERS:
         raise ConfigError(f"morpheme analyzer: must be one of {', '.join(ANALYZERS)}, got {name!r}")
-    if name == "kiwi":
-        try:
-            from kiwipiepy import Kiwi
-        except ImportError as exc:
-            raise ConfigError(f"kiwipiepy is not installed; {_INSTALL}") from exc
-        return Kiwi(num_workers=0)  # one thread, no pool (kiwipiepy >= 0.21; it warns about the change)
     try:
-        from konlpy import tag
+        if name == "kiwi":
+            import kiwipiepy  # noqa: F401
+        else:
+            import konlpy  # noqa: F401
     except ImportError as exc:
-        raise ConfigError(f"konlpy is not installed; {_INSTALL}") from exc
-    if shutil.which("java") is None:
+        package = "kiwipiepy" if name == "kiwi" else "konlpy"
+        raise ConfigError(f"{package} is not installed; {_INSTALL}") from exc
+    if name != "kiwi" and shutil.which("java") is None:
         raise ConfigError(f"{name} needs a Java runtime; install it with `apt-get install -y default-jre-headless`")
+    return _build(name)
+
+
+@functools.cache
+def _build(name: str) -> Any:
+    if name == "kiwi":
+        from kiwipiepy import Kiwi
+
+        return Kiwi(num_workers=0)  # one thread, no pool (kiwipiepy >= 0.21; it warns about the change)
+    from konlpy import tag
+
     return tag.Okt() if name == "okt" else tag.Komoran()
 
 
