@@ -80,8 +80,10 @@ def reference_varlen(q, k, v, cu_q, cu_k, max_q, max_k, *, scale, window_size, e
     return out
 
 
-@pytest.mark.parametrize("kind", ["qwen2", "llama"])
-@pytest.mark.parametrize("implementation", ["hanforge", "hanforge_flex", "hanforge_varlen"])
+@pytest.mark.parametrize(
+    ("kind", "implementation"),
+    [("qwen2", "hanforge"), ("qwen2", "hanforge_flex"), ("qwen2", "hanforge_varlen"), ("llama", "hanforge_varlen")],
+)
 def test_packed_logits_equal_documents_alone(kind, implementation, monkeypatch):
     model = tiny_model(kind, implementation)
     ids, pos = packed_batch()
@@ -159,3 +161,12 @@ def test_varlen_compat_expands_heads_for_old_torch(monkeypatch):
     assert seen == {"heads": (4, 4, 4), "window": (-1, 0)}
     with pytest.raises(ValueError, match="enable_gqa"):
         attention.varlen_attn_compat(q, kv, kv, cu, cu, 6, 6, window_size=(-1, 0))
+
+
+def test_attn_implementation_names():
+    assert attention.attn_implementation("auto", device="cpu") == "sdpa"
+    assert attention.attn_implementation("auto", device="cuda") == "hanforge"
+    assert attention.attn_implementation("varlen", device="cpu") == "hanforge_varlen"
+    assert attention.attn_implementation("flex", device="cuda") == "hanforge_flex"
+    with pytest.raises(ValueError, match="not one of"):
+        attention.attn_implementation("fast", device="cpu")

@@ -20,9 +20,18 @@ H200 at seq 4096). The kernels here cost about what causal attention costs:
 :func:`register` adds them to transformers' ``AttentionInterface`` / ``AttentionMaskInterface``
 under :data:`IMPLEMENTATIONS`, so any Hugging Face causal LM that passes ``position_ids`` to its
 attention (Llama, Qwen2, Mistral, Gemma, ...) uses them through ``attn_implementation=``.
-``hanforge`` picks per device: :data:`DEFAULT_CUDA_KERNEL` on a GPU (the faster one measured on
-the H200, see BENCHMARKS.md), ``sdpa`` on CPU. :func:`patch_unsloth` gives Unsloth's packed path
-(``packed_seq_lengths``) the same varlen kernel on torch builds where Unsloth itself turns it off.
+``hanforge`` picks per device: :data:`DEFAULT_CUDA_KERNEL` on a GPU, ``sdpa`` on CPU;
+:func:`attn_implementation` maps ``model.attention`` (``auto`` / ``varlen`` / ``flex``) to these
+names. :func:`patch_unsloth` gives Unsloth's packed path (``packed_seq_lengths``) the same varlen
+kernel on torch builds where Unsloth itself turns it off.
+
+Measured on an H200 (torch 2.11, BENCHMARKS.md, "Document-masked attention"): one attention call
+at the Qwen2.5-7B shape over 4 x 4096 packed tokens, forward + backward: sdpa causal without a
+document mask 3.53 ms, sdpa with the dense mask 11.36 ms, flex 3.93 ms, varlen 4.78 ms (heads
+expanded). In a whole 7B LoRA step the two are level (6,424 / 6,448 vs 6,393 tokens/s, inside the
+run-to-run spread) and both beat the dense mask by 12-13 %. The default is varlen: flex's
+compile took ~70 s more at the first step and, compiled for static shapes, it compiles again
+for every new batch shape (variable-length batches), which varlen never does.
 
 Written here rather than taken from a library: transformers ships flash-attn and flex paths but
 its flash path needs the ``flash-attn`` package (absent on the GPU image) and its flex path
@@ -41,7 +50,7 @@ import torch
 
 #: Attention implementations :func:`register` adds (``model.attention`` / ``attn_implementation``).
 IMPLEMENTATIONS: tuple[str, ...] = ("hanforge", "hanforge_varlen", "hanforge_flex")
-#: The kernel ``hanforge`` uses on a CUDA GPU (fastest of varlen / flex measured on the H200).
+#: The kernel ``hanforge`` uses on a CUDA GPU (level with flex in a 7B step on the H200, no compiling).
 DEFAULT_CUDA_KERNEL = "varlen"
 
 _FLASH_DTYPES = (torch.float16, torch.bfloat16)
@@ -135,7 +144,11 @@ def varlen_attn_compat(
     from torch.nn.attention.varlen import varlen_attn
 
     params = _varlen_signature()
-    kwargs: dict[str, Any] = {"scale": scale}
+    kwargs: dict[str, Any] = {}
+    if scale is not None and "scale" in params:
+        kwargs["scale"] = scale
+    elif scale is not None and abs(scale - query.shape[-1] ** -0.5) > 1e-6:
+        raise ValueError(f"this torch's varlen_attn takes no scale (asked {scale})")
     if query.shape[1] != key.shape[1]:
         if not enable_gqa:
             raise ValueError(f"{query.shape[1]} query heads but {key.shape[1]} key heads; pass enable_gqa=True")
@@ -270,6 +283,8 @@ def _mask_for(kernel: str) -> Callable[..., Any]:
         chosen = kernel if kernel != "auto" else (DEFAULT_CUDA_KERNEL if device.type == "cuda" else "sdpa")
         plain = q_length == kv_length and not q_offset and not kv_offset
         padded = attention_mask is not None and not bool(attention_mask.all())
+        if chosen == "flex" and device.type == "cpu" and torch.is_grad_enabled():
+            chosen = "sdpa"  # flex has no backward on CPU
         if chosen == "flex" and plain:
             return flex_block_mask(
                 mask_function or causal_mask_function,
@@ -346,6 +361,22 @@ def register() -> tuple[str, ...]:
         AttentionInterface.register(name, _attention_for(kernel))
         AttentionMaskInterface.register(name, _mask_for(kernel))
     return IMPLEMENTATIONS
+
+
+def attn_implementation(kind: str, *, device: torch.device | str) -> str:
+    """The ``attn_implementation`` for ``model.attention = kind`` on ``device`` (registers first).
+
+    ``auto``: ``hanforge`` on a CUDA GPU (:data:`DEFAULT_CUDA_KERNEL`, sdpa where it cannot run),
+    plain ``sdpa`` elsewhere; ``varlen`` / ``flex``: that kernel (transformers' sdpa where the
+    kernel cannot run: CPU for varlen, CPU backward for flex).
+    """
+    names = {"varlen": "hanforge_varlen", "flex": "hanforge_flex"}
+    if kind != "auto" and kind not in names:
+        raise ValueError(f"attention kind {kind!r} is not one of auto, varlen, flex")
+    register()
+    if kind == "auto":
+        return "hanforge" if torch.device(device).type == "cuda" else "sdpa"
+    return names[kind]
 
 
 # -------------------------------------------------------------------------------------- unsloth
