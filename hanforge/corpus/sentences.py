@@ -15,11 +15,11 @@ is slower still. Only kss's sentence module is loaded (:func:`_import_kss_senten
 Why 200 characters (``bench/korean_precise.py --thresholds 100,200,400,800``, 300 LibreOffice
 pages + the 17 Debian FAQ chapters, BENCHMARKS.md): no keep/drop decision of the repetition or
 quality step changed at any N on either corpus, so N sets what the line statistics see and what
-it costs. Lines of 200+ characters held 2.7 (LibreOffice) and 3.2 (FAQ) sentences each, so
-nearly every kss call there splits something; lines of 100-199 held 1.6 and 2.4, many of them
-one sentence, and N = 100 doubles kss's cost (20 and 28 CPU s per MB of page text against 7 and
-15 at N = 200). N = 400 is nearly a no-op: it reaches 24 of LibreOffice's 302 long lines and
-moves the share of lines ending a sentence by 0.4 / 1.3 points (N = 200: 2.5 / 5.1).
+it costs. kss split 95% (LibreOffice) / 90% (FAQ) of the lines of 200+ characters into two or
+more sentences (2.7 / 3.2 each), but only 52% / 80% of the lines of 100-199 (1.6 / 2.4 each), and
+N = 100 costs 2-3x as much kss (17 / 26 CPU s per MB of page text against 6 / 13 at N = 200).
+N = 400 is nearly a no-op: it reaches 24 of LibreOffice's 302 long lines and moves the share of
+lines ending a sentence by 0.4 / 1.3 points (N = 200: 2.5 / 5.1).
 """
 
 from __future__ import annotations
