@@ -202,6 +202,10 @@ def build_trainer(
     be = choose_backend(backend, dtype=config.model.dtype)
     log(be.reason)
     stage = config.stage
+    if stage in ("dpo", "grpo"):
+        from hanforge.train.trl_torch_head import install_if_missing
+
+        install_if_missing(log)
     trl_wraps_lora = stage in ("dpo", "grpo") and be.name == "transformers" and config.model.finetuning == "lora"
     model, tokenizer, model_info = load_model(config, be, wrap_lora=not trl_wraps_lora)
     peft_config = None
