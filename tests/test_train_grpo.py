@@ -37,7 +37,8 @@ def _config(tiny, out, **run):
         stage="grpo",
         data={"prompts": str(SAMPLE_INSTRUCT / "dpo-ko.jsonl")},
         grpo={"rewards": ["hanforge.train.rewards:hangul_ratio"], "num_generations": 4, "max_completion_length": 12},
-        optim={"learning_rate": 2e-2, "warmup_steps": 0, "schedule": "constant"},
+        # the tied embedding/lm_head at the full learning rate: it moves the output distribution fastest
+        optim={"learning_rate": 5e-2, "embedding_learning_rate": 5e-2, "warmup_steps": 0, "schedule": "constant"},
         model={"finetuning": "full"},
         run={"batch_size": 8, **run},
     )
@@ -47,26 +48,25 @@ def _records(out):
     return [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if '"step"' in x]
 
 
-def test_grpo_raises_the_korean_reward(tiny, tmp_path):
-    summary = train(_config(tiny, tmp_path / "run", max_steps=16), progress=False)
-    assert summary.completed and summary.steps == 16
-    rewards = [r["rewards/hangul_ratio/mean"] for r in _records(tmp_path / "run")]
-    assert len(rewards) == 16
-    head, tail = sum(rewards[:4]) / 4, sum(rewards[-4:]) / 4
-    assert tail > head + 0.1, f"mean reward did not rise: first-4 {head:.3f}, last-4 {tail:.3f}"
+def test_grpo_raises_the_korean_reward_and_resumes_exactly(tiny, tmp_path):
+    whole = train(_config(tiny, tmp_path / "whole", max_steps=8), progress=False)
+    assert whole.completed and whole.steps == 8
+    rewards = [r["rewards/hangul_ratio/mean"] for r in _records(tmp_path / "whole")]
+    assert len(rewards) == 8
+    head, tail = sum(rewards[:3]) / 3, sum(rewards[-3:]) / 3
+    assert tail > head + 0.2, f"mean reward did not rise: first-3 {head:.3f}, last-3 {tail:.3f}"
 
-
-def test_grpo_resume_repeats_the_uninterrupted_run(tiny, tmp_path):
-    train(_config(tiny, tmp_path / "whole", max_steps=4), progress=False)
-    first = train(_config(tiny, tmp_path / "parts", max_steps=4, save_every=2), max_steps_this_run=2, progress=False)
-    assert not first.completed and first.steps == 2
-    second = train(_config(tiny, tmp_path / "parts", max_steps=4, save_every=2), progress=False)
-    assert second.resumed_from == 2 and second.completed
+    # the same run stopped after 4 steps (checkpoint) and resumed: the same curve, step for step
+    parts = tmp_path / "parts"
+    first = train(_config(tiny, parts, max_steps=8, save_every=4), max_steps_this_run=4, progress=False)
+    assert not first.completed and first.steps == 4
+    second = train(_config(tiny, parts, max_steps=8, save_every=4), progress=False)
+    assert second.resumed_from == 4 and second.completed
 
     def curve(out):
         return {r["step"]: (r["loss"], r["rewards/hangul_ratio/mean"], r["grad_norm"]) for r in _records(out)}
 
-    assert curve(tmp_path / "whole") == curve(tmp_path / "parts")
+    assert curve(tmp_path / "whole") == curve(parts)
 
 
 def test_example_rewards_score_korean_text():
