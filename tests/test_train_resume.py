@@ -83,3 +83,24 @@ def test_resume_refuses_a_changed_config(tiny, tmp_path):
     changed = _config(tiny, out, save_every=2, batch_size=4)
     with pytest.raises(TrainingError, match="different config"):
         train(changed, progress=False)
+
+
+@pytest.mark.parametrize("stage", ["sft", "dpo"])
+def test_sft_and_dpo_resume_exactly(tiny, tmp_path, stage):
+    """The same for the packed SFT rows (LMTrainer) and the preference pairs (trl.DPOTrainer)."""
+
+    def config(out):
+        return tiny_config(
+            output=out,
+            model_dir=tiny["model"],
+            tokenizer=tiny["tok"],
+            stage=stage,
+            run={"batch_size": 4, "max_steps": 4, "save_every": 2},
+            lora={"dropout": 0.1},
+        )
+
+    whole = train(config(tmp_path / "whole"), progress=False)
+    first = train(config(tmp_path / "parts"), max_steps_this_run=2, progress=False)
+    second = train(config(tmp_path / "parts"), progress=False)
+    assert whole.completed and first.steps == 2 and second.resumed_from == 2 and second.completed
+    assert _curve(tmp_path / "whole") == _curve(tmp_path / "parts")
