@@ -77,7 +77,7 @@ def test_configs_are_frozen_and_change_through_merge():
         config.seed = 1  # type: ignore[misc]
     changed = config.merge({"seed": 1, "run": {"batch_size": 2}})
     assert (changed.seed, changed.run.batch_size, config.seed) == (1, 2, 1234)
-    with pytest.raises(ConfigError, match="run.batch_size"):
+    with pytest.raises(ConfigError, match="run: batch_size"):
         config.merge({"run": {"batch_size": 0}})
 
 
