@@ -52,7 +52,7 @@ class MetricsCallback(TrainerCallback):
             return
         record = {"step": state.global_step}
         for key, value in logs.items():
-            if isinstance(value, int | float):
+            if isinstance(value, int | float) and key != "epoch":  # rows are an endless stream: no epochs
                 record["lr" if key == "learning_rate" else key] = value
         self._write(record)
         if self.writer is not None:

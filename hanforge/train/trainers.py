@@ -116,6 +116,24 @@ class HanforgeHooks:
         self._log_window = (None, None)
         return super().train(*args, **kwargs)
 
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        # transformers 5.17 maps the optimizer state to args.device when world_size > 1; on CPU that is
+        # torch.device("cpu", 0), which torch.load cannot restore to ("don't know how to restore data
+        # location ... cpu:0"). Several CPU processes (gloo) load it to "cpu" instead, the same way.
+        if checkpoint is None or self.args.world_size == 1 or self.args.device.type != "cpu":
+            return super()._load_optimizer_and_scheduler(checkpoint)
+        import os
+
+        from transformers.trainer import OPTIMIZER_NAME, SCHEDULER_NAME
+
+        if not os.path.isfile(os.path.join(checkpoint, OPTIMIZER_NAME)):
+            return super()._load_optimizer_and_scheduler(checkpoint)
+        self.optimizer.load_state_dict(
+            torch.load(os.path.join(checkpoint, OPTIMIZER_NAME), map_location="cpu", weights_only=True)
+        )
+        self.lr_scheduler.load_state_dict(torch.load(os.path.join(checkpoint, SCHEDULER_NAME), weights_only=True))
+        return None
+
     def _load_rng_state(self, checkpoint):
         super()._load_rng_state(checkpoint)  # the run's throughput window starts after the reload
         self._hanforge_tokens0 = int(self.state.num_input_tokens_seen)
