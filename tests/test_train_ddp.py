@@ -43,6 +43,7 @@ def tiny(tmp_path_factory, sample_html_files):
     return {"tok": tok, "shards": shards, "model": model}
 
 
+@pytest.mark.slow
 def test_two_processes_shard_rows_and_resume_exactly(tiny, tmp_path):
     def table(out):
         config = tiny_config(
