@@ -206,9 +206,7 @@ def run_scale(pages, scale: int, work: Path, tokenizer: Path, *, workers: int) -
     kept, kept_chars, kept_bytes = parquet_rows(folder / "run" / "shards")
     print(f"[x{scale}] run: {r['cpu_s']:.1f} CPU-s, {r['wall_s']:.1f} s wall, kept {kept:,}", flush=True)
 
-    r = measure(
-        ["dedup", str(folder / "run"), "--output", str(folder / "dedup"), "--workers", str(workers), *common]
-    )
+    r = measure(["dedup", str(folder / "run"), "--output", str(folder / "dedup"), "--workers", str(workers), *common])
     r.update(docs_in=kept, bytes_in=kept_bytes, out=folder / "dedup")
     rows["dedup"] = r
     ddocs, dchars, dbytes = parquet_rows(folder / "dedup" / "shards")
