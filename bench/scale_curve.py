@@ -185,65 +185,82 @@ def mix_budget(dedup_shards: Path, tokenizer: Path, chars: int) -> int:
 
 
 # -- one scale ------------------------------------------------------------------------------------
-def run_scale(pages, scale: int, work: Path, tokenizer: Path, *, workers: int) -> dict:
+def run_scale(pages, scale: int, work: Path, tokenizer: Path, *, workers: int, stages: tuple[str, ...]) -> dict:
+    """Measure ``stages`` at ``scale``. Without "run", the input and earlier outputs kept in
+    ``work/x<scale>`` by an earlier ``--keep`` run are used and only the later stages rerun."""
     folder = work / f"x{scale}"
-    shutil.rmtree(folder, ignore_errors=True)
-    t = time.perf_counter()
-    warc = build_input(pages, scale, folder / "warc")
-    print(
-        f"[x{scale}] input: {warc['docs']:,} pages, {warc['html_bytes'] / 1e6:,.1f} MB HTML, "
-        f"{warc['warc_bytes'] / 1e6:,.1f} MB WARC (built in {time.perf_counter() - t:.0f} s)",
-        flush=True,
-    )
-    rows = {}
     common = ["--no-progress"]
-    r = measure(
+    if "run" in stages:
+        shutil.rmtree(folder, ignore_errors=True)
+        t = time.perf_counter()
+        warc = build_input(pages, scale, folder / "warc")
+        (folder / "input.json").write_text(json.dumps(warc))
+        print(
+            f"[x{scale}] input: {warc['docs']:,} pages, {warc['html_bytes'] / 1e6:,.1f} MB HTML, "
+            f"{warc['warc_bytes'] / 1e6:,.1f} MB WARC (built in {time.perf_counter() - t:.0f} s)",
+            flush=True,
+        )
+    elif (folder / "input.json").is_file():
+        warc = json.loads((folder / "input.json").read_text())
+    else:
+        files = list((folder / "warc").glob("*.warc.gz"))
+        warc = {"docs": len(pages) * len(files), "html_bytes": None, "warc_bytes": sum(f.stat().st_size for f in files)}
+    rows = {}
+
+    def stage(name: str, cli_args: list[str], docs_in: int, bytes_in: int, out: Path) -> None:
+        if name not in stages:
+            return
+        shutil.rmtree(out, ignore_errors=True)
+        r = measure(cli_args)
+        r.update(docs_in=docs_in, bytes_in=bytes_in, output_bytes=folder_bytes(out))
+        r.pop("stdout"), r.pop("stderr")
+        rows[name] = r
+        print(f"[x{scale}] {name}: {r['cpu_s']:.1f} CPU-s, {r['wall_s']:.1f} s wall", flush=True)
+
+    stage(
+        "run",
         ["run", str(folder / "warc"), "--output", str(folder / "run"), "--tasks", str(scale)]
-        + ["--workers", str(workers), *common]
+        + ["--workers", str(workers), *common],
+        warc["docs"],
+        warc["warc_bytes"],
+        folder / "run",
     )
-    r.update(docs_in=warc["docs"], bytes_in=warc["warc_bytes"], out=folder / "run")
-    rows["run"] = r
-    kept, kept_chars, kept_bytes = parquet_rows(folder / "run" / "shards")
-    print(f"[x{scale}] run: {r['cpu_s']:.1f} CPU-s, {r['wall_s']:.1f} s wall, kept {kept:,}", flush=True)
-
-    r = measure(["dedup", str(folder / "run"), "--output", str(folder / "dedup"), "--workers", str(workers), *common])
-    r.update(docs_in=kept, bytes_in=kept_bytes, out=folder / "dedup")
-    rows["dedup"] = r
+    kept, _, kept_bytes = parquet_rows(folder / "run" / "shards")
+    stage(
+        "dedup",
+        ["dedup", str(folder / "run"), "--output", str(folder / "dedup"), "--workers", str(workers), *common],
+        kept,
+        kept_bytes,
+        folder / "dedup",
+    )
     ddocs, dchars, dbytes = parquet_rows(folder / "dedup" / "shards")
-    print(f"[x{scale}] dedup: {r['cpu_s']:.1f} CPU-s, {r['wall_s']:.1f} s wall, kept {ddocs:,}", flush=True)
-
-    total = mix_budget(folder / "dedup" / "shards", tokenizer, dchars)
     config = folder / "mix.toml"
-    config.write_text(
-        "[mix]\n"
-        f'output = "{folder / "mix"}"\n'
-        f"total = {total}\n"
-        'unit = "tokens"\n'
-        f'tokenizer = "{tokenizer}"\n'
-        "max_epochs = 2.0\n"
-        "[mix.sources.web]\n"
-        f'path = "{folder / "dedup"}"\n'
-        "ratio = 1.0\n",
-        encoding="utf-8",
-    )
-    r = measure(["mix", "--config", str(config)])
-    r.update(docs_in=ddocs, bytes_in=dbytes, out=folder / "mix")
-    rows["mix"] = r
+    if "mix" in stages:
+        total = mix_budget(folder / "dedup" / "shards", tokenizer, dchars)
+        config.write_text(
+            "[mix]\n"
+            f'output = "{folder / "mix"}"\n'
+            f"total = {total}\n"
+            'unit = "tokens"\n'
+            f'tokenizer = "{tokenizer}"\n'
+            "max_epochs = 2.0\n"
+            "[mix.sources.web]\n"
+            f'path = "{folder / "dedup"}"\n'
+            "ratio = 1.0\n",
+            encoding="utf-8",
+        )
+    stage("mix", ["mix", "--config", str(config)], ddocs, dbytes, folder / "mix")
     mdocs, _, mbytes = parquet_rows(folder / "mix" / "shards")
-    print(f"[x{scale}] mix: {r['cpu_s']:.1f} CPU-s, {r['wall_s']:.1f} s wall, {mdocs:,} rows", flush=True)
-
-    r = measure(
+    stage(
+        "tokenize",
         ["tokenize", str(folder / "mix"), "--tokenizer", str(tokenizer), "--seq-len", "4096"]
-        + ["--output", str(folder / "tokens"), *common]
+        + ["--output", str(folder / "tokens"), *common],
+        mdocs,
+        mbytes,
+        folder / "tokens",
     )
-    r.update(docs_in=mdocs, bytes_in=mbytes, out=folder / "tokens")
-    manifest = json.loads((folder / "tokens" / "manifest.json").read_text())
-    r["tokens"] = manifest["num_tokens"]
-    rows["tokenize"] = r
-    print(f"[x{scale}] tokenize: {r['cpu_s']:.1f} CPU-s, {r['wall_s']:.1f} s wall, {r['tokens']:,} tokens", flush=True)
-    for row in rows.values():
-        row["output_bytes"] = folder_bytes(row.pop("out"))
-        row.pop("stdout"), row.pop("stderr")
+    if "tokenize" in rows:
+        rows["tokenize"]["tokens"] = json.loads((folder / "tokens" / "manifest.json").read_text())["num_tokens"]
     return {"scale": scale, **warc, "stages": rows}
 
 
@@ -255,7 +272,7 @@ def print_table(results: list[dict]) -> None:
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for res in results:
         gb = res["warc_bytes"] / 1e9
-        for stage in STAGES:
+        for stage in (s for s in STAGES if s in res["stages"]):
             r = res["stages"][stage]
             print(
                 f"| {res['scale']}x | {stage} | {r['docs_in']:,} | {r['bytes_in'] / 1e6:,.1f} | {r['cpu_s']:,.1f} | "
@@ -265,7 +282,7 @@ def print_table(results: list[dict]) -> None:
             )
         cpu = sum(r["cpu_s"] for r in res["stages"].values())
         print(
-            f"| {res['scale']}x | **all four** | {res['docs']:,} pages | WARC {res['warc_bytes'] / 1e6:,.1f} | "
+            f"| {res['scale']}x | **{' + '.join(res['stages'])}** | {res['docs']:,} pages | WARC {res['warc_bytes'] / 1e6:,.1f} | "
             f"{cpu:,.1f} | {sum(r['wall_s'] for r in res['stages'].values()):,.1f} | {res['docs'] / cpu:,.0f} | "
             f"**{cpu / gb:,.0f}** | | {max(r['peak_rss_mb'] for r in res['stages'].values()):,.0f} | "
             f"{sum(r['written_bytes'] for r in res['stages'].values()) / 1e6:,.1f} | |"
@@ -280,6 +297,11 @@ def main() -> None:
     ap.add_argument("--tokenizer", type=Path, default=None, help="default: bench/tokens_data.py's 32k tokenizer")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here (appended per scale)")
     ap.add_argument("--keep", action="store_true", help="keep each scale's folder")
+    ap.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help="stages to run; without run, the later ones rerun on the folders an earlier --keep run left",
+    )
     ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("cmd", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -298,7 +320,8 @@ def main() -> None:
     )
     results = []
     for scale in (int(s) for s in args.scales.split(",")):
-        res = run_scale(pages, scale, args.work, args.tokenizer, workers=args.workers)
+        stages = tuple(s for s in STAGES if s in args.stages.split(","))
+        res = run_scale(pages, scale, args.work, args.tokenizer, workers=args.workers, stages=stages)
         res["load_average_after"] = os.getloadavg()[0]
         results.append(res)
         if args.json:
