@@ -20,7 +20,8 @@ Each stage runs as the CLI (``python -m hanforge.cli ...``) in a child of a smal
 which reports ``getrusage(RUSAGE_CHILDREN)`` once the CLI and all its processes have exited:
 
 * **CPU seconds** = user + system time of the whole process tree (the CLI, its datatrove
-  workers and extraction children). The machine is shared by other jobs on 2 cores, so wall time
+  workers and extraction children; the wrapper is a child subreaper, so workers of a forkserver
+  that outlives the CLI are waited for and counted too). The machine is shared by other jobs on 2 cores, so wall time
   measures the load; CPU time is what a stage costs. Cost per GB = CPU seconds / GB.
 * **peak RSS per worker** = ``ru_maxrss`` of the children: the largest resident set of any one
   process of the tree (the CLI process itself or one worker).
@@ -122,10 +123,28 @@ def build_input(pages, scale: int, folder: Path) -> dict:
 
 # -- measuring one stage --------------------------------------------------------------------------
 def measured_child(cmd: list[str]) -> None:
-    """(In the wrapper process) run ``cmd``; print its process tree's rusage as JSON."""
+    """(In the wrapper process) run ``cmd``; print its process tree's rusage as JSON.
+
+    The wrapper makes itself a child subreaper (``prctl(PR_SET_CHILD_SUBREAPER)``): datatrove's
+    worker pool runs in a forkserver that outlives the CLI and is never waited for by it, so
+    without this its CPU would not reach ``RUSAGE_CHILDREN``. Every orphaned descendant is
+    reparented to the wrapper, which waits for all of them before reading its rusage.
+    """
+    import ctypes
+
+    if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+        raise SystemExit("prctl(PR_SET_CHILD_SUBREAPER) failed: CPU of orphaned workers would be lost")
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # the orphans (forkserver, its workers) exit once the CLI is gone
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.1)
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(
         json.dumps(
@@ -185,12 +204,14 @@ def mix_budget(dedup_shards: Path, tokenizer: Path, chars: int) -> int:
 
 
 # -- one scale ------------------------------------------------------------------------------------
-def run_scale(pages, scale: int, work: Path, tokenizer: Path, *, workers: int, stages: tuple[str, ...]) -> dict:
+def run_scale(
+    pages, scale: int, work: Path, tokenizer: Path, *, workers: int, stages: tuple[str, ...], reuse_input: bool = False
+) -> dict:
     """Measure ``stages`` at ``scale``. Without "run", the input and earlier outputs kept in
     ``work/x<scale>`` by an earlier ``--keep`` run are used and only the later stages rerun."""
     folder = work / f"x{scale}"
     common = ["--no-progress"]
-    if "run" in stages:
+    if "run" in stages and not (reuse_input and len(list((folder / "warc").glob("copy-*.warc.gz"))) == scale):
         shutil.rmtree(folder, ignore_errors=True)
         t = time.perf_counter()
         warc = build_input(pages, scale, folder / "warc")
@@ -302,6 +323,7 @@ def main() -> None:
         default=",".join(STAGES),
         help="stages to run; without run, the later ones rerun on the folders an earlier --keep run left",
     )
+    ap.add_argument("--reuse-input", action="store_true", help="keep a WARC set an earlier --keep run built")
     ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("cmd", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -321,7 +343,9 @@ def main() -> None:
     results = []
     for scale in (int(s) for s in args.scales.split(",")):
         stages = tuple(s for s in STAGES if s in args.stages.split(","))
-        res = run_scale(pages, scale, args.work, args.tokenizer, workers=args.workers, stages=stages)
+        res = run_scale(
+            pages, scale, args.work, args.tokenizer, workers=args.workers, stages=stages, reuse_input=args.reuse_input
+        )
         res["load_average_after"] = os.getloadavg()[0]
         results.append(res)
         if args.json:
