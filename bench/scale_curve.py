@@ -324,11 +324,15 @@ def main() -> None:
         help="stages to run; without run, the later ones rerun on the folders an earlier --keep run left",
     )
     ap.add_argument("--reuse-input", action="store_true", help="keep a WARC set an earlier --keep run built")
+    ap.add_argument("--table", type=Path, nargs="+", default=None, help="only print the table of these --json files")
     ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("cmd", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
         measured_child(args.cmd)
+        return
+    if args.table:
+        print_table([json.loads(line) for f in args.table for line in f.read_text().splitlines() if line.strip()])
         return
     if args.tokenizer is None:
         import tokens_data
