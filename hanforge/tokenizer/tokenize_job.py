@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 from hanforge.atomic import atomic_path, atomic_write_json
 from hanforge.errors import InputError, ShardError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint
-from hanforge.output import JobOutput
+from hanforge.output import SUBMITTED, JobOutput
 from hanforge.shards.text_reader import iter_text_batches, text_shard_files
 from hanforge.shards.token_format import (
     DEFAULT_ROWS_PER_SHARD,
@@ -49,7 +49,8 @@ from hanforge.tokenizer.tokenize_config import TokenizeConfig
 
 WORK_DIR = "_work"
 #: What ``hanforge tokenize`` writes in its output folder (the files it may delete on --overwrite).
-TOKENIZE_OWNS = ("tokens-*.arrow", "manifest.json", f"{WORK_DIR}/**")
+#: ``logs/``: datatrove's task logs when phase 1 runs on Ray or Slurm (hanforge.corpus.tokenize_tasks).
+TOKENIZE_OWNS = ("tokens-*.arrow", "manifest.json", f"{WORK_DIR}/**", "logs/**")
 _PACK_BLOCK = 8192  # documents gathered per TokenShardWriter.add_documents call
 _WORK_SCHEMA = pa.schema([pa.field("ids", pa.large_list(pa.uint32())), pa.field("source", pa.string())])
 
@@ -137,6 +138,7 @@ def tokenize_shards(
     keep_work: bool = False,
     progress: bool = True,
     on_skipped=None,
+    run_tokenize_tasks=None,
 ) -> dict[str, Any]:
     """Tokenize Parquet text shards and pack them into an Arrow token-shard set at ``output``.
 
@@ -148,7 +150,9 @@ def tokenize_shards(
     a finished set with the same inputs and config is returned as is. ``overwrite`` replaces a
     set made from other inputs or config (otherwise that is an OutputError); only files hanforge
     wrote are deleted. ``on_skipped(done, total)`` is called when a rerun reuses input shards
-    tokenized before.
+    tokenized before. ``run_tokenize_tasks(jobs, num_files)`` replaces phase 1's local pool
+    (:mod:`hanforge.corpus.tokenize_tasks` runs it on Ray or Slurm); when it returns False the
+    work was handed to Slurm and ``{"state": "submitted"}`` is returned instead of a manifest.
     """
     TokenizeConfig(
         seq_len=seq_len,
@@ -188,7 +192,10 @@ def tokenize_shards(
         )
         if on_skipped and len(jobs) < len(files):
             on_skipped(len(files) - len(jobs), len(files))
-        _run_jobs(jobs, loaded=loaded, num_workers=num_workers, num_files=len(files), progress=progress)
+        if run_tokenize_tasks is None:
+            _run_jobs(jobs, loaded=loaded, num_workers=num_workers, num_files=len(files), progress=progress)
+        elif jobs and not run_tokenize_tasks(jobs, len(files)):
+            return {"state": SUBMITTED, "output": str(output)}
         writer = TokenShardWriter(
             output,
             seq_len=seq_len,

@@ -1,0 +1,35 @@
+"""A hanforge driver process for the multi-node Ray tests: ``python tests/ray_driver.py VERB
+ADDRESS OUTPUT [INPUT]`` runs ``run`` (the sample pipeline) or ``dedup`` (of INPUT) on the Ray
+cluster at ADDRESS. It runs in its own process because Ray reads RAY_AUTH_MODE once per process
+and the test process may already hold a local Ray instance without authentication."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hanforge.corpus.dedup.run import run_dedup
+from hanforge.corpus.pipeline import RayConfig, load_pipelines
+from hanforge.corpus.runner import run_pipeline
+
+REPO = Path(__file__).resolve().parents[1]
+#: The test's Ray nodes have one CPU each; a task asks for little memory so either node fits it.
+OPTIONS = {"cpus_per_task": 1, "mem_per_cpu_gb": 0.25}
+
+
+def main(verb: str, address: str, output: str, source: str | None = None) -> None:
+    options = RayConfig(address=address, **OPTIONS)
+    if verb == "run":
+        cfg = load_pipelines(REPO / "pipelines.toml").pipeline(None)
+        cfg = cfg.replace(output=output, tasks=4, workers=2, executor="ray", ray=options)
+        print(run_pipeline(cfg).stats["documents"])
+    elif verb == "dedup":
+        print(
+            run_dedup([source], output=output, workers=2, executor="ray", executor_options=options).stats["documents"]
+        )
+    else:
+        raise SystemExit(f"unknown verb {verb!r}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
