@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from hanforge.corpus.dedup.config import DedupConfig
 from hanforge.corpus.dedup.run import run_dedup
 from hanforge.corpus.pipeline import RayConfig, load_pipelines
 from hanforge.corpus.runner import run_pipeline
@@ -24,9 +25,9 @@ def main(verb: str, address: str, output: str, source: str | None = None) -> Non
         cfg = cfg.replace(output=output, tasks=4, workers=2, executor="ray", ray=options)
         print(run_pipeline(cfg).stats["documents"])
     elif verb == "dedup":
-        print(
-            run_dedup([source], output=output, workers=2, executor="ray", executor_options=options).stats["documents"]
-        )
+        config = DedupConfig(bands=4, rows=8, graph_partitions=1)  # few tasks per stage, as the test's local run
+        summary = run_dedup([source], output=output, config=config, workers=2, executor="ray", executor_options=options)
+        print(summary.stats["documents"])
     else:
         raise SystemExit(f"unknown verb {verb!r}")
 
