@@ -6,7 +6,9 @@ partition) → connected components (large-star/small-star rounds, task per grap
 chosen executor (local, Ray, Slurm through :func:`hanforge.corpus.runner.execute_steps`) with
 datatrove's completion markers, so a rerun of the same command skips finished tasks and
 resumes a killed run. Outputs depend only on inputs and config: tasks are defined by shards and
-partitions, never by the number of workers.
+partitions, never by the number of workers. On Slurm the stages are submitted once, each job
+array depending on the one before (``afterok``), up to where the driver must read a stage's
+output; a resume job then reruns the command on the cluster (:mod:`hanforge.corpus.slurm_chain`).
 
 ``index``: the output folder of an earlier ``hanforge dedup`` run with the same scheme. Its
 state (signatures, exact hashes, bucket files) joins the graph as reference documents, which
@@ -53,9 +55,10 @@ class DedupSummary:
 
     output: Path
     stats: dict[str, Any] = field(default_factory=dict)
-    #: "finished", or output.SUBMITTED when a stage was handed to Slurm: rerun the same command later
+    #: "finished", or output.SUBMITTED when stages were handed to Slurm as dependent jobs; a resume
+    #: job reruns the command on the cluster and finishes it (hanforge.corpus.slurm_chain)
     state: str = "finished"
-    submitted_stage: str | None = None  # the stage handed to Slurm
+    submitted_stage: str | None = None  # the last stage this call submitted to Slurm
 
 
 class _StageSubmitted(Exception):
