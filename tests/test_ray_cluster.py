@@ -95,8 +95,8 @@ def local_run(tmp_path_factory) -> Path:
 
 @pytest.mark.skipif(
     not os.environ.get("HANFORGE_SLOW_CLUSTER_TESTS"),
-    reason="dedup on two Ray nodes (about 13 Ray stages of fresh worker processes) took 223-485 s on the shared 2-core "
-    "VM; set HANFORGE_SLOW_CLUSTER_TESTS=1 to run it",
+    reason="dedup on two Ray nodes (7 stages, each starting fresh Ray worker processes) took 223-485 s "
+    "on the shared 2-core VM; set HANFORGE_SLOW_CLUSTER_TESTS=1 to run it",
 )
 def test_dedup_on_two_ray_nodes_gives_the_local_output(driver, sample_html_files, tmp_path):
     from hanforge.corpus.dedup.config import DedupConfig
