@@ -113,6 +113,25 @@ def test_dedup_on_two_ray_nodes_gives_the_local_output(driver, sample_html_files
     assert local.stats["documents"]["exact_duplicate"] + local.stats["documents"]["near_duplicate"] > 0
 
 
+@pytest.mark.skipif(not os.environ.get("HANFORGE_SLOW_CLUSTER_TESTS"), reason="set HANFORGE_SLOW_CLUSTER_TESTS=1")
+def test_tokenize_on_two_ray_nodes_gives_the_local_token_shards(driver, local_run, tmp_path):
+    from ray_driver import TOKENIZE
+    from token_helpers import train_tiny_tokenizer
+
+    from hanforge.tokenizer.tokenize_job import tokenize_shards
+
+    tok = train_tiny_tokenizer(local_run / "shards", tmp_path / "tok", vocab_size=1200)
+    tokenize_shards(inputs=[local_run / "shards"], tokenizer=tok, output=tmp_path / "local", **TOKENIZE)
+    proc = driver("tokenize", str(tmp_path / "ray"), f"{local_run / 'shards'},{tok}")
+    log, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 0, log[-3000:]
+
+    def token_set(folder: Path) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in sorted(folder.glob("*")) if p.is_file() and p.name[0] != "."}
+
+    assert token_set(tmp_path / "local") and token_set(tmp_path / "ray") == token_set(tmp_path / "local")
+
+
 def test_run_on_two_ray_nodes_survives_a_killed_worker_node(ray_cluster, driver, local_run, tmp_path):
     out = tmp_path / "ray"
     proc = driver("run", str(out))
