@@ -24,7 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 DRIVER = Path(__file__).with_name("ray_driver.py")
 RUN_TIMEOUT_S = 900.0
 
-pytestmark = pytest.mark.skipif(ray_skip_reason() is not None, reason=ray_skip_reason() or "")
+pytestmark = [
+    pytest.mark.skipif(ray_skip_reason() is not None, reason=ray_skip_reason() or ""),
+    pytest.mark.cluster,
+]
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,10 @@ def _small_dedup():
 
 SMALL_DEDUP = _small_dedup()
 
-pytestmark = pytest.mark.skipif(slurm_skip_reason() is not None, reason=slurm_skip_reason() or "")
+pytestmark = [
+    pytest.mark.skipif(slurm_skip_reason() is not None, reason=slurm_skip_reason() or ""),
+    pytest.mark.cluster,
+]
 
 
 @pytest.fixture(scope="module")
