@@ -184,11 +184,10 @@ def _free_ports(n: int) -> list[int]:
 
 
 def ray_skip_reason() -> str | None:
+    import importlib.util
     import sys
 
-    try:
-        import ray  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("ray") is None:  # not imported here: the driver runs in its own process
         return "Ray is not installed (pip install 'hanforge[ray]')"
     if not (Path(sys.executable).parent / "ray").is_file():
         return "the ray command is not next to this Python"
