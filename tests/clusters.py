@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,3 +140,236 @@ def start_slurm(root: Path) -> Iterator[SlurmCluster]:
                     pass
         if started_munged:
             subprocess.run(["pkill", "-x", "munged"], capture_output=True)
+
+
+# ---- Ray: a head node and worker nodes, each its own `ray start --block` process ---------------
+#
+# Loopback: `ray start --node-ip-address=127.0.0.1` does not stay on loopback. ray start passes the
+# address through ray._private.services.resolve_ip_for_localhost, which replaces "127.0.0.1",
+# "localhost" and "::1" by the address of the interface on the default route (is_localhost), so
+# the nodes bound eth0. RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 skips that replacement but also makes
+# `ray start --address` refuse to add a node ("Multi-node Ray clusters are not supported").
+# Every other 127.x.y.z address is loopback too on Linux (the kernel routes 127.0.0.0/8 to lo)
+# and is_localhost does not match it, so each node gets its own: head 127.0.0.2, workers
+# 127.0.0.3, ...; every socket stays on lo. Token authentication (Ray >= 2.52) as Ray documents it
+# for clusters started by hand: RAY_AUTH_MODE=token and one shared RAY_AUTH_TOKEN in the
+# environment of every node and of the driver.
+#
+# Startup under load: the raylet starts its dashboard agent and runtime-env agent, then waits a
+# fixed ~15 s for them to write their port files into the session folder, and aborts otherwise
+# (node_manager.cc WaitForDashboardAgentPorts; the wait ignores agent_register_timeout_ms in Ray
+# 2.60). On a busy 2-core machine the agent's Python start misses that (measured: the port file
+# written 0.5-5 s after the raylet had aborted, three attempts out of three at load 20). The
+# fixture therefore fixes every port on the command line and the node id
+# (RAY_OVERRIDE_NODE_ID_FOR_TESTING), and writes those port files itself as soon as the session
+# folder exists: the same numbers the agents then bind and write, so the raylet need not race
+# them. A node that still does not come up is stopped and started again (RAY_START_ATTEMPTS).
+
+RAY_START_ATTEMPTS = 3
+RAY_NODE_TIMEOUT_S = 240.0
+RAY_READY_LINE = "Ray runtime started"
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def ray_skip_reason() -> str | None:
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("ray") is None:  # not imported here: the driver runs in its own process
+        return "Ray is not installed (pip install 'hanforge[ray]')"
+    if not (Path(sys.executable).parent / "ray").is_file():
+        return "the ray command is not next to this Python"
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.3", 0))
+    except OSError as exc:
+        return f"cannot bind 127.0.0.3 (loopback addresses other than 127.0.0.1 are needed): {exc}"
+    return None
+
+
+@dataclass
+class RayNode:
+    ip: str
+    process: subprocess.Popen
+    log: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the node's whole process group (ray start, raylet, agents); its workers die
+        with their raylet."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.alive():
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)  # ray start --block stops its node
+                self.process.wait(timeout)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+
+
+@dataclass
+class RayCluster:
+    """A running multi-node Ray cluster on loopback; ``env`` is what a driver needs."""
+
+    address: str
+    env: dict[str, str]
+    head: RayNode
+    workers: list[RayNode]
+
+
+def _write_agent_ports(temp: Path, node_id: str, ports: dict[str, int]) -> None:
+    """Write ``<session>/<name>_<node_id>`` (the port, as the agents write it) where missing."""
+    for session in temp.glob("session_2*"):
+        for name, port in ports.items():
+            path = session / f"{name}_{node_id}"
+            if not path.exists():
+                tmp = path.with_name(path.name + ".hanforge-tmp")
+                tmp.write_text(str(port))
+                tmp.replace(path)
+
+
+def _start_ray_node(
+    root: Path, *, ip: str, env: dict[str, str], cpus: int, head_address: str | None, head_port: int | None
+) -> RayNode:
+    import secrets
+    import sys
+
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    last_log = None
+    for attempt in range(RAY_START_ATTEMPTS):
+        temp = root / f"{ip}-{attempt}"  # one Ray temp dir (sessions, sockets, logs) per node
+        temp.mkdir(parents=True)
+        log = temp / "ray-start.log"
+        ports = _free_ports(7)
+        cmd = [
+            ray_cli,
+            "start",
+            "--block",
+            f"--node-ip-address={ip}",
+            f"--num-cpus={cpus}",
+            f'--resources={{"node:{ip}-test": 1}}',
+            f"--temp-dir={temp}",
+            f"--node-manager-port={ports[0]}",
+            f"--object-manager-port={ports[1]}",
+            f"--metrics-export-port={ports[2]}",
+            f"--dashboard-agent-grpc-port={ports[3]}",
+            f"--dashboard-agent-listen-port={ports[4]}",
+            f"--runtime-env-agent-port={ports[5]}",
+            "--disable-usage-stats",
+            "--object-store-memory=100000000",
+        ]
+        if head_address is None:
+            cmd += [
+                "--head",
+                f"--port={head_port}",
+                f"--ray-client-server-port={ports[6]}",
+                "--include-dashboard=false",
+            ]
+        else:
+            cmd += [f"--address={head_address}"]
+        node_id = secrets.token_hex(28)
+        agent_ports = {
+            "metrics_export_port": ports[2],
+            "metrics_agent_port": ports[3],
+            "dashboard_agent_listen_port": ports[4],
+            "runtime_env_agent_port": ports[5],
+        }
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                cmd,
+                env={**env, "RAY_OVERRIDE_NODE_ID_FOR_TESTING": node_id},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        node = RayNode(ip=ip, process=process, log=log)
+        deadline = time.monotonic() + RAY_NODE_TIMEOUT_S
+        while time.monotonic() < deadline and node.alive():
+            _write_agent_ports(temp, node_id, agent_ports)
+            if RAY_READY_LINE in log.read_text(errors="replace"):
+                return node
+            time.sleep(0.2)
+        node.stop()
+        last_log = log
+    tail = last_log.read_text(errors="replace")[-2000:] if last_log else ""
+    raise RuntimeError(f"Ray node {ip} did not start in {RAY_START_ATTEMPTS} attempts; last log:\n{tail}")
+
+
+def start_ray(
+    root: Path, *, num_workers: int = 1, cpus_per_node: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[RayCluster]:
+    """Start a head node (127.0.0.2) and ``num_workers`` worker nodes (127.0.0.3, ...), each a
+    separate ``ray start --block`` process group with its own CPUs; stop them all at the end."""
+    import secrets
+    import sys
+
+    reason = ray_skip_reason()
+    if reason:
+        raise RuntimeError(reason)
+    env = {
+        **os.environ,
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": secrets.token_hex(32),
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_agent_register_timeout_ms": "600000",  # the agent registering with a slow raylet
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        **(extra_env or {}),
+    }
+    env.pop("RAY_ADDRESS", None)
+    head_port = _free_ports(1)[0]
+    nodes: list[RayNode] = []
+    # Ray's Unix sockets live under the temp dir and their paths may not exceed 107 bytes: a
+    # short folder of our own in /tmp, not pytest's long tmp_path (``root`` keeps a pointer).
+    short = Path(tempfile.mkdtemp(prefix="hfray-", dir="/tmp"))
+    (root / "ray-temp-dir").write_text(str(short))
+    root = short
+    try:
+        head = _start_ray_node(
+            root, ip="127.0.0.2", env=env, cpus=cpus_per_node, head_address=None, head_port=head_port
+        )
+        nodes.append(head)
+        address = f"127.0.0.2:{head_port}"
+        for i in range(num_workers):
+            nodes.append(
+                _start_ray_node(
+                    root, ip=f"127.0.0.{3 + i}", env=env, cpus=cpus_per_node, head_address=address, head_port=None
+                )
+            )
+        yield RayCluster(address=address, env=env, head=head, workers=nodes[1:])
+    finally:
+        for node in reversed(nodes):
+            node.stop()
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def dedup_input(folder: Path, html_files: list[Path]) -> Path:
+    """Text shards (4) of the sample pages plus exact copies of 6 pages and near copies (one
+    line appended) of 6 more, for the cluster dedup tests; returns the shards folder."""
+    from token_helpers import sample_texts, write_text_shards
+
+    pages = [doc for doc in sample_texts(html_files) if len(doc[1]) > 2000]
+    docs = (
+        pages + pages[:6] + [(source, text + "\n이 줄은 복사본에 덧붙인 문장입니다.") for source, text in pages[6:12]]
+    )
+    return write_text_shards(folder, docs, num_shards=4) / "shards"

@@ -374,22 +374,3 @@ def test_ray_executor_gives_the_local_output(corpus, deduped, tmp_path):
     finally:
         ray.shutdown()
     assert _digest(tmp_path / "ray") == _digest(deduped)
-
-
-def test_slurm_job_arrays_give_the_local_output(corpus, deduped, tmp_path, monkeypatch):
-    """Each stage is submitted as a Slurm job array (the fake sbatch runs it at once)."""
-    from hanforge.corpus.pipeline import SlurmConfig
-
-    folder, _, _ = corpus
-    fake = Path(__file__).parent / "data" / "fake_slurm"
-    jobs = tmp_path / "jobs"
-    jobs.mkdir()
-    monkeypatch.setenv("FAKE_SLURM_DIR", str(jobs))
-    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    summary = run_dedup(
-        [folder], output=tmp_path / "slurm", config=CFG, executor="slurm", executor_options=SlurmConfig(partition="cpu")
-    )
-    assert summary.state == "finished"
-    scripts = sorted(jobs.glob("*.slurm"))
-    assert scripts and all("#SBATCH --partition=cpu" in p.read_text() for p in scripts)
-    assert _digest(tmp_path / "slurm") == _digest(deduped)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -22,7 +21,6 @@ from hanforge.errors import ConfigError, OutputError
 
 REPO = Path(__file__).resolve().parents[1]
 PIPELINES = REPO / "pipelines.toml"
-FAKE_SLURM = REPO / "tests" / "data" / "fake_slurm"
 
 
 def default_cfg(tmp_path: Path, **changes):
@@ -178,26 +176,6 @@ def test_ray_executor_gives_the_local_shards(reference_run, tmp_path):
     finally:
         ray.shutdown()
     assert shard_bytes(Path(on_ray.output)) == shard_bytes(Path(cfg.output))
-
-
-def test_slurm_job_script_runs_and_gives_the_local_shards(reference_run, tmp_path, monkeypatch):
-    cfg, _ = reference_run
-    slurm_dir = tmp_path / "slurm-jobs"
-    slurm_dir.mkdir()
-    monkeypatch.setenv("FAKE_SLURM_DIR", str(slurm_dir))
-    monkeypatch.setenv("PATH", f"{FAKE_SLURM}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    on_slurm = default_cfg(tmp_path, name="slurm", executor="slurm")
-    on_slurm.slurm.partition = "cpu"
-    on_slurm.slurm.time = "01:00:00"
-    first = run_pipeline(on_slurm)
-    script = (slurm_dir / "job-1000.slurm").read_text()
-    assert "#SBATCH --partition=cpu" in script and "#SBATCH --array=0-3" in script
-    assert "launch_pickled_pipeline" in script
-    # the fake sbatch ran the array at once, so a second call finds every task done
-    assert first.state == "finished" or len(list((Path(on_slurm.output) / "logs" / "completions").iterdir())) == 4
-    second = run_pipeline(on_slurm)
-    assert second.state == "finished"
-    assert shard_bytes(Path(on_slurm.output)) == shard_bytes(Path(cfg.output))
 
 
 @pytest.mark.parametrize(

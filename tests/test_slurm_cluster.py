@@ -5,12 +5,13 @@ give the local executor's output, and a job cancelled with ``scancel`` mid-way r
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
 
 import pytest
-from clusters import SlurmCluster, _wait_for, slurm_skip_reason, start_slurm
+from clusters import SlurmCluster, _wait_for, dedup_input, slurm_skip_reason, start_slurm
 
 from hanforge.corpus.pipeline import SlurmConfig, load_pipelines
 from hanforge.corpus.runner import run_pipeline
@@ -19,6 +20,17 @@ from hanforge.output import SUBMITTED
 REPO = Path(__file__).resolve().parents[1]
 PIPELINES = REPO / "pipelines.toml"
 JOB_TIMEOUT_S = 600.0
+
+
+def _small_dedup():
+    from hanforge.corpus.dedup.config import DedupConfig
+
+    # fewer tasks per stage (4 bucket + 1 exact candidate tasks, one graph partition): every
+    # stage kind still runs, each Slurm task costs a Python start
+    return DedupConfig(bands=4, rows=8, graph_partitions=1)
+
+
+SMALL_DEDUP = _small_dedup()
 
 pytestmark = [
     pytest.mark.skipif(slurm_skip_reason() is not None, reason=slurm_skip_reason() or ""),
@@ -103,21 +115,68 @@ def test_scancel_mid_run_then_resume_gives_the_local_shards(slurm_env, local_run
     assert shard_bytes(Path(cfg.output)) == shard_bytes(local_run)
 
 
-def test_dedup_on_slurm_gives_the_local_output(slurm_env, local_run, tmp_path):
+def test_dedup_on_slurm_is_one_submission_of_dependent_jobs(slurm_env, sample_html_files, tmp_path):
     from hanforge.corpus.dedup.run import run_dedup
 
-    local = run_dedup([local_run / "shards"], output=tmp_path / "dedup-local")
+    shards = dedup_input(tmp_path / "input", sample_html_files)
+
+    local = run_dedup([shards], output=tmp_path / "dedup-local", config=SMALL_DEDUP)
+    assert local.stats["documents"]["exact_duplicate"] + local.stats["documents"]["near_duplicate"] > 0
     options = SlurmConfig(partition="cpu", time="00:30:00", mem_per_cpu_gb=1)
-    summary = run_dedup(
-        [local_run / "shards"], output=tmp_path / "dedup-slurm", executor="slurm", executor_options=options
-    )
-    rounds = 0
-    while summary.state == SUBMITTED:  # each rerun submits what the finished stages allow
-        rounds += 1
-        assert rounds < 40, summary.submitted_stage
-        slurm_env.wait_idle(JOB_TIMEOUT_S)
-        summary = run_dedup(
-            [local_run / "shards"], output=tmp_path / "dedup-slurm", executor="slurm", executor_options=options
-        )
-    assert summary.stats["documents"] == local.stats["documents"]
-    assert shard_bytes(tmp_path / "dedup-slurm") == shard_bytes(tmp_path / "dedup-local")
+    out = tmp_path / "dedup-slurm"
+    settings = {"config": SMALL_DEDUP, "workers": 2, "executor": "slurm", "executor_options": options}
+    # the partition is down while the command submits, so nothing starts before squeue is read
+    slurm_env.run("scontrol", "update", "PartitionName=cpu", "State=DOWN")
+    try:
+        summary = run_dedup([shards], output=out, **settings)
+        assert summary.state == SUBMITTED
+        queued = [line.split(None, 1) for line in slurm_env.run("squeue", "--noheader", "--format=%j %E").splitlines()]
+        waiting = {name for name, *dependency in queued if dependency and "afterok" in dependency[0]}
+    finally:
+        slurm_env.run("scontrol", "update", "PartitionName=cpu", "State=UP")
+    # every stage up to the second large-star round, and the job that resumes the command after it
+    assert {"dedup-candidates", "dedup-components-ls000", "dedup-components-ss000", "dedup-resume"} <= waiting
+    slurm_env.wait_idle(JOB_TIMEOUT_S)  # no rerun here: resume jobs submit the rest on the cluster
+    assert (out / "manifest.json").is_file()
+    assert json.loads((out / "stats.json").read_text())["documents"] == local.stats["documents"]
+    assert shard_bytes(out) == shard_bytes(tmp_path / "dedup-local")
+    again = run_dedup([shards], output=out, **settings)
+    assert again.state != SUBMITTED and not slurm_env.jobs()  # finished: nothing submitted
+
+
+def test_tokenize_on_slurm_is_a_job_array_then_a_dependent_packing_job(slurm_env, local_run, tmp_path):
+    from token_helpers import train_tiny_tokenizer
+
+    from hanforge.corpus.tokenize_tasks import tokenize_on_cluster
+    from hanforge.tokenizer.tokenize_job import tokenize_shards
+
+    tok = train_tiny_tokenizer(local_run / "shards", tmp_path / "tok", vocab_size=1200)
+    settings = {
+        "inputs": [str(local_run / "shards")],
+        "tokenizer": str(tok),
+        "seq_len": 96,
+        "rows_per_shard": 50,
+        "shuffle_seed": 3,
+        "progress": False,
+    }
+    tokenize_shards(output=tmp_path / "local", **settings)
+    out = tmp_path / "slurm"
+    options = SlurmConfig(partition="cpu", time="00:30:00", mem_per_cpu_gb=1)
+    slurm_env.run("scontrol", "update", "PartitionName=cpu", "State=DOWN")
+    try:
+        first = tokenize_on_cluster(executor="slurm", executor_options=options, workers=2, output=out, **settings)
+        assert first["state"] == SUBMITTED
+        queued = [line.split(None, 1) for line in slurm_env.run("squeue", "--noheader", "--format=%j %E").splitlines()]
+    finally:
+        slurm_env.run("scontrol", "update", "PartitionName=cpu", "State=UP")
+    assert {name for name, *dependency in queued if dependency and "afterok" in dependency[0]} >= {"tokenize-pack"}
+    assert "tokenize" in {name for name, *_ in queued}
+    slurm_env.wait_idle(JOB_TIMEOUT_S)
+    assert not (out / "_work").exists()  # packed and cleaned up by the dependent job
+    assert {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file() and not p.name.startswith(".")} == {
+        p.name: p.read_bytes()
+        for p in sorted((tmp_path / "local").iterdir())
+        if p.is_file() and not p.name.startswith(".")
+    }
+    again = tokenize_on_cluster(executor="slurm", executor_options=options, output=out, **settings)
+    assert again["num_docs"] == json.loads((out / "manifest.json").read_text())["num_docs"]

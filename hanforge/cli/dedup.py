@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from hanforge.cli._cluster import add_executor, executor_options
 from hanforge.cli._options import add_config, add_inputs, add_output, add_overwrite, add_progress, add_verb, add_workers
 from hanforge.config import read_toml
 
@@ -23,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exact-only", action="store_true", help="exact duplicates only (no MinHash stages)")
     p.add_argument("--index", metavar="DIR", help="output folder of an earlier dedup run to deduplicate against")
     add_workers(p)
-    p.add_argument("--executor", choices=["local", "ray", "slurm"], default="local", help="where tasks run")
+    add_executor(p)
     add_overwrite(p)
     add_progress(p, verbose=True)
 
@@ -61,14 +62,15 @@ def dedup_command(args: argparse.Namespace) -> int:
             config=config,
             workers=args.workers,
             executor=args.executor,
+            executor_options=executor_options(args),
             index=args.index,
             overwrite=args.overwrite,
             on_progress=on_progress,
         )
     if summary.state == SUBMITTED:
         print(
-            f"stage {summary.submitted_stage} was submitted to Slurm; rerun the same command after it finishes "
-            "to run the next stages (finished tasks are skipped)"
+            f"submitted to Slurm up to stage {summary.submitted_stage}, as dependent jobs; a last job reruns "
+            f"this command on the cluster and writes {output / 'stats.json'} (logs in {output / 'logs'})"
         )
         return 0
     print_dedup_summary(summary.stats, output=summary.output)

@@ -6,8 +6,10 @@ Thin wrapper over :func:`hanforge.tokenizer.tokenize_job.tokenize_shards`; see d
 from __future__ import annotations
 
 import argparse
+import functools
 
-from hanforge.cli._options import add_inputs, add_output, add_overwrite, add_progress, add_verb, add_workers
+from hanforge.cli._cluster import add_executor, executor_options
+from hanforge.cli._options import add_config, add_inputs, add_output, add_overwrite, add_progress, add_verb, add_workers
 
 
 def tokenize_command(args: argparse.Namespace) -> int:
@@ -22,6 +24,7 @@ def tokenize_command(args: argparse.Namespace) -> int:
 
     Example:  hanforge tokenize out/mix --tokenizer out/tok --seq-len 4096 --output out/tokens
     """
+    from hanforge.output import SUBMITTED
     from hanforge.tokenizer.tokenize_job import summarize, tokenize_shards
 
     def on_skipped(done: int, total: int) -> None:
@@ -30,7 +33,15 @@ def tokenize_command(args: argparse.Namespace) -> int:
     def on_reused(count: int, total: int) -> None:
         print(f"{count} of {total} input shards not tokenized again: their token ids come from hanforge mix")
 
-    manifest = tokenize_shards(
+    if args.executor != "local":
+        from hanforge.corpus.tokenize_tasks import tokenize_on_cluster
+
+        run = functools.partial(
+            tokenize_on_cluster, executor=args.executor, executor_options=executor_options(args), workers=args.workers
+        )
+    else:
+        run = tokenize_shards
+    manifest = run(
         inputs=args.inputs,
         tokenizer=args.tokenizer,
         seq_len=args.seq_len,
@@ -47,6 +58,9 @@ def tokenize_command(args: argparse.Namespace) -> int:
         on_skipped=on_skipped,
         on_reused=on_reused,
     )
+    if manifest.get("state") == SUBMITTED:
+        print(f"submitted to Slurm: one task per input shard, then a packing job that writes {args.output}")
+        return 0
     print(summarize(manifest))
     print(f"wrote {args.output}/manifest.json")
     return 0
@@ -68,3 +82,5 @@ def register(subparsers) -> None:
     add_overwrite(p)
     p.add_argument("--keep-work", action="store_true", help="keep _work/ (per-input token ids) afterwards")
     add_progress(p)
+    add_executor(p)
+    add_config(p, "pipelines.toml whose pipeline's [ray]/[slurm] table configures --executor")

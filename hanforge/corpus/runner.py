@@ -46,11 +46,14 @@ def execute_steps(
     executor: Literal["local", "ray", "slurm"] = "local",
     executor_options: RayConfig | SlurmConfig | None = None,
     on_progress=None,
-) -> None:
+    after: str | None = None,
+) -> str | None:
     """Run ``steps`` as ``tasks`` datatrove tasks; completed tasks are skipped on rerun.
 
     ``on_progress(done, total)`` is called from a polling thread as tasks complete (local and
-    Ray). Slurm submits the job array and returns once it is submitted.
+    Ray). Slurm submits the job array and returns once it is submitted: the return value is its
+    job id (None when every task had finished already), and ``after`` a job id it must wait for
+    (``--dependency=afterok``; see :mod:`hanforge.corpus.slurm_chain`).
     """
     logging_dir = str(logging_dir)
     if executor == "local":
@@ -76,9 +79,9 @@ def execute_steps(
         options = executor_options if isinstance(executor_options, SlurmConfig) else SlurmConfig()
         if not options.partition:
             raise ConfigError("slurm.partition: required to submit to Slurm (set it in the pipeline's [slurm] table)")
-        from datatrove.executor import SlurmPipelineExecutor
+        from hanforge.corpus.slurm_chain import HanforgeSlurmExecutor
 
-        ex = SlurmPipelineExecutor(
+        ex = HanforgeSlurmExecutor(
             steps,
             tasks=tasks,
             workers=workers,
@@ -93,6 +96,7 @@ def execute_steps(
             logging_dir=logging_dir,
             skip_completed=True,
             max_array_launch_parallel=options.max_array_launch_parallel,
+            depends_job_id=after,
         )
     else:
         raise ConfigError(f"executor: unknown executor {executor!r} (local, ray, slurm)")
@@ -105,6 +109,8 @@ def execute_steps(
     finally:
         if poller:
             poller.stop()
+    job_id = getattr(ex, "job_id", None)
+    return str(job_id) if executor == "slurm" and job_id not in (None, -1) else None
 
 
 def _ray_executor(steps, *, tasks: int, workers: int, logging_dir: str, options: RayConfig):

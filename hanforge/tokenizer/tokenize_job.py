@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 from hanforge.atomic import atomic_path, atomic_write_json
 from hanforge.errors import InputError, ShardError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint
-from hanforge.output import JobOutput
+from hanforge.output import SUBMITTED, JobOutput
 from hanforge.shards.text_reader import iter_text_batches, open_text_shard, text_shard_files
 from hanforge.shards.token_format import (
     DEFAULT_ROWS_PER_SHARD,
@@ -53,7 +53,8 @@ from hanforge.tokenizer.tokenize_config import TokenizeConfig
 
 WORK_DIR = "_work"
 #: What ``hanforge tokenize`` writes in its output folder (the files it may delete on --overwrite).
-TOKENIZE_OWNS = ("tokens-*.arrow", "manifest.json", f"{WORK_DIR}/**")
+#: ``logs/``: datatrove's task logs when phase 1 runs on Ray or Slurm (hanforge.corpus.tokenize_tasks).
+TOKENIZE_OWNS = ("tokens-*.arrow", "manifest.json", f"{WORK_DIR}/**", "logs/**")
 _PACK_BLOCK = 8192  # documents gathered per TokenShardWriter.add_documents call
 _WORK_SCHEMA = pa.schema([pa.field("ids", pa.large_list(pa.uint32())), pa.field("source", pa.string())])
 
@@ -162,6 +163,7 @@ def tokenize_shards(
     progress: bool = True,
     on_skipped=None,
     on_reused=None,
+    run_tokenize_tasks=None,
 ) -> dict[str, Any]:
     """Tokenize Parquet text shards and pack them into an Arrow token-shard set at ``output``.
 
@@ -174,7 +176,9 @@ def tokenize_shards(
     set made from other inputs or config (otherwise that is an OutputError); only files hanforge
     wrote are deleted. ``on_skipped(done, total)`` is called when a rerun reuses input shards
     tokenized before, ``on_reused(count, total)`` when ``count`` input shards are not tokenized
-    because their token-id side files (from ``hanforge mix``) hold their ids.
+    because their token-id side files (from ``hanforge mix``) hold their ids. ``run_tokenize_tasks(jobs, num_files)`` replaces phase 1's local pool
+    (:mod:`hanforge.corpus.tokenize_tasks` runs it on Ray or Slurm); when it returns False the
+    work was handed to Slurm and ``{"state": "submitted"}`` is returned instead of a manifest.
     """
     TokenizeConfig(
         seq_len=seq_len,
@@ -217,7 +221,10 @@ def tokenize_shards(
         reused = sum(1 for j in jobs if j["ids"])
         if on_reused and reused:
             on_reused(reused, len(files))
-        _run_jobs(jobs, loaded=loaded, num_workers=num_workers, num_files=len(files), progress=progress)
+        if run_tokenize_tasks is None:
+            _run_jobs(jobs, loaded=loaded, num_workers=num_workers, num_files=len(files), progress=progress)
+        elif jobs and not run_tokenize_tasks(jobs, len(files)):
+            return {"state": SUBMITTED, "output": str(output)}
         writer = TokenShardWriter(
             output,
             seq_len=seq_len,

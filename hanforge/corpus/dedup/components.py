@@ -166,20 +166,33 @@ class SmallStarStage(_RoundStage):
         yield
 
 
-def run_components(run_stage: Callable[[str, PipelineStep, int], None], *, output: str, parts: int) -> int:
+def run_components(
+    run_stage: Callable[[str, PipelineStep, int], None],
+    *,
+    output: str,
+    parts: int,
+    barrier: Callable[[], None] = lambda: None,
+) -> int:
     """Alternate large-star and small-star rounds until a large-star round leaves the edge set
     unchanged (same order-independent hash and edge count in every partition); return that
     round. ``run_stage(name, step, tasks)`` runs one stage's tasks, on an executor or in
-    process (:func:`run_tasks_in_process`)."""
+    process (:func:`run_tasks_in_process`); ``barrier()`` is called before a round's stats are
+    read (it stops the driver while that round is still queued on Slurm). Round 0 never ends
+    the loop, so its small-star and round 1 go out without reading anything."""
     layout = StateLayout(output)
-    previous = None
+
+    def edge_set(round_: int) -> tuple[int, int]:
+        stats = layout.read_task_stats(f"ls{round_:03d}")
+        return sum(s["hash"] for s in stats) % (1 << 64), sum(s["edges"] for s in stats)
+
     for round_ in range(MAX_ROUNDS + 1):
         run_stage(f"components-ls{round_:03d}", LargeStarStage(output=output, parts=parts, round_=round_), parts)
-        stats = layout.read_task_stats(f"ls{round_:03d}")
-        current = (sum(s["hash"] for s in stats) % (1 << 64), sum(s["edges"] for s in stats))
-        if current == previous:
+        if round_ == 0:
+            run_stage("components-ss000", SmallStarStage(output=output, parts=parts, round_=0), parts)
+            continue
+        barrier()
+        if edge_set(round_) == edge_set(round_ - 1):
             return round_
-        previous = current
         run_stage(f"components-ss{round_:03d}", SmallStarStage(output=output, parts=parts, round_=round_), parts)
     raise HanforgeError(f"connected components did not converge in {MAX_ROUNDS} rounds")
 

@@ -6,7 +6,9 @@ partition) → connected components (large-star/small-star rounds, task per grap
 chosen executor (local, Ray, Slurm through :func:`hanforge.corpus.runner.execute_steps`) with
 datatrove's completion markers, so a rerun of the same command skips finished tasks and
 resumes a killed run. Outputs depend only on inputs and config: tasks are defined by shards and
-partitions, never by the number of workers.
+partitions, never by the number of workers. On Slurm the stages are submitted once, each job
+array depending on the one before (``afterok``), up to where the driver must read a stage's
+output; a resume job then reruns the command on the cluster (:mod:`hanforge.corpus.slurm_chain`).
 
 ``index``: the output folder of an earlier ``hanforge dedup`` run with the same scheme. Its
 state (signatures, exact hashes, bucket files) joins the graph as reference documents, which
@@ -16,6 +18,7 @@ the old corpus without recomputing it.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -32,6 +35,7 @@ from hanforge.corpus.dedup.removal import RemovalStage
 from hanforge.corpus.dedup.shingles import minhash_engine
 from hanforge.corpus.dedup.stages import CandidateStage, SignatureStage
 from hanforge.corpus.runner import execute_steps
+from hanforge.corpus.slurm_chain import submit_resume
 from hanforge.errors import ConfigError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
 from hanforge.output import SUBMITTED, IncompleteRunError, JobOutput
@@ -51,9 +55,10 @@ class DedupSummary:
 
     output: Path
     stats: dict[str, Any] = field(default_factory=dict)
-    #: "finished", or output.SUBMITTED when a stage was handed to Slurm: rerun the same command later
+    #: "finished", or output.SUBMITTED when stages were handed to Slurm as dependent jobs; a resume
+    #: job reruns the command on the cluster and finishes it (hanforge.corpus.slurm_chain)
     state: str = "finished"
-    submitted_stage: str | None = None  # the stage handed to Slurm
+    submitted_stage: str | None = None  # the last stage this call submitted to Slurm
 
 
 class _StageSubmitted(Exception):
@@ -125,11 +130,13 @@ def run_dedup(
     layout = StateLayout(output)
     out, shard_paths = str(output.resolve()), [str(p.resolve()) for p in shards]
     seconds: dict[str, float] = {}
+    # Slurm: the last job array this call submitted and its stage; each next stage depends on it
+    chain: dict[str, str | None] = {"job": None, "stage": None}
 
     def stage(name: str, step, tasks: int) -> None:
         start = time.perf_counter()
         report = (lambda done, total: on_progress(name, done, total)) if on_progress else None
-        execute_steps(
+        job_id = execute_steps(
             [step],
             tasks=tasks,
             workers=workers,
@@ -138,22 +145,30 @@ def run_dedup(
             executor=executor,
             executor_options=executor_options,
             on_progress=report,
+            after=chain["job"],
         )
         seconds[name.split("-")[0]] = seconds.get(name.split("-")[0], 0.0) + time.perf_counter() - start
         completions = layout.logs / name / "completions"
         done = len(list(completions.iterdir())) if completions.is_dir() else 0
         if done < tasks:
-            if executor == "slurm":  # submitted as a job array: the next stage needs its output
-                raise _StageSubmitted(name)
+            if executor == "slurm" and job_id:  # submitted, after the stage before it (afterok)
+                chain.update(job=job_id, stage=name)
+                return
             raise IncompleteRunError(
                 f"dedup stage {name}: only {done} of {tasks} tasks completed; see "
                 f"{layout.logs / name} and rerun the same command to resume"
             )
 
+    def barrier() -> None:
+        """The driver is about to read stage outputs: stop if they are still queued on Slurm."""
+        if chain["job"]:
+            raise _StageSubmitted(chain["stage"] or "")
+
     with job:
         try:
             summary = _run_stages(
                 stage,
+                barrier=barrier,
                 layout=layout,
                 output=output,
                 out=out,
@@ -167,6 +182,21 @@ def run_dedup(
                 fingerprint=fingerprint,
             )
         except _StageSubmitted as submitted:
+            # the rest of the command runs as a Slurm job once the submitted stages succeeded
+            command = functools.partial(
+                run_dedup,
+                [str(Path(p).resolve()) for p in inputs],
+                output=str(output.resolve()),
+                config=config,
+                workers=workers,
+                executor=executor,
+                executor_options=executor_options,
+                index=reference,
+                max_shard_bytes=max_shard_bytes,
+            )
+            submit_resume(
+                command, logs=layout.logs, options=executor_options, after=chain["job"], job_name="dedup-resume"
+            )
             return DedupSummary(output=output, state=SUBMITTED, submitted_stage=submitted.stage)
         job.finish()
     return summary
@@ -175,6 +205,7 @@ def run_dedup(
 def _run_stages(
     stage,
     *,
+    barrier,
     layout: StateLayout,
     output: Path,
     out: str,
@@ -196,9 +227,10 @@ def _run_stages(
         CandidateStage(output=out, config=config, num_shards=len(shards), reference=reference, num_ref_shards=num_ref),
         candidate_tasks,
     )
-    final_round = run_components(stage, output=out, parts=parts)
+    final_round = run_components(stage, output=out, parts=parts, barrier=barrier)
     stage("elect", ElectStage(output=out, config=config, final_round=final_round, reference=reference), parts)
     stage("removal", RemovalStage(shard_paths, output=out, reference=reference, max_bytes=max_shard_bytes), len(shards))
+    barrier()
     stats = collect_dedup_stats(layout, seconds=seconds, rounds=final_round)
     atomic_write_json(output / "stats.json", stats)
     shard_rows = {
