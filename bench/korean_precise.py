@@ -29,6 +29,8 @@ from filter_rates import load_pages
 
 from hanforge.corpus import morphemes as morph
 from hanforge.corpus.filters import QualityConfig, RepetitionConfig
+from hanforge.corpus.filters.korean_text import content_lines
+from hanforge.corpus.filters.quality import ends_sentence
 
 
 def decide(step, pages) -> tuple[dict[str, str | None], float]:
@@ -44,15 +46,93 @@ def kss_speed(args) -> int:
     pages = load_pages(args.lo, "lo")[: args.limit]
     lines = [line for p in pages for line in p[2].split("\n") if len(line) > 100]
     mb = sum(len(line.encode()) for line in lines) / 1e6
-    t0 = time.perf_counter()
-    from kss import split_sentences
+    from hanforge.corpus import sentences as sent
 
-    print(f"{len(lines)} lines > 100 chars, {mb:.3f} MB; import kss {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    split_sentences = sent._kss_split()  # kss's sentence module only, as the filters load it
+    print(f"{len(lines)} lines > 100 chars, {mb:.3f} MB; kss sentence module {time.perf_counter() - t0:.1f} s")
     for backend in args.kss_backends.split(","):
         t0 = time.perf_counter()
         n = sum(len(split_sentences(line, backend=backend, num_workers=1)) for line in lines)
         secs = time.perf_counter() - t0
         print(f"kss backend={backend}: {n} sentences, {secs:.1f} s, {mb / secs:.4f} MB/s", flush=True)
+    return 0
+
+
+def thresholds(args) -> int:
+    """``sentences`` at several line-length thresholds N on LibreOffice + Debian FAQ pages.
+
+    kss runs once per distinct line of at least min(N) characters (timed per line); each N then
+    runs the repetition and quality steps with ``sentences = true, sentence_min_chars = N`` on
+    those cached splits, so the kss cost of N is the sum of the timed calls on lines >= N
+    (per MB of all page text) and the step's own time is measured apart.
+    """
+    from hanforge.corpus import sentences as sent
+
+    ns = sorted(int(n) for n in args.thresholds.split(","))
+    corpora = [("lo", load_pages(args.lo, "lo")[: args.limit])]
+    if args.faq:
+        corpora.append(("faq", load_pages(args.faq, "faq")))
+    out = [
+        f"# kss `sentences` thresholds ({datetime.date.today()}, backend {args.sentence_backend})",
+        "",
+        "| corpus | N | lines split | of them into >= 2 | chars on split lines | sentences | kss CPU s | kss CPU s/MB | step s "
+        "(rep+qual) | lines ending a sentence | rep dropped | rep flips | qual dropped | qual flips "
+        "| kept chars (rep and qual) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    t0 = time.perf_counter()
+    kss = sent._kss_split()
+    print(f"kss sentence module loaded in {time.perf_counter() - t0:.1f} s", flush=True)
+    notes = []
+    for label, pages in corpora:
+        pages = [p for p in pages if p[2].strip()]
+        mb = sum(len(p[2].encode()) for p in pages) / 1e6
+        long_lines = sorted({ln for p in pages for ln in p[2].split("\n") if len(ln) >= ns[0]})
+        cache: dict[str, tuple[list[str], float]] = {}
+        for i, line in enumerate(long_lines):
+            t0 = time.process_time()  # CPU seconds: kss is single-threaded here; wall time is load-bound
+            cache[line] = (kss(line, backend=args.sentence_backend, num_workers=1), time.process_time() - t0)
+            if i % 200 == 0:
+                print(f"{label}: kss {i}/{len(long_lines)} lines", flush=True)
+
+        def cached(text: str, *, cache=cache, **_: object) -> list[str]:
+            return cache[text][0]
+
+        sent._kss_split = lambda cached=cached: cached  # the timed splits above, per N
+        base = {}
+        for n in [0, *ns]:
+            kw = {"sentences": True, "sentence_min_chars": n, "sentence_backend": args.sentence_backend} if n else {}
+            reasons, step_secs = {}, 0.0
+            for cls in (RepetitionConfig, QualityConfig):
+                reasons[cls.step_type], secs = decide(cls(**kw).build(), pages)
+                step_secs += secs
+            if not n:
+                base = reasons
+                n = 10**9  # sentences off: no line is split
+            split = [ln for ln in long_lines if len(ln) >= n]
+            kss_secs = sum(cache[ln][1] for ln in split)
+            chars = {p[1]: len(p[2]) for p in pages}
+            kept = sum(chars[p] for p in chars if reasons["repetition"][p] is None and reasons["quality"][p] is None)
+            row = [label, str(n) if n < 10**9 else "off", str(len(split))]
+            row += [str(sum(len(cache[ln][0]) >= 2 for ln in split)), f"{sum(map(len, split)):,}"]
+            row += [str(sum(len(cache[ln][0]) for ln in split)), f"{kss_secs:.1f}", f"{kss_secs / mb:.0f}"]
+            row.append(f"{step_secs:.1f}")
+            ends = [ends_sentence(ln) for p in pages for ln in sent.split_long_lines(content_lines(p[2]), min_chars=n)]
+            row.append(f"{sum(ends) / len(ends):.1%} of {len(ends):,}")
+            for step in ("repetition", "quality"):
+                flips = [p for p in chars if (reasons[step][p] is None) != (base[step][p] is None)]
+                row += [str(sum(r is not None for r in reasons[step].values())), str(len(flips))]
+                notes += [f"- {label} N={n} {step}: {p}: {base[step][p]} -> {reasons[step][p]}" for p in flips]
+            row.append(f"{kept:,} of {sum(chars.values()):,}")
+            out.append("| " + " | ".join(row) + " |")
+            print(out[-1], flush=True)
+        out.append(f"| {label}: {len(pages)} pages, {mb:.3f} MB |" + " |" * 14)
+    out += ["", "Decisions that change against `sentences` off:", *(notes or ["- none"]), ""]
+    text = "\n".join(out) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
     return 0
 
 
@@ -64,7 +144,12 @@ def main() -> int:
     ap.add_argument("--sentence-min-chars", type=int, default=200)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--kss-backends", default="", help="only time kss backends (comma list) on lines > 100 chars")
+    ap.add_argument("--thresholds", default="", help="comma list of N: the sentences-threshold study (see thresholds)")
+    ap.add_argument("--faq", type=Path, help="Debian FAQ folder (ko/) for --thresholds")
+    ap.add_argument("--sentence-backend", default="punct", help="kss backend for --thresholds")
     args = ap.parse_args()
+    if args.thresholds:
+        return thresholds(args)
     if args.kss_backends:
         return kss_speed(args)
 
@@ -86,8 +171,8 @@ def main() -> int:
     variants.append(("sentences", {"sentences": True, "sentence_min_chars": args.sentence_min_chars}))
     for name in args.analyzers.split(","):
         variants.append((f"precise={name}", {"precise": name}))
-    out.append("| step | variant | load s | run s | MB/s | dropped | kept chars | flips vs default |")
-    out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    out.append("| step | variant | load s | run s | MB/s | dropped | kept chars | flips vs default | agreement |")
+    out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     flip_notes = []
     for cls in (RepetitionConfig, QualityConfig):
         base = None
@@ -107,7 +192,7 @@ def main() -> int:
                 flips = [p for p in reasons if (reasons[p] is None) != (base[p] is None)]
             out.append(
                 f"| {cls.step_type} | {label} | {load:.1f} | {secs:.1f} | {mb / secs:.3f} | {dropped} | "
-                f"{kept:,} | {len(flips)} |"
+                f"{kept:,} | {len(flips)} | {1 - len(flips) / len(pages):.1%} |"
             )
             for p in flips[:8]:
                 flip_notes.append(f"- {cls.step_type} {label}: {p}: default={base[p]} -> {reasons[p]}")

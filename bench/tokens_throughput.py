@@ -14,6 +14,14 @@ job again in a child process pinned to one core (one thread, no Rust thread pool
 core measured, not divided. Then the
 encoders alone (CPU time): ``encode_batch_fast`` vs hanforge's ``BatchEncoder`` (checked to give
 the same token count) on the training pages and on the held-out pages plus the Debian FAQ.
+
+Less repetitive prose: the full job (both cores, same settings) also runs on the held-out pages
+plus the Debian FAQ (unseen by the tokenizer, fewer repeated words) and on every ``--set
+NAME=FOLDER`` (text shards, e.g. the 10x/30x dedup outputs kept by ``bench/scale_curve.py
+--keep``), each printed as tokens/s (wall, best and median) beside tokens per CPU-second, against
+the 2.5 M tokens/s target on 2 cores::
+
+    .venv/bin/python bench/tokens_throughput.py --set x10=/tmp/hanforge-scale/x10/dedup
 """
 
 from __future__ import annotations
@@ -85,6 +93,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=1024, help="documents per encode call (as the job)")
     ap.add_argument("--work", type=Path, default=tokens_data.DEFAULT_WORK)
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=FOLDER", help="another set of text shards")
     ap.add_argument("--one-core-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     train, held = tokens_data.text_shards(args.work)
@@ -177,6 +186,22 @@ def main() -> None:
         f"packing efficiency: {manifest['packing_efficiency']:.5%} non-padding "
         f"({manifest['num_pad_tokens']:,} padding tokens in {manifest['num_rows']:,} rows)"
     )
+    # the full job on the other sets: tokens/s on the cores this process may use, and per CPU-second
+    sets = {"LibreOffice (train)": (walls, cpus, manifest)}
+    for name, folder in [("held-out + FAQ", held), *((k, Path(v)) for k, v in (x.split("=", 1) for x in args.set))]:
+        sets[name] = time_job(
+            folder, tok_dir, seq_len=args.seq_len, out=args.work / "bench-tokens-set", repeats=args.repeats
+        )
+    shutil.rmtree(args.work / "bench-tokens-set", ignore_errors=True)
+    print(f"\n| set | docs | tokens | best wall s | M tokens/s ({cores} cores, best / median) | M tokens per CPU-s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, (w, c, m) in sets.items():
+        n = m["num_tokens"]
+        print(
+            f"| {name} | {m['num_docs']:,} | {n:,} | {min(w):.2f} | {n / min(w) / 1e6:.2f} / "
+            f"{n / statistics.median(w) / 1e6:.2f} | {n / min(c) / 1e6:.2f} |"
+        )
+    print(f"load average after: {os.getloadavg()[0]:.1f} (target: 2.5 M tokens/s on 2 cores, every set)")
 
 
 if __name__ == "__main__":

@@ -94,9 +94,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
-@dataclasses.dataclass
 class ConfigBase:
-    """Base of typed config dataclasses; see the module docstring."""
+    """Base of typed config dataclasses (frozen or not; itself no dataclass, so both may derive)."""
 
     @classmethod
     def from_table(cls: type[T], table: dict[str, Any], *, where: str = "") -> T:
@@ -147,7 +146,7 @@ def _checked_values(cls: type[ConfigBase], table: dict[str, Any], where: str) ->
 
 def _validated(obj: T, where: str) -> T:
     """``obj`` after its ``validate()``, remembering ``where`` it was configured."""
-    obj._where = where  # type: ignore[attr-defined]
+    object.__setattr__(obj, "_where", where)  # frozen config dataclasses too
     try:
         obj.validate()
     except ConfigError as exc:

@@ -13,7 +13,7 @@ import sys
 
 from hanforge.errors import TrainingError
 
-TRAIN_PACKAGES = ("torch", "transformers", "peft", "trl")
+TRAIN_PACKAGES = ("torch", "transformers", "accelerate", "peft", "trl", "datasets")
 CPU_TORCH = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
 
 

@@ -134,3 +134,39 @@ def test_gguf_spm_bpe_vocabulary_is_repaired_to_bpe(tmp_path):
     assert repair_spm_bpe_tokenizer(path)
     assert Tokenizer.from_file(str(path)).encode("abcxy").tokens == ["abc", "xy"]
     assert not repair_spm_bpe_tokenizer(path)  # already BPE
+
+
+def test_gguf_to_folder_copies_a_converted_tokenizer_and_drops_the_gguf_config(tok, tmp_path, monkeypatch):
+    """``tokenizer_from``: the GGUF's weights with the given folder's tokenizer (the slow vocabulary
+    conversion skipped); the GGUF ``quantization_config`` is not saved (a folder carrying it is
+    treated as quantized, and a model loaded from it cannot be saved: the merged export failed)."""
+    import json
+
+    from transformers import AutoModelForCausalLM
+
+    from hanforge.eval.models import gguf_to_folder
+
+    source = tiny_qwen2(len(tok), seed=6)
+    source.config.quantization_config = {"quant_method": "gguf", "dequantize": False, "gguf_file": "m.gguf"}
+    asked = []
+
+    def from_gguf(folder, **kwargs):  # stands in for transformers' GGUF reader
+        asked.append(kwargs.get("gguf_file"))
+        return source
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", from_gguf)
+    tok_folder = tmp_path / "tok"
+    tok.save_pretrained(tok_folder)
+    gguf = tmp_path / "g" / "m.gguf"
+    gguf.parent.mkdir()
+    gguf.write_bytes(b"GGUF")
+    out = gguf_to_folder(gguf, tmp_path / "out", dtype="float32", tokenizer_from=tok_folder)
+    monkeypatch.undo()
+    assert asked == ["m.gguf"]
+    assert "quantization_config" not in json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert (out / "tokenizer.json").read_bytes() == (tok_folder / "tokenizer.json").read_bytes()
+    model, _ = load_causal_lm(out, dtype="float32")
+    loaded = model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in source.state_dict().items())
+    with pytest.raises(InputError):
+        gguf_to_folder(gguf, tmp_path / "out2", tokenizer_from=tmp_path / "nothing")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import numpy as np
 import polars as pl
@@ -163,3 +164,59 @@ def test_mix_config_validation_and_cli(sources, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "achieved chars" in printed and "| ko |" in printed
     assert (tmp_path / "out" / "manifest.json").is_file()
+
+
+def _files(root):
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def mixed(sources, tmp_path_factory):
+    """A mix with its token-id side files, and a copy of its shards alone (no side files)."""
+    root = tmp_path_factory.mktemp("mixed")
+    manifest = mix_sources(_config(sources, root / "a"))
+    shutil.copytree(root / "a" / "mix" / "shards", root / "b" / "mix" / "shards")
+    return {"with_ids": root / "a" / "mix", "plain": root / "b" / "mix", "manifest": manifest}
+
+
+def test_tokenize_reuses_the_mix_token_ids_and_writes_the_same_bytes(sources, mixed, tmp_path, monkeypatch):
+    from hanforge.shards.token_ids import side_file_for
+    from hanforge.tokenizer.batch_encode import BatchEncoder
+
+    shards = [mixed["with_ids"] / s for s in mixed["manifest"]["shards"]]
+    assert shards and all(side_file_for(s).is_file() for s in shards)
+    kwargs = {"tokenizer": sources["tok"], "seq_len": 64, "rows_per_shard": 16, "progress": False}
+    expected = tokenize_shards(inputs=[mixed["plain"]], output=tmp_path / "plain", **kwargs)
+
+    def no_encoding(*args, **kw):
+        raise AssertionError("tokenized again")
+
+    reused = []
+    with monkeypatch.context() as m:
+        m.setattr(BatchEncoder, "encode", no_encoding)
+        got = tokenize_shards(
+            inputs=[mixed["with_ids"]], output=tmp_path / "reused", on_reused=lambda *a: reused.append(a), **kwargs
+        )
+    assert reused == [(len(shards), len(shards))]
+    assert got == expected
+    assert _files(tmp_path / "reused") == _files(tmp_path / "plain")  # token shards and manifest, byte for byte
+
+
+def test_side_file_matches_only_its_shard_tokenizer_and_column(sources, mixed, tmp_path):
+    import pyarrow.parquet as pq
+
+    from hanforge.fingerprint import file_fingerprint
+    from hanforge.shards.token_ids import matching_side_file, side_file_for
+
+    shutil.copytree(mixed["with_ids"], tmp_path / "mix")
+    shard = tmp_path / "mix" / mixed["manifest"]["shards"][0]
+    tok = load_tokenizer(sources["tok"]).fingerprint
+    ok = {"shard_fingerprint": file_fingerprint(shard), "tokenizer_fingerprint": tok, "text_column": "text"}
+    assert matching_side_file(shard, **ok) == side_file_for(shard)
+    assert matching_side_file(shard, **{**ok, "tokenizer_fingerprint": "other"}) is None
+    assert matching_side_file(shard, **{**ok, "text_column": "body"}) is None
+    pq.write_table(pq.read_table(shard).slice(1), shard)  # the shard changed after the mix
+    assert matching_side_file(shard, **{**ok, "shard_fingerprint": file_fingerprint(shard)}) is None
+    side_file_for(shard).write_bytes(b"not arrow")  # garbled
+    assert matching_side_file(shard, **ok) is None
+    assert not (mixed["plain"] / "token-ids").exists()

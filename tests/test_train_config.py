@@ -1,8 +1,10 @@
-"""TrainConfig: the example configs parse; bad keys/values/stages are errors naming the key;
-learning-rate schedule and preference losses behave as documented."""
+"""TrainConfig: the example configs parse; bad keys/values/stages are errors naming the key; the
+configs are frozen (changes go through merge); the learning-rate schedule handed to transformers
+behaves as documented."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -10,13 +12,13 @@ import pytest
 import torch
 
 from hanforge.errors import ConfigError
-from hanforge.train.config import PREFERENCE_LOSSES, TrainConfig, load_train_config
-from hanforge.train.trainer import lr_lambda, preference_loss
+from hanforge.train.config import TrainConfig, load_train_config
+from hanforge.train.trainer import scheduler_settings
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-@pytest.mark.parametrize("stage", ["cpt", "sft", "dpo"])
+@pytest.mark.parametrize("stage", ["cpt", "sft", "dpo", "grpo"])
 def test_examples_parse_and_name_their_stage(stage):
     config = load_train_config(EXAMPLES / f"train-{stage}.toml")
     assert config.stage == stage and config.with_stage(stage).stage == stage
@@ -39,6 +41,9 @@ def _table(**over):
         (_table(run={"batch_size": "8"}), "run.batch_size"),
         (_table(preference={"loss_type": "ppo"}), "preference.loss_type"),
         (_table(stage="rlhf"), "stage"),
+        (_table(grpo={"rewards": ["hanforge.train.rewards"]}), "rewards"),
+        (_table(grpo={"num_generations": 1}), "num_generations"),
+        (_table(model={"path": "m", "attention": "flash"}), "model.attention"),
         ({"model": {"path": "m"}}, "output"),
     ],
 )
@@ -66,41 +71,44 @@ def test_cli_overrides(tmp_path):
     assert config.output == "b" and config.run.max_steps == 7 and config.run.batch_size == 8
 
 
-def test_lr_schedule_warmup_then_cosine_to_floor():
-    config = TrainConfig.from_table(_table(optim={"warmup_steps": 4, "min_lr_ratio": 0.1, "schedule": "cosine"}))
-    f = lr_lambda(config, 20)
-    assert [f(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
-    assert f(4) == 1.0 and math.isclose(f(20), 0.1) and f(12) == pytest.approx(0.55)
-    linear = lr_lambda(TrainConfig.from_table(_table(optim={"schedule": "linear", "min_lr_ratio": 0.0})), 10)
-    assert linear(5) == pytest.approx(0.5)
+def test_configs_are_frozen_and_change_through_merge():
+    config = TrainConfig.from_table(_table())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.seed = 1  # type: ignore[misc]
+    changed = config.merge({"seed": 1, "run": {"batch_size": 2}})
+    assert (changed.seed, changed.run.batch_size, config.seed) == (1, 2, 1234)
+    with pytest.raises(ConfigError, match="run: batch_size"):
+        config.merge({"run": {"batch_size": 0}})
 
 
-@pytest.mark.parametrize("loss_type", PREFERENCE_LOSSES)
-def test_preference_losses_prefer_the_chosen_side(loss_type):
-    """Each loss is lower when the policy moved toward chosen than when it moved toward rejected."""
-    good = preference_loss(
-        loss_type,
-        chosen_logratios=torch.tensor([2.0]),
-        rejected_logratios=torch.tensor([-2.0]),
-        beta=0.5,
-        label_smoothing=0.1,
-        chosen_len=torch.tensor([4.0]),
-        rejected_len=torch.tensor([4.0]),
+def _lrs(config, total):
+    """The multiplier of the peak LR at each step, from transformers' own scheduler."""
+    from transformers import get_scheduler
+
+    settings = scheduler_settings(config.optim, total)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = get_scheduler(
+        settings["lr_scheduler_type"],
+        optimizer,
+        num_warmup_steps=settings["warmup_steps"],
+        num_training_steps=total,
+        scheduler_specific_kwargs=settings.get("lr_scheduler_kwargs"),
     )
-    bad = preference_loss(
-        loss_type,
-        chosen_logratios=torch.tensor([-2.0]),
-        rejected_logratios=torch.tensor([2.0]),
-        beta=0.5,
-        label_smoothing=0.1,
-        chosen_len=torch.tensor([4.0]),
-        rejected_len=torch.tensor([4.0]),
-    )
-    assert float(good) < float(bad)
+    out = []
+    for _ in range(total + 1):
+        out.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return out
 
 
-def test_dpo_sigmoid_matches_the_formula():
-    loss = preference_loss(
-        "sigmoid", chosen_logratios=torch.tensor([0.3]), rejected_logratios=torch.tensor([-0.1]), beta=0.1
-    )
-    assert float(loss) == pytest.approx(-math.log(1 / (1 + math.exp(-0.1 * 0.4))))
+def test_lr_schedule_warmup_then_decay_to_floor():
+    cosine = _lrs(TrainConfig.from_table(_table(optim={"warmup_steps": 4, "min_lr_ratio": 0.1})), 20)
+    assert cosine[:5] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert math.isclose(cosine[20], 0.1) and cosine[12] == pytest.approx(0.55)
+    linear = _lrs(TrainConfig.from_table(_table(optim={"schedule": "linear", "min_lr_ratio": 0.0})), 10)
+    assert linear[0] == 1.0 and linear[5] == pytest.approx(0.5) and linear[10] == pytest.approx(0.0)
+    floor = _lrs(TrainConfig.from_table(_table(optim={"schedule": "linear", "min_lr_ratio": 0.2})), 10)
+    assert floor[5] == pytest.approx(0.6) and floor[10] == pytest.approx(0.2)
+    constant = _lrs(TrainConfig.from_table(_table(optim={"schedule": "constant", "warmup_steps": 2})), 6)
+    assert constant == [0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0]

@@ -1,10 +1,10 @@
 """Exact resume: a run interrupted and resumed from its checkpoint gives the same loss curve as
-an uninterrupted run (weights, optimizer, scheduler, data position and RNG are restored)."""
+an uninterrupted run (weights, optimizer, scheduler, data position and RNG are restored by the
+Trainer's checkpoint; the row order follows from the step)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from train_helpers import (
@@ -57,12 +57,13 @@ def test_resume_reproduces_uninterrupted_run(tiny, tmp_path):
     out = tmp_path / "parts"
     first = train(_config(tiny, out, save_every=4), max_steps_this_run=7, progress=False)
     assert not first.completed and first.steps == 7
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000004", "step-00000007"]
-    # simulate a crash after step 7's checkpoint started but before it was whole: drop it, leave a temp
-    shutil.rmtree(out / "checkpoints" / "step-00000007")
-    (out / "checkpoints" / "step-00000008.tmp-999").mkdir()
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["checkpoint-4", "checkpoint-7"]
+    # simulate a kill while step 7's checkpoint was being written: its completion marker is missing
+    (out / "checkpoints" / "checkpoint-7" / "hanforge.json").unlink()
     second = train(_config(tiny, out, save_every=4), progress=False)
     assert second.resumed_from == 4 and second.completed and second.steps == 12
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["checkpoint-12", "checkpoint-8"]
+    assert second.num_tokens == whole.num_tokens * 8 // 12  # every row is full: 8 of 12 steps' tokens
 
     assert len(_curve(out)) == len(_curve(tmp_path / "whole")) == 12
     for step, (a, b) in enumerate(zip(_curve(tmp_path / "whole"), _curve(out), strict=True), 1):
@@ -82,3 +83,24 @@ def test_resume_refuses_a_changed_config(tiny, tmp_path):
     changed = _config(tiny, out, save_every=2, batch_size=4)
     with pytest.raises(TrainingError, match="different config"):
         train(changed, progress=False)
+
+
+@pytest.mark.parametrize("stage", ["sft", "dpo"])
+def test_sft_and_dpo_resume_exactly(tiny, tmp_path, stage):
+    """The same for the packed SFT rows (LMTrainer) and the preference pairs (trl.DPOTrainer)."""
+
+    def config(out):
+        return tiny_config(
+            output=out,
+            model_dir=tiny["model"],
+            tokenizer=tiny["tok"],
+            stage=stage,
+            run={"batch_size": 4, "max_steps": 4, "save_every": 2},
+            lora={"dropout": 0.1},
+        )
+
+    whole = train(config(tmp_path / "whole"), progress=False)
+    first = train(config(tmp_path / "parts"), max_steps_this_run=2, progress=False)
+    second = train(config(tmp_path / "parts"), progress=False)
+    assert whole.completed and first.steps == 2 and second.resumed_from == 2 and second.completed
+    assert _curve(tmp_path / "whole") == _curve(tmp_path / "parts")

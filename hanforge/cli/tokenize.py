@@ -17,7 +17,8 @@ def tokenize_command(args: argparse.Namespace) -> int:
     layout BPEs each distinct word of a batch is encoded once, same ids as encode_batch_fast),
     shuffled globally with --seed (or kept in order with --no-shuffle), joined with EOS and cut into
     rows of --seq-len tokens. Writes DIR/tokens-NNNNN.arrow and DIR/manifest.json (docs/token-shards.md).
-    Reruns resume: tokenized inputs and finished shards are reused.
+    Reruns resume: tokenized inputs and finished shards are reused. Shards of a `hanforge mix` made
+    with the same tokenizer are not tokenized again: their ids come from the mix's token-ids/.
 
     Example:  hanforge tokenize out/mix --tokenizer out/tok --seq-len 4096 --output out/tokens
     """
@@ -25,6 +26,9 @@ def tokenize_command(args: argparse.Namespace) -> int:
 
     def on_skipped(done: int, total: int) -> None:
         print(f"resumed: {done} of {total} input shards were already tokenized and are reused")
+
+    def on_reused(count: int, total: int) -> None:
+        print(f"{count} of {total} input shards not tokenized again: their token ids come from hanforge mix")
 
     manifest = tokenize_shards(
         inputs=args.inputs,
@@ -41,6 +45,7 @@ def tokenize_command(args: argparse.Namespace) -> int:
         keep_work=args.keep_work,
         progress=not args.no_progress,
         on_skipped=on_skipped,
+        on_reused=on_reused,
     )
     print(summarize(manifest))
     print(f"wrote {args.output}/manifest.json")

@@ -26,6 +26,8 @@ def train_command(args: argparse.Namespace) -> int:
         "ksx1001_syllables": not args.no_ksx1001,
         "split_digits": not args.no_split_digits,
         "common_chars": not args.no_common_chars,
+        "pretokenize": "" if args.pretokenize == "none" else args.pretokenize,
+        "morpheme_analyzer": args.analyzer,
     }
     if args.symbols is not None:
         table["user_defined_symbols"] = args.symbols
@@ -35,6 +37,8 @@ def train_command(args: argparse.Namespace) -> int:
         f"trained SentencePiece BPE: vocab {m['vocab_size']:,} from {m['num_lines']:,} lines "
         f"({m['num_chars']:,} chars, {m['num_docs']:,} docs; {m['num_lines_cut']:,} long lines cut)"
     )
+    if "num_morpheme_cuts" in m:
+        print(f"pieces kept inside morphemes ({args.analyzer}): {m['num_morpheme_cuts']:,} boundaries inside eojeols")
     print(f"wrote {args.output}/tokenizer.json, sentencepiece.model, manifest.json")
     return 0
 
@@ -120,6 +124,19 @@ def register(subparsers) -> None:
         "--no-common-chars",
         action="store_true",
         help="do not require printable ASCII and common punctuation in the base vocabulary",
+    )
+    t.add_argument(
+        "--pretokenize",
+        choices=("none", "morphemes"),
+        default="none",
+        help="morphemes: learn pieces inside morphemes only (training text split by --analyzer; "
+        "the tokenizer still encodes raw text). Needs hanforge[korean]",
+    )
+    t.add_argument(
+        "--analyzer",
+        choices=("kiwi", "okt", "komoran"),
+        default="kiwi",
+        help="morpheme analyzer for --pretokenize morphemes (okt/komoran: konlpy, need a Java runtime)",
     )
 
     e = add_verb(sub, "extend", extend_command, help="add Korean BPE tokens learned from shards to an HF tokenizer")

@@ -1,4 +1,4 @@
-"""``hanforge train``: continued pretraining, SFT or DPO from a train.toml (Unsloth on GPU)."""
+"""``hanforge train``: continued pretraining, SFT, DPO or GRPO from a train.toml (Unsloth on GPU)."""
 
 from __future__ import annotations
 
@@ -27,10 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub,
         "train",
         train_command,
-        help="train a model: --stage cpt | sft | dpo (Unsloth on GPU, transformers+peft on CPU)",
+        help="train a model: --stage cpt | sft | dpo | grpo (Unsloth on GPU, transformers+peft on CPU)",
     )
     add_config(p, "train.toml (see docs/training.md and examples/train-*.toml)", required=True)
-    p.add_argument("--stage", choices=["cpt", "sft", "dpo"], help="stage (default: stage = ... in the config)")
+    p.add_argument("--stage", choices=["cpt", "sft", "dpo", "grpo"], help="stage (default: stage = ... in the config)")
     p.add_argument(
         "--backend",
         choices=["auto", "unsloth", "transformers"],
@@ -62,10 +62,12 @@ def check_local_paths(config) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    """Train a model with hanforge's one trainer (stage cpt, sft or dpo).
+    """Train a model on transformers' Trainer or TRL's trainers (stage cpt, sft, dpo or grpo).
 
     cpt reads token shards (hanforge tokenize) directly; sft reads JSONL/Parquet instructions
-    (Korean Alpaca or chat template, loss on responses only); dpo reads prompt/chosen/rejected.
+    (Korean Alpaca or chat template, loss on responses only); dpo reads prompt/chosen/rejected;
+    grpo reads prompts and scores sampled completions with [grpo] rewards (module:function).
+    Data parallel: torchrun --nproc_per_node N -m hanforge.cli train ... (each rank reads its rows).
     The first line printed says which backend runs (unsloth on a CUDA GPU, else transformers +
     peft, with what to install for the fast path). Rerunning the same command resumes from the
     newest checkpoint in the output folder. Writes metrics.jsonl, tensorboard/, checkpoints/,

@@ -19,6 +19,11 @@ Output: ``<output>/shards/mix-NNNNN.parquet`` (text-shard schema; copies after t
 ``<id>#r<k>``; copies of a document are adjacent — ``hanforge tokenize`` shuffles globally) and
 ``<output>/manifest.json`` with planned vs achieved tokens and ratios per source and the number
 of documents sampled, repeated and left out, so that every input document is accounted for.
+With unit "tokens" and ``token_ids`` (the default), the ids counted are kept: each input shard's
+ids are spilled to a temporary folder (``TMPDIR``, 4 bytes per token, removed at the end) and
+every output shard gets a side file ``<output>/token-ids/mix-NNNNN.arrow`` holding its rows' ids
+(:mod:`hanforge.shards.token_ids`), which ``hanforge tokenize`` reuses instead of tokenizing the
+mix again.
 
 The sampler is written here (not taken from a library) because it must be exact, seeded,
 streaming over Parquet and explainable in a report; it is a few dozen lines of numpy.
@@ -29,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,9 +51,10 @@ from hanforge.output import JobOutput
 from hanforge.shards.text_reader import iter_text_batches, text_shard_files
 from hanforge.shards.text_schema import TEXT_SHARD_SCHEMA
 from hanforge.shards.token_format import appends_eos
+from hanforge.shards.token_ids import SIDE_DIR, IdSpillWriter, read_ids, side_file_for, write_side_file
 
 #: What ``hanforge mix`` writes in its output folder (the files it may delete on --overwrite).
-MIX_OWNS = ("shards/mix-*.parquet", "manifest.json")
+MIX_OWNS = ("shards/mix-*.parquet", f"{SIDE_DIR}/mix-*.arrow", "manifest.json")
 RATIO_TOLERANCE = 1e-6
 ROWS_PER_OUTPUT_SHARD = 50_000
 
@@ -85,7 +92,8 @@ class MixConfig(ConfigBase):
     seed: seed of the per-document draws. max_epochs: default cap on how often a source may be
     repeated (also the per-document cap, rounded up). weight_by_dup_cluster: default for
     weighting repeats by ``dup_cluster_size``. sources: ``{name: MixSourceConfig}``; ratios must
-    add up to 1.
+    add up to 1. token_ids: with unit "tokens", write the counted token ids beside the shards
+    (``token-ids/``, 4 bytes per token) for ``hanforge tokenize`` to reuse.
     """
 
     output: str = ""
@@ -95,6 +103,7 @@ class MixConfig(ConfigBase):
     seed: int = 0
     max_epochs: float = 4.0
     weight_by_dup_cluster: bool = False
+    token_ids: bool = True
     sources: dict[str, MixSourceConfig] = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:
@@ -140,14 +149,22 @@ def load_mix_config(path: str | Path) -> MixConfig:
 
 
 # -- counting ---------------------------------------------------------------------------------
-def _count_units(files: list[tuple[str, Path]], *, unit: str, tokenizer) -> tuple[np.ndarray, np.ndarray]:
-    """Per-document size (tokens incl. EOS, or chars) and dup_cluster_size (1 when null)."""
+def _count_units(
+    files: list[tuple[str, Path]], *, unit: str, tokenizer, spill: list[Path] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-document size (tokens incl. EOS, or chars) and dup_cluster_size (1 when null).
+
+    With ``spill`` (one path per file), each file's token ids are written there as they are counted.
+    """
     sizes, clusters = [], []
     eos_id = tokenizer.eos_id if unit == "tokens" else None
-    for _, path in files:
+    for index, (_, path) in enumerate(files):
+        spilled = IdSpillWriter(spill[index]) if spill else None
         for batch in iter_text_batches(path, optional=["dup_cluster_size"]):
             if unit == "tokens":
                 values, lengths = tokenizer.encoder.encode(batch.column("text"))
+                if spilled:
+                    spilled.write(values, lengths)
                 lengths = lengths + appends_eos(values, lengths, eos_id)  # as TokenShardWriter packs
                 sizes.append(lengths)
             else:
@@ -157,6 +174,8 @@ def _count_units(files: list[tuple[str, Path]], *, unit: str, tokenizer) -> tupl
                 clusters.append(np.where(np.isnan(c.astype(float)), 1, c).astype(np.int64))
             else:
                 clusters.append(np.ones(batch.num_rows, np.int64))
+        if spilled:
+            spilled.close()
     if not sizes:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(sizes), np.concatenate(clusters)
@@ -205,7 +224,26 @@ def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]
         from hanforge.tokenizer.load import load_tokenizer
 
         tokenizer = load_tokenizer(config.tokenizer)
-    plan, inputs = _count_sources(config, tokenizer=tokenizer)
+    keep_ids = tokenizer is not None and config.token_ids
+    # the ids counted wait in a temporary folder (not in memory) until the shards are written
+    with tempfile.TemporaryDirectory(prefix="hanforge-mix-ids-") if keep_ids else _no_folder() as spill:
+        return _mix(
+            config, output=output, tokenizer=tokenizer, spill=Path(spill) if spill else None, overwrite=overwrite
+        )
+
+
+class _no_folder:
+    """Stands in for the spill folder when no ids are kept."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _mix(config: MixConfig, *, output: Path, tokenizer, spill: Path | None, overwrite: bool) -> dict[str, Any]:
+    plan, inputs = _count_sources(config, tokenizer=tokenizer, spill=spill)
     fingerprint_config = {
         **config.to_dict(),
         "output": None,
@@ -227,7 +265,7 @@ def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]
         (output / "manifest.json").unlink(missing_ok=True)
         report = report if report is not None else _plan_sources(config, plan)
         achieved_total = sum(r["achieved"] for r in report.values())
-        shard_files = _write_mix_shards(output, config=config, plan=plan)
+        shard_files = _write_mix_shards(output, config=config, plan=plan, tokenizer=tokenizer if spill else None)
         manifest = write_manifest(
             output,
             kind="mix",
@@ -244,16 +282,20 @@ def mix_sources(config: MixConfig, *, overwrite: bool = False) -> dict[str, Any]
     return manifest
 
 
-def _count_sources(config: MixConfig, *, tokenizer) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Per source: its shard files and per-document sizes/cluster sizes; and the input fingerprints."""
+def _count_sources(
+    config: MixConfig, *, tokenizer, spill: Path | None = None
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Per source: its shard files and per-document sizes/cluster sizes (and, with ``spill``, the
+    paths of its files' spilled token ids); and the input fingerprints."""
     plan: dict[str, dict[str, Any]] = {}
     inputs: dict[str, str] = {}
-    for name, source in config.sources.items():
+    for number, (name, source) in enumerate(config.sources.items()):
         files = text_shard_files([source.path])
         for key, path in files:
             inputs[f"{name}/{key}"] = file_fingerprint(path)
-        sizes, clusters = _count_units(files, unit=config.unit, tokenizer=tokenizer)
-        plan[name] = {"files": files, "sizes": sizes, "clusters": clusters}
+        ids = [spill / f"{number:04d}-{i:06d}.arrow" for i in range(len(files))] if spill else None
+        sizes, clusters = _count_units(files, unit=config.unit, tokenizer=tokenizer, spill=ids)
+        plan[name] = {"files": files, "sizes": sizes, "clusters": clusters, "ids": ids}
     return plan, inputs
 
 
@@ -312,29 +354,40 @@ def _plan_sources(config: MixConfig, plan: dict[str, dict[str, Any]]) -> dict[st
     return report
 
 
-def _write_mix_shards(output: Path, *, config: MixConfig, plan: dict[str, dict[str, Any]]) -> list[str]:
+def _write_mix_shards(output: Path, *, config: MixConfig, plan: dict[str, dict[str, Any]], tokenizer=None) -> list[str]:
+    """Write the sampled rows; with ``tokenizer`` (ids were spilled), each shard's side file too."""
     shards_dir = output / "shards"
     shards_dir.mkdir(parents=True, exist_ok=True)
-    for stale in shards_dir.glob("mix-*.parquet"):
+    for stale in [*shards_dir.glob("mix-*.parquet"), *(output / SIDE_DIR).glob("mix-*.arrow")]:
         stale.unlink()
     written: list[str] = []
     buffer: list[pa.Table] = []
+    buffer_ids: list[pa.ChunkedArray] = []
     buffered = 0
 
     def flush() -> None:
-        nonlocal buffer, buffered
+        nonlocal buffer, buffer_ids, buffered
         if not buffer:
             return
         path = shards_dir / f"mix-{len(written):05d}.parquet"
         with atomic_path(path) as tmp:
             pq.write_table(pa.concat_tables(buffer), tmp, compression="zstd")
+        if tokenizer is not None:  # written after its shard, naming the shard's fingerprint
+            write_side_file(
+                side_file_for(path),
+                buffer_ids,
+                shard_fingerprint=file_fingerprint(path),
+                tokenizer_fingerprint=tokenizer.fingerprint,
+                text_column="text",
+                num_docs=buffered,
+            )
         written.append(f"shards/{path.name}")
-        buffer, buffered = [], 0
+        buffer, buffer_ids, buffered = [], [], 0
 
     for name in sorted(config.sources):
         copies = plan[name]["copies"]
         pos = 0
-        for _, path in plan[name]["files"]:
+        for index, (_, path) in enumerate(plan[name]["files"]):
             table = pq.read_table(path)
             n = table.num_rows
             c = copies[pos : pos + n]
@@ -349,6 +402,8 @@ def _write_mix_shards(output: Path, *, config: MixConfig, plan: dict[str, dict[s
             ids = [i if k == 0 else f"{i}#r{k}" for i, k in zip(taken.column("id").to_pylist(), repeat, strict=True)]
             taken = taken.set_column(taken.schema.get_field_index("id"), "id", pa.array(ids, pa.string()))
             taken = taken.select([f.name for f in TEXT_SHARD_SCHEMA]).cast(TEXT_SHARD_SCHEMA)
+            if tokenizer is not None:
+                buffer_ids.append(read_ids(plan[name]["ids"][index]).take(pa.array(rows)))
             buffer.append(taken)
             buffered += taken.num_rows
             if buffered >= ROWS_PER_OUTPUT_SHARD:

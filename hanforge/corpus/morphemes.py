@@ -13,18 +13,19 @@ Analyzers (all run locally, no download at run time):
   ``default-jre-headless``) and start it on first use (tens of seconds on a loaded machine).
 
 A missing package or JVM fails when the step is built, with one line naming what to install.
+Loading lives in :mod:`hanforge.tokenizer.morpheme_split` (tokenizer training uses the same
+analyzers; the tokenizer layer sits below the corpus engine).
 """
 
 from __future__ import annotations
 
 import functools
-import shutil
 from collections.abc import Callable
 
 from hanforge.config import require
 from hanforge.errors import ConfigError
-
-ANALYZERS: tuple[str, ...] = ("kiwi", "okt", "komoran")
+from hanforge.tokenizer import morpheme_split
+from hanforge.tokenizer.morpheme_split import ANALYZERS
 
 
 def require_precise_option(precise: str) -> None:
@@ -41,37 +42,19 @@ FINEWEB2_KO_STOP_WORDS: frozenset[str] = frozenset(
     "의 다 이 는 에 을 한 년 하 은 를 했 고 에서 가 있 으로 인 월 로 되".split()
 )
 
-_INSTALL = "install it with `pip install 'hanforge[korean]'`"
-
-
-def _kiwi() -> Callable[[str], list[str]]:
-    try:
-        from kiwipiepy import Kiwi
-    except ImportError as exc:
-        raise ConfigError(f"precise: kiwipiepy is not installed; {_INSTALL}") from exc
-    kiwi = Kiwi(num_workers=0)
-    return lambda text: [token.form for token in kiwi.tokenize(text)]
-
-
-def _konlpy(name: str) -> Callable[[str], list[str]]:
-    try:
-        from konlpy import tag
-    except ImportError as exc:
-        raise ConfigError(f"precise: konlpy is not installed; {_INSTALL}") from exc
-    if shutil.which("java") is None:
-        raise ConfigError(
-            f"precise: {name} needs a Java runtime; install it with `apt-get install -y default-jre-headless`"
-        )
-    analyzer = tag.Okt() if name == "okt" else tag.Komoran()
-    return analyzer.morphs
-
 
 @functools.cache
 def analyzer(name: str) -> Callable[[str], list[str]]:
     """``text -> morphemes`` for analyzer ``name`` (loaded once per process)."""
     if name not in ANALYZERS:
         raise ConfigError(f"precise: must be one of {', '.join(ANALYZERS)} (or empty), got {name!r}")
-    return _kiwi() if name == "kiwi" else _konlpy(name)
+    try:
+        loaded = morpheme_split.load(name)
+    except ConfigError as exc:
+        raise ConfigError(f"precise: {exc}") from None
+    if name == "kiwi":
+        return lambda text: [token.form for token in loaded.tokenize(text)]
+    return loaded.morphs
 
 
 def morphemes(text: str, name: str) -> list[str]:

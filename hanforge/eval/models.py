@@ -12,6 +12,9 @@ from pathlib import Path
 
 from hanforge.errors import InputError
 
+#: The files of a saved fast tokenizer that :func:`gguf_to_folder` copies from ``tokenizer_from``.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
+
 
 def _split_gguf(path: str | Path, gguf_file: str | None) -> tuple[str, str | None]:
     path = Path(path)
@@ -48,13 +51,41 @@ def load_causal_lm(path: str | Path, *, gguf_file: str | None = None, device: st
     return model.to(device).eval(), tokenizer
 
 
-def gguf_to_folder(gguf_path: str | Path, output: str | Path, *, dtype: str = "bfloat16") -> Path:
-    """Dequantize a GGUF model into a plain Hugging Face folder (safetensors + tokenizer)."""
+def gguf_to_folder(
+    gguf_path: str | Path, output: str | Path, *, dtype: str = "bfloat16", tokenizer_from: str | Path | None = None
+) -> Path:
+    """Dequantize a GGUF model into a plain Hugging Face folder (safetensors + tokenizer).
+
+    ``tokenizer_from``: a folder holding this model's tokenizer already converted (and repaired),
+    copied instead of converting the GGUF vocabulary again: transformers' conversion of a 262k
+    vocabulary is the slow part (about 25 of the 30 minutes on a busy 2-core machine; the weights
+    take about one).
+    """
+    import shutil
+
     import torch
     from transformers import AutoModelForCausalLM
 
-    model, tokenizer = load_causal_lm(gguf_path, dtype="float32")
+    if tokenizer_from is not None:
+        source = Path(tokenizer_from)
+        files = [source / n for n in TOKENIZER_FILES if (source / n).is_file()]
+        if not (source / "tokenizer.json").is_file():
+            raise InputError(f"{source}: no tokenizer.json to copy")
+        folder, gguf = _split_gguf(gguf_path, None)
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                folder, gguf_file=gguf, local_files_only=True, dtype=torch.float32
+            )
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{gguf_path}: cannot load the model ({exc})") from None
+        tokenizer = None
+    else:
+        model, tokenizer = load_causal_lm(gguf_path, dtype="float32")
     fresh = AutoModelForCausalLM.from_config(model.config, dtype=torch.float32)
+    # the saved weights are plain floats: a "gguf" quantization_config left in config.json would make
+    # transformers treat the folder as quantized and refuse to save any model loaded from it
+    if getattr(fresh.config, "quantization_config", None) is not None:
+        del fresh.config.quantization_config
     missing, unexpected = fresh.load_state_dict(model.state_dict(), strict=False)
     # a tied lm_head is not in the state dict of either side; anything else missing is an error
     missing = [k for k in missing if not (k.endswith("lm_head.weight") and fresh.config.tie_word_embeddings)]
@@ -64,7 +95,11 @@ def gguf_to_folder(gguf_path: str | Path, output: str | Path, *, dtype: str = "b
         )
     output = Path(output)
     fresh.to(getattr(torch, dtype)).save_pretrained(output, safe_serialization=True)
-    tokenizer.save_pretrained(output)
+    if tokenizer is None:
+        for f in files:
+            shutil.copyfile(f, output / f.name)
+    else:
+        tokenizer.save_pretrained(output)
     repair_spm_bpe_tokenizer(output / "tokenizer.json")
     return output
 

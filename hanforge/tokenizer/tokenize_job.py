@@ -7,7 +7,10 @@ Two resumable phases, both deterministic whatever the number of workers:
    once for SentencePiece-layout BPEs, ``encode_batch_fast`` otherwise; multi-threaded in Rust;
    ``num_workers`` > 1 also spreads input shards over processes) into
    ``<output>/_work/in-NNNNN.arrow`` (token ids per document) plus a ``.json`` marker holding the
-   input and tokenizer fingerprints. A rerun skips inputs whose marker matches.
+   input and tokenizer fingerprints. A rerun skips inputs whose marker matches. An input shard
+   whose token-id side file (written by ``hanforge mix``, :mod:`hanforge.shards.token_ids`)
+   matches its fingerprint, the tokenizer and the text column is not tokenized again: its ids
+   are read from the side file (same ids, same output bytes).
 2. **Pack**: all documents, in input order (inputs sorted by path) or in a seeded global
    permutation, go through :class:`~hanforge.shards.token_format.TokenShardWriter` (EOS between
    documents, rows of ``seq_len``). A rerun after a crash re-packs from the cached ids (cheap)
@@ -38,12 +41,13 @@ from hanforge.atomic import atomic_path, atomic_write_json
 from hanforge.errors import InputError, ShardError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint
 from hanforge.output import JobOutput
-from hanforge.shards.text_reader import iter_text_batches, text_shard_files
+from hanforge.shards.text_reader import iter_text_batches, open_text_shard, text_shard_files
 from hanforge.shards.token_format import (
     DEFAULT_ROWS_PER_SHARD,
     TokenShardWriter,
     read_manifest,
 )
+from hanforge.shards.token_ids import flat_ids, ids_array, matching_side_file, read_ids
 from hanforge.tokenizer.load import load_tokenizer
 from hanforge.tokenizer.tokenize_config import TokenizeConfig
 
@@ -66,11 +70,40 @@ def _cached_tokenizer(path: str, eos_token: str | None):
     return _LOADED[key]
 
 
+def _side_file_batches(job: dict[str, Any]):
+    """(record batch of ``source`` (or no column), ids of its rows) of a shard with a side file."""
+    parquet = open_text_shard(job["input"], required=(job["text_column"],))
+    columns = ["source"] if "source" in parquet.schema_arrow.names else []
+    ids, start = read_ids(job["ids"]), 0
+    for batch in parquet.iter_batches(batch_size=job["batch_size"], columns=columns, use_threads=False):
+        yield batch, flat_ids(ids.slice(start, batch.num_rows))
+        start += batch.num_rows
+    if start != len(ids):
+        raise ShardError(f"{job['ids']}: {len(ids)} rows of ids for {start} documents of {job['input']}")
+
+
 def _tokenize_one(job: dict[str, Any], loaded=None) -> dict[str, Any]:
-    """Phase 1 for one input shard (in a thread of this process, or in a worker process); returns its marker."""
-    loaded = loaded or _cached_tokenizer(job["tokenizer"], job["eos_token"])
-    if loaded.fingerprint != job["tokenizer_fingerprint"]:
-        raise ShardError(f"{job['tokenizer']}: tokenizer changed while the job was running")
+    """Phase 1 for one input shard (in a thread of this process, or in a worker process); returns its marker.
+
+    With ``job["ids"]`` (a matching side file), the ids are read from it instead of encoded.
+    """
+    if job.get("ids"):
+        batches = _side_file_batches(job)
+    else:
+        loaded = loaded or _cached_tokenizer(job["tokenizer"], job["eos_token"])
+        if loaded.fingerprint != job["tokenizer_fingerprint"]:
+            raise ShardError(f"{job['tokenizer']}: tokenizer changed while the job was running")
+        # use_threads=False: input shards already run in parallel (threads or processes)
+        batches = (
+            (batch, loaded.encoder.encode(batch.column(job["text_column"])))
+            for batch in iter_text_batches(
+                job["input"],
+                text_column=job["text_column"],
+                optional=["source"],
+                batch_size=job["batch_size"],
+                use_threads=False,
+            )
+        )
     default_source = job["key"].split("/", 1)[0]
     num_docs = 0
     with (
@@ -78,18 +111,8 @@ def _tokenize_one(job: dict[str, Any], loaded=None) -> dict[str, Any]:
         pa.OSFile(str(tmp), "wb") as sink,
         pa.ipc.new_file(sink, _WORK_SCHEMA) as writer,
     ):
-        # use_threads=False: input shards already run in parallel (threads or processes)
-        for batch in iter_text_batches(
-            job["input"],
-            text_column=job["text_column"],
-            optional=["source"],
-            batch_size=job["batch_size"],
-            use_threads=False,
-        ):
-            values, lengths = loaded.encoder.encode(batch.column(job["text_column"]))
-            offsets = np.zeros(len(lengths) + 1, np.int64)
-            np.cumsum(lengths, out=offsets[1:])
-            ids = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
+        for batch, (values, lengths) in batches:
+            ids = ids_array(values, lengths)
             has_source = "source" in batch.schema.names
             sources = batch.column("source") if has_source else pa.array([default_source] * batch.num_rows)
             writer.write_batch(pa.record_batch([ids, sources.cast(pa.string())], schema=_WORK_SCHEMA))
@@ -97,8 +120,9 @@ def _tokenize_one(job: dict[str, Any], loaded=None) -> dict[str, Any]:
     marker = {
         "input": job["key"],
         "fingerprint": job["fingerprint"],
-        "tokenizer": loaded.fingerprint,
+        "tokenizer": job["tokenizer_fingerprint"],
         "num_docs": num_docs,
+        "ids_reused": bool(job.get("ids")),
     }
     atomic_write_json(job["marker"], marker)
     return marker
@@ -137,6 +161,7 @@ def tokenize_shards(
     keep_work: bool = False,
     progress: bool = True,
     on_skipped=None,
+    on_reused=None,
 ) -> dict[str, Any]:
     """Tokenize Parquet text shards and pack them into an Arrow token-shard set at ``output``.
 
@@ -148,7 +173,8 @@ def tokenize_shards(
     a finished set with the same inputs and config is returned as is. ``overwrite`` replaces a
     set made from other inputs or config (otherwise that is an OutputError); only files hanforge
     wrote are deleted. ``on_skipped(done, total)`` is called when a rerun reuses input shards
-    tokenized before.
+    tokenized before, ``on_reused(count, total)`` when ``count`` input shards are not tokenized
+    because their token-id side files (from ``hanforge mix``) hold their ids.
     """
     TokenizeConfig(
         seq_len=seq_len,
@@ -188,6 +214,9 @@ def tokenize_shards(
         )
         if on_skipped and len(jobs) < len(files):
             on_skipped(len(files) - len(jobs), len(files))
+        reused = sum(1 for j in jobs if j["ids"])
+        if on_reused and reused:
+            on_reused(reused, len(files))
         _run_jobs(jobs, loaded=loaded, num_workers=num_workers, num_files=len(files), progress=progress)
         writer = TokenShardWriter(
             output,
@@ -227,8 +256,15 @@ def _pending_jobs(
             and work_path.is_file()
         ):
             continue
+        side = matching_side_file(
+            path,
+            shard_fingerprint=input_fps[key],
+            tokenizer_fingerprint=loaded.fingerprint,
+            text_column=text_column,
+        )
         jobs.append(
             {
+                "ids": str(side) if side else None,
                 "input": str(path),
                 "key": key,
                 "fingerprint": input_fps[key],
@@ -249,7 +285,7 @@ def _run_jobs(jobs: list[dict[str, Any]], *, loaded, num_workers: int, num_files
     from tqdm import tqdm
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-    if jobs:
+    if any(not job["ids"] for job in jobs):
         loaded.encoder  # noqa: B018 - built once here, not by the first thread to need it
     bar = tqdm(total=num_files, initial=num_files - len(jobs), desc="tokenize", unit="shard", disable=not progress)
     if num_workers == 1 or len(jobs) <= 1:

@@ -23,6 +23,11 @@ lift chars/token out of domain (``bench/tokens_ood.py``, BENCHMARKS.md). Unlike
 ``character_coverage = 1.0`` (which also measures better on one manual) it does not turn every
 character seen once in a web crawl (emoji, rare Hanja) into a piece.
 
+``pretokenize = "morphemes"`` (``--pretokenize morphemes``) trains on morpheme-segmented text,
+as several Korean tokenizers do: no piece crosses a morpheme boundary found by Kiwi (or konlpy's
+Okt/Komoran), while the model itself stays a plain SentencePiece BPE that encodes raw text
+(:mod:`hanforge.tokenizer.morpheme_split`). Measured against the default in BENCHMARKS.md.
+
 Output folder: ``sentencepiece.model``, ``tokenizer.json``, ``tokenizer_config.json``,
 ``manifest.json`` — all written atomically; same inputs and config give identical files.
 """
@@ -41,8 +46,10 @@ from hanforge.config import ConfigBase, require
 from hanforge.errors import InputError
 from hanforge.fingerprint import file_fingerprint, write_manifest
 from hanforge.shards.text_reader import iter_text_batches, text_shard_files
+from hanforge.tokenizer.morpheme_split import ANALYZERS, DELIMITER, mark_morphemes
 
 DEFAULT_SYMBOLS = ("<한국어>", "<영어>", "<코드>")
+PRETOKENIZE = ("", "morphemes")
 KSX1001_SYLLABLES = 2350
 COMMON_CHARS = "".join(chr(c) for c in range(0x21, 0x7F)) + "·‥…‘’“”〈〉《》「」『』【】–—※§°±×÷→←↑↓⇒①②③④⑤⑥⑦⑧⑨⑩"
 """Required characters besides the syllables: printable ASCII and common Korean-text punctuation."""
@@ -78,6 +85,13 @@ class TokenizerTrainConfig(ConfigBase):
     split_digits: bool = True
     """Split numbers into single digits (what LLM tokenizers do for arithmetic; costs about 0.06
     Korean chars/token on number-heavy text, see BENCHMARKS.md)."""
+    pretokenize: str = ""
+    """``"morphemes"``: learn pieces inside morphemes only (each training line is split by
+    ``morpheme_analyzer``, :mod:`hanforge.tokenizer.morpheme_split`); the tokenizer still encodes
+    raw text, no analyzer at inference. ``""``: pieces may span a whole eojeol (the default)."""
+    morpheme_analyzer: str = "kiwi"
+    """Analyzer for ``pretokenize = "morphemes"``: kiwi (fast, the default), okt or komoran
+    (konlpy; need a Java runtime)."""
 
     def validate(self) -> None:
         require(
@@ -103,6 +117,14 @@ class TokenizerTrainConfig(ConfigBase):
         )
         require(self.max_lines >= 0, "max_lines", f"must be >= 0, got {self.max_lines}")
         require(self.num_threads >= 1, "num_threads", f"must be >= 1, got {self.num_threads}")
+        require(
+            self.pretokenize in PRETOKENIZE, "pretokenize", f"must be one of {PRETOKENIZE}, got {self.pretokenize!r}"
+        )
+        require(
+            self.morpheme_analyzer in ANALYZERS,
+            "morpheme_analyzer",
+            f"must be one of {', '.join(ANALYZERS)}, got {self.morpheme_analyzer!r}",
+        )
         for s in self.user_defined_symbols:
             require(
                 bool(s) and not any(c.isspace() for c in s),
@@ -153,6 +175,9 @@ def _training_lines(inputs: list[str | Path], config: TokenizerTrainConfig, stat
                     return
                 stats["num_lines"] += 1
                 stats["num_chars"] += len(piece)
+                if config.pretokenize == "morphemes":
+                    piece = mark_morphemes(piece, analyzer=config.morpheme_analyzer)
+                    stats["num_morpheme_cuts"] += piece.count(DELIMITER)
                 yield piece
 
 
@@ -257,6 +282,10 @@ def _train_into(
     import sentencepiece as spm
 
     stats = {"num_docs": 0, "num_lines": 0, "num_chars": 0, "num_lines_cut": 0}
+    morphemes = config.pretokenize == "morphemes"
+    if morphemes:
+        stats["num_morpheme_cuts"] = 0
+        mark_morphemes("한국어", analyzer=config.morpheme_analyzer)  # a missing analyzer fails here, in one line
     model = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
@@ -279,7 +308,9 @@ def _train_into(
             allow_whitespace_only_pieces=True,
             split_digits=config.split_digits,
             required_chars=required_characters(config),
-            max_sentence_length=config.max_sentence_bytes,
+            # A morpheme-marked line holds at most one 1-byte delimiter per character.
+            max_sentence_length=config.max_sentence_bytes * (2 if morphemes else 1),
+            pretokenization_delimiter=DELIMITER if morphemes else "",
             shuffle_input_sentence=False,
             input_sentence_size=0,
             num_threads=config.num_threads,
@@ -296,7 +327,7 @@ def _train_into(
         kind="tokenizer",
         config=config,
         inputs=inputs_fp,
-        method="sentencepiece-bpe",
+        method="sentencepiece-bpe" + (f"+{config.morpheme_analyzer}-morphemes" if morphemes else ""),
         vocab_size=tok.get_vocab_size(with_added_tokens=True),
         tokenizer_fingerprint=file_fingerprint(output / "tokenizer.json"),
         **stats,

@@ -1,8 +1,8 @@
-"""Thin training layer: continued pretraining, SFT and preference optimisation from hanforge data.
+"""Thin training layer on transformers' Trainer and TRL: CPT, SFT, DPO and GRPO from hanforge data.
 
-``train(config, stage=...)`` (:mod:`hanforge.train.trainer`) is the one entry point; it runs on
-Unsloth when a CUDA GPU and unsloth are there and on plain transformers + peft otherwise
-(:mod:`hanforge.train.backend`). Config: :class:`~hanforge.train.config.TrainConfig`
+``train(config, stage=...)`` (:mod:`hanforge.train.trainer`) is the one entry point
+(``build_trainer`` returns the ready trainer without running it); it runs on Unsloth when a CUDA
+GPU and unsloth are there and on plain transformers + peft otherwise (:mod:`hanforge.train.backend`). Config: :class:`~hanforge.train.config.TrainConfig`
 (``train.toml``; see docs/training.md). torch is imported only when a name is first used.
 """
 
@@ -12,6 +12,7 @@ from typing import Any
 
 _LAZY = {
     "train": "hanforge.train.trainer",
+    "build_trainer": "hanforge.train.trainer",
     "TrainSummary": "hanforge.train.trainer",
     "TrainConfig": "hanforge.train.config",
     "load_train_config": "hanforge.train.config",

@@ -3,8 +3,15 @@
 :func:`choose_backend` decides (and says why, and what to install for the fast path);
 :func:`load_model` returns the model ready for training (LoRA adapters or full fine-tuning,
 optional 4-bit base on unsloth, EEVE-style initialised new embedding rows) and its tokenizer.
-Both backends hand the trainer an ordinary ``torch.nn.Module`` with the Hugging Face causal-LM
-forward, so the training loop in :mod:`hanforge.train.trainer` is the same code on both.
+Both backends hand the trainers an ordinary ``torch.nn.Module`` with the Hugging Face causal-LM
+forward, so the same transformers/TRL trainers (:mod:`hanforge.train.trainers`) run on both.
+
+Attention (``model.attention``) is the one hook for document-masked kernels: ``sdpa`` / ``eager`` /
+``flash_attention_2`` go to ``from_pretrained(attn_implementation=...)`` as they are; ``flex``,
+``varlen`` and ``auto`` ask :mod:`hanforge.train.attention` (when it is there) for the name under
+which it registered the kernel with transformers' ``AttentionInterface``:
+``attention.attn_implementation(kind, *, device) -> str`` (``auto``: the fastest measured kernel
+that runs on ``device``, possibly ``"sdpa"``). Without that module ``auto`` is ``sdpa``.
 """
 
 from __future__ import annotations
@@ -85,6 +92,37 @@ def choose_backend(requested: str = "auto", *, dtype: str = "auto") -> Backend:
     )
 
 
+def resolve_attention(kind: str, *, device: torch.device) -> str:
+    """The ``attn_implementation`` for ``model.attention = kind`` (see the module docstring)."""
+    if kind in ("sdpa", "eager", "flash_attention_2"):
+        return kind
+    try:
+        from hanforge.train import attention
+    except ImportError:
+        if kind == "auto":
+            return "sdpa"
+        raise TrainingError(
+            f"model.attention = {kind!r} needs hanforge.train.attention, which this install lacks; use 'sdpa'"
+        ) from None
+    return attention.attn_implementation(kind, device=device)
+
+
+def lora_config(config: TrainConfig, *, tied: bool):
+    """The ``peft.LoraConfig`` of ``[lora]`` (embed_tokens/lm_head saved whole when trained).
+
+    ``tied``: the model ties lm_head to embed_tokens (peft then keeps the trained copies tied).
+    """
+    from peft import LoraConfig
+
+    train_embeddings = config.vocab is not None or config.lora.train_embeddings
+    return LoraConfig(
+        task_type="CAUSAL_LM",
+        bias="none",
+        ensure_weight_tying=tied and train_embeddings,
+        **_lora_kwargs(config, train_embeddings=train_embeddings),
+    )
+
+
 def _lora_kwargs(config: TrainConfig, *, train_embeddings: bool) -> dict[str, Any]:
     lora = config.lora
     return {
@@ -103,11 +141,13 @@ def _unsloth_checkpointing(mc) -> str | bool:
     return "unsloth" if mc.offload_activations else True
 
 
-def load_model(config: TrainConfig, backend: Backend):
+def load_model(config: TrainConfig, backend: Backend, *, wrap_lora: bool = True):
     """Load ``config.model`` on ``backend``; return ``(model, tokenizer, info)``.
 
-    ``info`` records the EEVE initialisation (if any) and the numbers of trainable / total
-    parameters. LoRA wraps the model with peft (unsloth: its own ``get_peft_model``).
+    ``info`` records the EEVE initialisation (if any), the attention kernel and the numbers of
+    trainable / total parameters. LoRA wraps the model with peft (unsloth: its own
+    ``get_peft_model``) unless ``wrap_lora`` is False on transformers: then TRL wraps it from
+    :func:`lora_config` (its supported route, which also gives DPO its adapter-off reference).
     """
     from hanforge.train.vocab import extend_embeddings
 
@@ -141,14 +181,15 @@ def load_model(config: TrainConfig, backend: Backend):
     else:
         from transformers import AutoModelForCausalLM
 
+        attn = resolve_attention(mc.attention, device=backend.device)
         try:
             model = AutoModelForCausalLM.from_pretrained(
-                mc.path, dtype=backend.dtype, attn_implementation=mc.attention, local_files_only=True
+                mc.path, dtype=backend.dtype, attn_implementation=attn, local_files_only=True
             )
         except OSError as exc:
             raise TrainingError(f"model.path {mc.path}: cannot load ({exc})") from None
         model.to(backend.device)
-    info: dict[str, Any] = {}
+    info: dict[str, Any] = {"attention": getattr(model.config, "_attn_implementation", None)}
     if extending:
         info["vocab_extension"] = extend_embeddings(model, new_tokenizer=tokenizer, config=config.vocab)
     elif len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
@@ -157,7 +198,7 @@ def load_model(config: TrainConfig, backend: Backend):
             f"{model.get_input_embeddings().weight.shape[0]} embedding rows; add a [vocab] section "
             "(added_tokens + old_tokenizer) to initialise the new rows"
         )
-    if mc.finetuning == "lora":
+    if mc.finetuning == "lora" and (wrap_lora or backend.name == "unsloth"):
         kwargs = _lora_kwargs(config, train_embeddings=train_embeddings)
         if backend.name == "unsloth":
             from unsloth import FastLanguageModel
@@ -171,13 +212,10 @@ def load_model(config: TrainConfig, backend: Backend):
                 max_seq_length=mc.max_seq_length,
             )
         else:
-            from peft import LoraConfig, get_peft_model
+            from peft import get_peft_model
 
             tied = bool(getattr(model.config, "tie_word_embeddings", False))
-            model = get_peft_model(
-                model,
-                LoraConfig(task_type="CAUSAL_LM", bias="none", ensure_weight_tying=tied and train_embeddings, **kwargs),
-            )
+            model = get_peft_model(model, lora_config(config, tied=tied))
     if backend.name == "transformers" and mc.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if mc.finetuning == "lora":

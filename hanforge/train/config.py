@@ -1,18 +1,21 @@
 """Typed, validated configuration of ``hanforge train`` (``train.toml``).
 
-One :class:`TrainConfig` for all three stages (``cpt``, ``sft``, ``dpo``); the stage picks which
-``[data]`` key is read and which loss the one trainer computes. Sections::
+One :class:`TrainConfig` for the four stages (``cpt``, ``sft``, ``dpo``, ``grpo``); the stage picks
+which ``[data]`` key is read and which TRL/transformers trainer runs (:mod:`hanforge.train.trainer`).
+Every section is a frozen dataclass; change one with :meth:`~hanforge.config.ConfigBase.merge`.
+Sections::
 
-    stage = "cpt"            # or sft / dpo (the CLI's --stage must agree when both are given)
+    stage = "cpt"            # or sft / dpo / grpo (the CLI's --stage must agree when both are given)
     output = "runs/cpt"
     seed = 1234
     [model]       path, tokenizer, dtype, finetuning (lora|full), load_in_4bit, attention, ...
     [lora]        rank, alpha, dropout, use_rslora, target_modules
     [vocab]       added_tokens + old_tokenizer: EEVE-style init of new embedding rows (optional)
     [optim]       learning_rate, embedding_learning_rate, schedule, warmup, weight decay, clipping
-    [data]        token_shards (cpt) | instructions + template (sft) | preferences (dpo), max_length
+    [data]        token_shards (cpt) | instructions + template (sft) | preferences (dpo) | prompts (grpo)
     [run]         batch_size, grad_accum, max_steps / num_epochs, logging and checkpoint cadence
-    [preference]  loss_type, beta, label_smoothing (dpo only)
+    [preference]  loss_type, beta, label_smoothing (dpo only; trl.DPOTrainer)
+    [grpo]        rewards ("module:function"), num_generations, max_completion_length, ... (trl.GRPOTrainer)
     [export]      adapter / merged 16-bit safetensors
 
 See ``examples/train-*.toml`` and docs/training.md.
@@ -27,14 +30,28 @@ from typing import Literal
 from hanforge.config import ConfigBase, read_toml, require
 from hanforge.errors import ConfigError
 
-Stage = Literal["cpt", "sft", "dpo"]
-STAGES: tuple[str, ...] = ("cpt", "sft", "dpo")
-#: Preference losses offered (formulas as in trl.DPOTrainer of TRL 1.15; see trainer.py).
-PREFERENCE_LOSSES: tuple[str, ...] = ("sigmoid", "hinge", "ipo", "robust", "bco_pair", "sppo_hard", "apo_zero")
+Stage = Literal["cpt", "sft", "dpo", "grpo"]
+STAGES: tuple[str, ...] = ("cpt", "sft", "dpo", "grpo")
+#: Preference losses offered: the pairwise loss_type values of trl.DPOTrainer (TRL 1.15) that need no
+#: extra settings; TRL computes them.
+PREFERENCE_LOSSES: tuple[str, ...] = (
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "apo_zero",
+    "apo_down",
+    "nca_pair",
+    "sigmoid_norm",
+)
+#: Attention kernels: transformers' own, or hanforge's document-masked kernels (hanforge.train.attention).
+ATTENTION_KINDS: tuple[str, ...] = ("auto", "sdpa", "eager", "flash_attention_2", "flex", "varlen")
 DEFAULT_TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class ModelConfig(ConfigBase):
     """The model to train and how it is loaded."""
 
@@ -48,8 +65,10 @@ class ModelConfig(ConfigBase):
     """LoRA adapters ([lora]) or full fine-tuning of every weight."""
     load_in_4bit: bool = False
     """Load the frozen base in 4 bit (QLoRA). Needs the unsloth backend (CUDA + bitsandbytes)."""
-    attention: Literal["sdpa", "eager", "flash_attention_2"] = "sdpa"
-    """Attention implementation for the transformers backend (unsloth picks its own kernels)."""
+    attention: Literal["auto", "sdpa", "eager", "flash_attention_2", "flex", "varlen"] = "auto"
+    """Attention kernel passed to ``from_pretrained(attn_implementation=...)``: transformers' sdpa / eager /
+    flash_attention_2, or hanforge's document-masked flex / varlen kernels (hanforge.train.attention);
+    auto = the fastest measured one available here, else sdpa."""
     gradient_checkpointing: bool = True
     """Recompute activations in the backward pass."""
     offload_activations: bool = True
@@ -68,7 +87,7 @@ class ModelConfig(ConfigBase):
         )
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class LoraSettings(ConfigBase):
     """LoRA adapter settings (used when ``model.finetuning = "lora"``)."""
 
@@ -92,7 +111,7 @@ class LoraSettings(ConfigBase):
         require(bool(self.target_modules), "target_modules", "name at least one module (e.g. q_proj)")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class VocabConfig(ConfigBase):
     """Extended vocabulary: EEVE-style initialisation of the new embedding rows."""
 
@@ -106,7 +125,7 @@ class VocabConfig(ConfigBase):
         require(bool(self.old_tokenizer), "old_tokenizer", "give the model's original tokenizer folder")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class OptimConfig(ConfigBase):
     """AdamW and its learning-rate schedule."""
 
@@ -117,8 +136,11 @@ class OptimConfig(ConfigBase):
     weight_decay: float = 0.0
     """AdamW decoupled weight decay (not applied to biases and norms)."""
     beta1: float = 0.9
+    """AdamW first-moment decay."""
     beta2: float = 0.95
+    """AdamW second-moment decay."""
     eps: float = 1e-8
+    """AdamW denominator epsilon."""
     schedule: Literal["cosine", "linear", "constant"] = "cosine"
     """Decay after warmup, down to min_lr_ratio * peak."""
     warmup_steps: int = 0
@@ -146,7 +168,7 @@ class OptimConfig(ConfigBase):
         return self.embedding_learning_rate or self.learning_rate / 10
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class DataConfig(ConfigBase):
     """Where each stage reads its data."""
 
@@ -158,8 +180,11 @@ class DataConfig(ConfigBase):
     """sft/dpo prompt format: Korean Alpaca (### 지시사항: / ### 입력: / ### 응답:) or the tokenizer's chat template."""
     preferences: str = ""
     """dpo: JSONL or Parquet with prompt/chosen/rejected fields."""
+    prompts: str = ""
+    """grpo: JSONL or Parquet with a ``prompt`` field (other fields reach the reward functions as keywords)."""
     max_length: int = 1024
-    """sft: row length of the packed SFT token shards; dpo: longest prompt+response (longer are truncated, counted)."""
+    """sft: row length of the packed SFT token shards; dpo: longest prompt+response (longer are truncated,
+    counted); grpo: longest prompt (longer prompts are cut from the left)."""
     shuffle: bool = True
     """Seeded per-epoch shuffle of rows (ResumableSampler)."""
 
@@ -167,7 +192,7 @@ class DataConfig(ConfigBase):
         require(self.max_length >= 8, "max_length", f"must be >= 8, got {self.max_length}")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class RunConfig(ConfigBase):
     """Batching, length of the run, logging and checkpoints."""
 
@@ -199,12 +224,14 @@ class RunConfig(ConfigBase):
         require(self.keep_checkpoints >= 1, "keep_checkpoints", f"must be >= 1, got {self.keep_checkpoints}")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class PreferenceConfig(ConfigBase):
     """Preference optimisation (stage dpo)."""
 
-    loss_type: Literal["sigmoid", "hinge", "ipo", "robust", "bco_pair", "sppo_hard", "apo_zero"] = "sigmoid"
-    """sigmoid = DPO; the others are TRL 1.x's stable pairwise variants (same formulas)."""
+    loss_type: Literal[
+        "sigmoid", "hinge", "ipo", "robust", "bco_pair", "sppo_hard", "apo_zero", "apo_down", "nca_pair", "sigmoid_norm"
+    ] = "sigmoid"
+    """sigmoid = DPO; the others are trl.DPOTrainer's pairwise variants (TRL computes them)."""
     beta: float = 0.1
     """Strength of the implicit KL constraint to the reference model."""
     label_smoothing: float = 0.0
@@ -215,7 +242,50 @@ class PreferenceConfig(ConfigBase):
         require(0 <= self.label_smoothing < 0.5, "label_smoothing", f"must be in [0, 0.5), got {self.label_smoothing}")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
+class GrpoConfig(ConfigBase):
+    """Online RL with group-relative advantages (stage grpo; trl.GRPOTrainer)."""
+
+    rewards: list[str] = dataclasses.field(default_factory=lambda: ["hanforge.train.rewards:hangul_ratio"])
+    """Reward functions as ``module:function`` (TRL's signature: ``f(prompts, completions, **columns) ->
+    list[float]``); hanforge ships hangul_ratio, length_target and alpaca_format in hanforge.train.rewards."""
+    reward_weights: list[float] = dataclasses.field(default_factory=list)
+    """Weight of each reward in the sum; empty = 1.0 each."""
+    num_generations: int = 4
+    """Completions sampled per prompt (the group whose mean is the baseline)."""
+    max_completion_length: int = 64
+    """Longest sampled completion in tokens."""
+    temperature: float = 1.0
+    """Sampling temperature of the completions."""
+    beta: float = 0.0
+    """KL penalty to the starting model (0 = none, TRL's default; > 0 keeps a reference)."""
+    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "dapo"
+    """How token losses are averaged (TRL's loss_type)."""
+
+    def validate(self) -> None:
+        require(bool(self.rewards), "rewards", "name at least one reward function as module:function")
+        for spec in self.rewards:
+            require(
+                spec.count(":") == 1 and all(spec.split(":")),
+                "rewards",
+                f"{spec!r} is not module:function (e.g. hanforge.train.rewards:hangul_ratio)",
+            )
+        require(
+            not self.reward_weights or len(self.reward_weights) == len(self.rewards),
+            "reward_weights",
+            f"give one weight per reward ({len(self.rewards)}) or none",
+        )
+        require(self.num_generations >= 2, "num_generations", f"must be >= 2, got {self.num_generations}")
+        require(
+            self.max_completion_length >= 1,
+            "max_completion_length",
+            f"must be >= 1, got {self.max_completion_length}",
+        )
+        require(self.temperature > 0, "temperature", f"must be > 0, got {self.temperature}")
+        require(self.beta >= 0, "beta", f"must be >= 0, got {self.beta}")
+
+
+@dataclasses.dataclass(frozen=True)
 class ExportConfig(ConfigBase):
     """What is written at the end of the run."""
 
@@ -227,29 +297,39 @@ class ExportConfig(ConfigBase):
     """dtype of the merged weights."""
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class TrainConfig(ConfigBase):
-    """Everything ``hanforge train`` needs; one config shape for cpt, sft and dpo."""
+    """Everything ``hanforge train`` needs; one config shape for cpt, sft, dpo and grpo."""
 
     output: str = ""
     """Run folder: checkpoints, metrics.jsonl, tensorboard/, adapter/, merged/, summary.json."""
     stage: str = ""
-    """cpt, sft or dpo (may instead come from --stage)."""
+    """cpt, sft, dpo or grpo (may instead come from --stage)."""
     seed: int = 1234
     """Seeds model-side randomness and the data order."""
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    """[model]: what is trained and how it is loaded."""
     lora: LoraSettings = dataclasses.field(default_factory=LoraSettings)
+    """[lora]: adapter settings (model.finetuning = "lora")."""
     vocab: VocabConfig | None = None
+    """[vocab]: EEVE init of added tokens (optional)."""
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    """[optim]: AdamW, learning rates and schedule."""
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    """[data]: where each stage reads its data."""
     run: RunConfig = dataclasses.field(default_factory=RunConfig)
+    """[run]: batching, run length, logging, checkpoints."""
     preference: PreferenceConfig = dataclasses.field(default_factory=PreferenceConfig)
+    """[preference]: DPO loss (stage dpo)."""
+    grpo: GrpoConfig = dataclasses.field(default_factory=GrpoConfig)
+    """[grpo]: rewards and sampling (stage grpo)."""
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
+    """[export]: adapter / merged weights written at the end."""
 
     def validate(self) -> None:
         require(bool(self.output), "output", "give the run folder")
         require(self.stage in ("",) + STAGES, "stage", f"{self.stage!r} is not one of {', '.join(STAGES)}")
-        for sub in (self.model, self.lora, self.optim, self.data, self.run, self.preference):
+        for sub in (self.model, self.lora, self.optim, self.data, self.run, self.preference, self.grpo):
             sub.validate()
         if self.stage:
             self.check_stage(self.stage)
@@ -257,7 +337,7 @@ class TrainConfig(ConfigBase):
     def check_stage(self, stage: str) -> None:
         """Raise ConfigError unless the [data] keys that ``stage`` reads are set."""
         require(stage in STAGES, "stage", f"{stage!r} is not one of {', '.join(STAGES)}")
-        needed = {"cpt": "token_shards", "sft": "instructions", "dpo": "preferences"}[stage]
+        needed = {"cpt": "token_shards", "sft": "instructions", "dpo": "preferences", "grpo": "prompts"}[stage]
         require(bool(getattr(self.data, needed)), f"data.{needed}", f"stage {stage} reads data.{needed}; set it")
 
     def with_stage(self, stage: str | None) -> TrainConfig:
@@ -268,7 +348,7 @@ class TrainConfig(ConfigBase):
         if not resolved:
             raise ConfigError(f"stage: give --stage ({'|'.join(STAGES)}) or stage = ... in the config")
         self.check_stage(resolved)
-        return dataclasses.replace(self, stage=resolved)
+        return self.merge({"stage": resolved})
 
 
 def load_train_config(path: str | Path, *, overrides: dict | None = None) -> TrainConfig:

@@ -7,9 +7,9 @@
   loss mask that is 1 on response tokens only, and packed whole into token shards by the
   project's writer (:func:`~hanforge.shards.token_format.write_token_shards`) under
   ``<output>/data/sft-tokens``; training then reads them like CPT shards.
-* **dpo**: (prompt, chosen, rejected) records become :class:`PreferenceDataset` items (prompt +
-  response ids and a completion mask for each side). Pairs cannot be packed into shared rows,
-  so they stay in memory (preference sets are small).
+* **dpo**: (prompt, chosen, rejected) records become a ``datasets.Dataset`` in TRL's preference
+  format (:func:`preference_dataset`; TRL tokenizes it and masks the loss to the responses).
+* **grpo**: prompt records become a ``datasets.Dataset`` with a ``prompt`` column (:func:`prompt_dataset`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-
-import torch
-from torch.utils.data import Dataset
 
 from hanforge.errors import InputError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint
@@ -183,68 +180,66 @@ def _write_sft_shards(
     )
 
 
-class PreferenceDataset(Dataset):
-    """(prompt, chosen, rejected) pairs as token ids with completion masks.
+def _render_prompt(prompt: str, *, template: str, tokenizer) -> str | list[dict[str, str]]:
+    """A prompt in TRL's standard (Alpaca text) or conversational (chat messages) form."""
+    if template == "alpaca-ko":
+        return alpaca_ko_prompt(prompt)
+    if not getattr(tokenizer, "chat_template", None):
+        raise InputError("data.template = 'chat' but the tokenizer has no chat template; use 'alpaca-ko'")
+    return [{"role": "user", "content": prompt}]
 
-    ``ds[i]`` = ``{"chosen_ids", "chosen_mask", "rejected_ids", "rejected_mask"}`` (int64 1-D
-    tensors; mask 1 on response tokens). :meth:`collate` right-pads a list of them into one
-    batch of ``2 * B`` rows (chosen first, then rejected).
+
+def preference_dataset(path: str | Path, *, tokenizer, template: str, max_length: int):
+    """(prompt, chosen, rejected) records as a ``datasets.Dataset`` in TRL's preference format.
+
+    Korean Alpaca: the prompt is rendered with the template (text); chat: conversational messages
+    that TRL renders with the tokenizer's chat template. TRL tokenizes, appends EOS and truncates
+    at ``max_length``; the pairs it will cut are counted here. Returns ``(dataset, info)``.
     """
+    import datasets
 
-    def __init__(self, path: str | Path, *, tokenizer, template: str, max_length: int) -> None:
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        self.items: list[dict[str, torch.Tensor]] = []
-        self.num_truncated = 0
-        records = read_records(path)
-        if not records:
-            raise InputError(f"{path}: no records")
-        for n, record in enumerate(records):
-            where = f"{path} record {n}"
-            missing = [k for k in ("prompt", "chosen", "rejected") if not isinstance(record.get(k), str)]
-            if missing:
-                raise InputError(
-                    f"{where}: needs string fields prompt, chosen, rejected (missing {', '.join(missing)})"
-                )
-            if template == "alpaca-ko":
-                prompt = alpaca_ko_prompt(record["prompt"])
-            else:
-                if not getattr(tokenizer, "chat_template", None):
-                    raise InputError("data.template = 'chat' but the tokenizer has no chat template; use 'alpaca-ko'")
-                prompt = tokenizer.apply_chat_template(
-                    [{"role": "user", "content": record["prompt"]}], tokenize=False, add_generation_prompt=True
-                )
-            item = {}
-            for side in ("chosen", "rejected"):
-                ids, mask = tokenize_segments(
-                    [(prompt, False), (record[side].strip(), True)], tokenizer, add_special=template == "alpaca-ko"
-                )
-                if tokenizer.eos_token_id is not None:
-                    ids, mask = ids + [tokenizer.eos_token_id], mask + [1]
-                if len(ids) > max_length:
-                    self.num_truncated += 1
-                    ids, mask = ids[:max_length], mask[:max_length]
-                if not any(mask):
-                    raise InputError(f"{where}: the prompt fills data.max_length={max_length}; no {side} tokens left")
-                item[f"{side}_ids"] = torch.tensor(ids, dtype=torch.int64)
-                item[f"{side}_mask"] = torch.tensor(mask, dtype=torch.int64)
-            self.items.append(item)
+    records = read_records(path)
+    if not records:
+        raise InputError(f"{path}: no records")
+    rows = []
+    num_truncated = 0
+    for n, record in enumerate(records):
+        missing = [k for k in ("prompt", "chosen", "rejected") if not isinstance(record.get(k), str)]
+        if missing:
+            raise InputError(
+                f"{path} record {n}: needs string fields prompt, chosen, rejected (missing {', '.join(missing)})"
+            )
+        prompt = _render_prompt(record["prompt"], template=template, tokenizer=tokenizer)
+        chosen, rejected = record["chosen"].strip(), record["rejected"].strip()
+        if template == "alpaca-ko":
+            prompt_len = len(_encode(tokenizer, prompt, first=True))
+            longest = max(len(_encode(tokenizer, c, first=False)) for c in (chosen, rejected)) + 1
+            num_truncated += prompt_len + longest > max_length
+            rows.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
+        else:
+            rows.append(
+                {
+                    "prompt": prompt,
+                    "chosen": [{"role": "assistant", "content": chosen}],
+                    "rejected": [{"role": "assistant", "content": rejected}],
+                }
+            )
+    return datasets.Dataset.from_list(rows), {"num_pairs": len(rows), "num_truncated": num_truncated}
 
-    def __len__(self) -> int:
-        return len(self.items)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return self.items[int(i)]
+def prompt_dataset(path: str | Path, *, tokenizer, template: str):
+    """GRPO prompts as a ``datasets.Dataset``: ``prompt`` rendered like SFT/DPO, other fields kept.
 
-    def collate(self, items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-        """``input_ids``, ``attention_mask``, ``completion_mask`` of shape ``[2B, L]``."""
-        rows = [it["chosen_ids"] for it in items] + [it["rejected_ids"] for it in items]
-        masks = [it["chosen_mask"] for it in items] + [it["rejected_mask"] for it in items]
-        length = max(len(r) for r in rows)
-        ids = torch.full((len(rows), length), self.pad_id, dtype=torch.int64)
-        attn = torch.zeros((len(rows), length), dtype=torch.int64)
-        comp = torch.zeros((len(rows), length), dtype=torch.int64)
-        for k, (r, m) in enumerate(zip(rows, masks, strict=True)):
-            ids[k, : len(r)] = r
-            attn[k, : len(r)] = 1
-            comp[k, : len(r)] = m
-        return {"input_ids": ids, "attention_mask": attn, "completion_mask": comp}
+    The other fields of each record reach the reward functions as keyword lists (TRL).
+    """
+    import datasets
+
+    records = read_records(path)
+    if not records:
+        raise InputError(f"{path}: no records")
+    rows = []
+    for n, record in enumerate(records):
+        if not isinstance(record.get("prompt"), str) or not record["prompt"].strip():
+            raise InputError(f"{path} record {n}: needs a non-empty string field prompt")
+        rows.append({**record, "prompt": _render_prompt(record["prompt"], template=template, tokenizer=tokenizer)})
+    return datasets.Dataset.from_list(rows), {"num_prompts": len(rows)}

@@ -1,44 +1,36 @@
-"""The one trainer of ``hanforge train``: CPT, SFT and preference optimisation in one loop.
+"""``hanforge train``: one entry point that builds a transformers/TRL trainer for the stage and runs it.
 
-:func:`train` loads the model on the chosen backend (:mod:`hanforge.train.backend`), builds the
-stage's dataset (:mod:`hanforge.train.data`), and runs a compact AdamW loop whose only
-stage-specific part is the loss of a micro-batch (:func:`lm_loss` for cpt/sft, :func:`dpo_loss`
-for dpo). A compact loop rather than ``transformers.Trainer``/TRL because it reads the token
-shards with the project's ``ResumableSampler`` (exact data position in checkpoints), puts
-embed_tokens/lm_head in their own lower-learning-rate group, flattens packed rows for unsloth's
-varlen attention, and keeps one checkpoint/metrics format for all stages.
+:func:`build_trainer` turns a :class:`~hanforge.train.config.TrainConfig` into a ready trainer
+(:class:`BuiltTrainer`; benchmarks time ``built.trainer.train()`` directly):
 
-Packed rows and attention (``run.document_masking``):
+* **cpt / sft**: :class:`~hanforge.train.trainers.LMTrainer` (``transformers.Trainer``, patched by
+  unsloth on a GPU) on packed token-shard rows, :class:`~hanforge.shards.TokenShardDataset` for
+  cpt and the SFT shards built by :func:`~hanforge.train.data.build_sft_shards` (Korean Alpaca or
+  chat template, loss on responses only) for sft; batches from
+  :class:`~hanforge.train.rows.PackedRowsCollator` (document masking, see there).
+* **dpo**: :class:`~hanforge.train.trainers.PreferenceTrainer` (``trl.DPOTrainer``; the
+  ``[preference]`` loss_type, beta and label smoothing are TRL's).
+* **grpo**: :class:`~hanforge.train.trainers.RLTrainer` (``trl.GRPOTrainer``) with the reward
+  functions of ``[grpo] rewards`` (``module:function``; :mod:`hanforge.train.rewards`).
 
-* transformers backend (CPU, or GPU without unsloth): rows go in as ``[B, S]`` with
-  ``position_ids`` restarting at each document and **no** ``attention_mask``; transformers 5
-  (``masking_utils.find_packed_sequence_indices``) then builds a block-diagonal causal mask for
-  eager/sdpa (a dense ``[B, 1, S, S]`` mask: sdpa runs its masked kernel, not flash) and uses
-  varlen kernels for flash_attention_2. No token attends across a document boundary. This needs
-  ``use_cache=False`` (with a KV cache transformers skips the detection), which the trainer passes.
-* unsloth backend: the batch is flattened to ``[1, B*S]`` and ``packed_seq_lengths`` (the
-  segment lengths) is passed, so unsloth runs varlen attention (flash-attn varlen when
-  installed, else torch varlen / per-segment SDPA); each row start is a segment start.
-* ``document_masking = false``: plain causal attention over the whole row (documents see their
-  predecessors in the row), positions counting through the row.
-* In every case no token is *predicted* across documents: the loader sets label -100 at every
-  segment start (and the trainer at each row start).
+:func:`train` adds what a run folder needs around ``trainer.train()``: resume from the newest
+*complete* checkpoint of the same config (:mod:`hanforge.train.callbacks`), metrics.jsonl /
+TensorBoard, a time-boxed stop (``max_steps_this_run``), the export and summary.json.
 
-Checkpoints (:mod:`hanforge.train.checkpoint`) hold the trainable weights, optimizer, scheduler,
-sampler position and RNG states; a rerun of the same command resumes from the newest one and
-reproduces the uninterrupted loss curve.
+Layout of ``<output>``: ``checkpoints/checkpoint-N`` (the Trainer's own checkpoints plus
+``hanforge.json``), ``metrics.jsonl``, ``tensorboard/``, ``data/`` (sft shards), ``adapter/``,
+``merged/``, ``train_config.json``, ``summary.json``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
 import math
 import os
 import random
-import resource
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,16 +38,18 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from hanforge.atomic import atomic_write_json
-from hanforge.errors import TrainingError
-from hanforge.shards.token_format import IGNORE_INDEX
-from hanforge.train.backend import Backend, choose_backend, load_model
-from hanforge.train.checkpoint import checkpoint_dirs, load_checkpoint, resume_fingerprint, save_checkpoint
-from hanforge.train.config import TrainConfig
-
-EMBEDDING_KEYS = ("embed_tokens", "lm_head")
+from hanforge.errors import ConfigError, TrainingError
+from hanforge.train.backend import Backend, choose_backend, load_model, lora_config
+from hanforge.train.checkpoint import (
+    MARKER,
+    checkpoint_step,
+    complete_checkpoints,
+    resume_fingerprint,
+    unfinished_checkpoints,
+)
+from hanforge.train.config import OptimConfig, TrainConfig
 
 
 @dataclasses.dataclass
@@ -73,7 +67,7 @@ class TrainSummary:
     resumed_from: int
     """Step the run resumed from (0: fresh)."""
     num_tokens: int
-    """Non-padding tokens trained on in this call."""
+    """Non-padding tokens trained on in this call (cpt/sft/dpo; grpo: 0)."""
     seconds: float
     tokens_per_s: float
     first_loss: float | None
@@ -86,205 +80,240 @@ class TrainSummary:
         return dataclasses.asdict(self)
 
 
-# --------------------------------------------------------------------------------------- losses
+@dataclasses.dataclass
+class BuiltTrainer:
+    """A trainer ready to run, and what :func:`train` needs around it."""
+
+    trainer: Any
+    """LMTrainer, PreferenceTrainer or RLTrainer (a transformers.Trainer)."""
+    config: TrainConfig
+    backend: Backend
+    tokenizer: Any
+    model_info: dict[str, Any]
+    total_steps: int
+    fingerprint: str
+    resume_from: Path | None
+    """Newest complete checkpoint of this config in the run folder (None: a fresh start)."""
 
 
-def lm_inputs(batch: dict[str, torch.Tensor], *, backend: Backend, document_masking: bool) -> dict[str, torch.Tensor]:
-    """Forward kwargs for a packed batch (``labels`` included); see the module docstring."""
-    labels = batch["labels"].clone()
-    labels[:, 0] = IGNORE_INDEX  # never predict a row's first token (matters once rows are flattened)
-    if not document_masking:
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun/accelerate launch (or a single process)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def scheduler_settings(optim: OptimConfig, total_steps: int) -> dict[str, Any]:
+    """TrainingArguments keys of the LR schedule: linear warmup, then decay to ``min_lr_ratio`` * peak."""
+    warmup = {"warmup_steps": optim.warmup_steps}
+    if optim.schedule == "constant":
+        return {**warmup, "lr_scheduler_type": "constant_with_warmup"}
+    if optim.schedule == "cosine":
         return {
-            "input_ids": batch["input_ids"],
-            "attention_mask": batch["attention_mask"],
-            "labels": labels,
-            "use_cache": False,
+            **warmup,
+            "lr_scheduler_type": "cosine_with_min_lr",
+            "lr_scheduler_kwargs": {"min_lr_rate": optim.min_lr_ratio},
         }
-    if backend.name == "unsloth":
-        pos = batch["position_ids"].reshape(1, -1)
-        starts = torch.nonzero(pos[0] == 0).flatten()
-        lengths = torch.diff(starts, append=torch.tensor([pos.shape[1]], device=pos.device))
-        return {
-            "input_ids": batch["input_ids"].reshape(1, -1),
-            "position_ids": pos,
-            "labels": labels.reshape(1, -1),
-            "packed_seq_lengths": lengths.to(torch.int32),
-            "use_cache": False,
-        }
-    # use_cache=False matters: with a KV cache transformers skips the packed-sequence detection
-    return {
-        "input_ids": batch["input_ids"],
-        "position_ids": batch["position_ids"],
-        "labels": labels,
-        "use_cache": False,
+    return {  # linear: transformers' warmup-stable-decay with no stable phase
+        **warmup,
+        "lr_scheduler_type": "warmup_stable_decay",
+        "lr_scheduler_kwargs": {
+            "num_decay_steps": max(1, total_steps - optim.warmup_steps),
+            "decay_type": "linear",
+            "min_lr_ratio": optim.min_lr_ratio,
+        },
     }
 
 
-def lm_loss(
-    model, batch: dict[str, torch.Tensor], *, backend: Backend, document_masking: bool
-) -> tuple[torch.Tensor, int, dict[str, float]]:
-    """Causal-LM loss of one packed micro-batch (mean over its target tokens) and their number."""
-    kwargs = lm_inputs(batch, backend=backend, document_masking=document_masking)
-    num_targets = int((kwargs["labels"] != IGNORE_INDEX).sum())
-    if num_targets == 0:
-        return torch.zeros((), device=batch["input_ids"].device), 0, {}
-    return model(**kwargs).loss, num_targets, {}
+def training_arguments(config: TrainConfig, *, total_steps: int, out: Path, backend: Backend, progress: bool):
+    """Keyword arguments shared by TrainingArguments, DPOConfig and GRPOConfig."""
+    run, optim = config.run, config.optim
+    return {
+        "output_dir": str(out / "checkpoints"),
+        "per_device_train_batch_size": run.batch_size,
+        "gradient_accumulation_steps": run.grad_accum,
+        "max_steps": total_steps,
+        "learning_rate": optim.learning_rate,
+        "weight_decay": optim.weight_decay,
+        "adam_beta1": optim.beta1,
+        "adam_beta2": optim.beta2,
+        "adam_epsilon": optim.eps,
+        "max_grad_norm": optim.max_grad_norm,
+        **scheduler_settings(optim, total_steps),
+        "logging_steps": run.log_every,
+        "save_strategy": "steps" if run.save_every else "no",
+        "save_steps": run.save_every or 500,
+        "save_total_limit": run.keep_checkpoints,
+        "seed": config.seed,
+        "report_to": "none",
+        "disable_tqdm": not progress,
+        "include_num_input_tokens_seen": "no",  # counted by HanforgeHooks (non-padding tokens)
+        "use_cpu": backend.device.type == "cpu",
+        "dataloader_pin_memory": backend.device.type == "cuda",
+        "gradient_checkpointing": False,  # set up by load_model on both backends
+    }
 
 
-def sequence_logps(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Sum of log-probabilities of the completion tokens of each row (float32)."""
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    logits = out.logits[:, :-1].float()
-    targets = batch["input_ids"][:, 1:]
-    mask = batch["completion_mask"][:, 1:].to(logits.dtype)
-    token_logps = torch.gather(logits.log_softmax(-1), 2, targets.unsqueeze(-1)).squeeze(-1)
-    return (token_logps * mask).sum(-1)
+def _total_steps(config: TrainConfig, num_rows: int, *, rows_per_step: int) -> int:
+    return config.run.max_steps or max(1, math.ceil(config.run.num_epochs * num_rows / rows_per_step))
 
 
-def preference_loss(
-    loss_type: str,
+def _world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _resume_point(out: Path, fingerprint: str) -> Path | None:
+    """The newest complete checkpoint; unfinished ones (no marker: cut off by a kill) are removed."""
+    if is_main_process():
+        for unfinished in unfinished_checkpoints(out / "checkpoints"):
+            shutil.rmtree(unfinished)
+    found = complete_checkpoints(out / "checkpoints")
+    if not found:
+        return None
+    marker = json.loads((found[-1] / MARKER).read_text(encoding="utf-8"))
+    if marker.get("config_fingerprint") != fingerprint:
+        raise TrainingError(
+            f"{found[-1]}: checkpoint of a different config (model/data/optimizer/batch changed); "
+            "use a new output folder or restore the config"
+        )
+    return found[-1]
+
+
+def build_trainer(
+    config: TrainConfig,
     *,
-    chosen_logratios: torch.Tensor,
-    rejected_logratios: torch.Tensor,
-    beta: float,
-    label_smoothing: float = 0.0,
-    chosen_len: torch.Tensor | None = None,
-    rejected_len: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Per-pair loss; formulas as in ``trl.DPOTrainer._compute_loss`` (TRL 1.15, reverse-KL scores)."""
-    delta = chosen_logratios - rejected_logratios
-    if loss_type == "sigmoid":
-        return -F.logsigmoid(beta * delta)
-    if loss_type == "hinge":
-        return torch.relu(1 - beta * delta)
-    if loss_type == "ipo":  # length-normalised, as TRL does
-        d = chosen_logratios / chosen_len.clamp(min=1) - rejected_logratios / rejected_len.clamp(min=1)
-        return (d - 1 / (2 * beta)) ** 2
-    if loss_type == "robust":
-        return (-(1 - label_smoothing) * F.logsigmoid(beta * delta) + label_smoothing * F.logsigmoid(-beta * delta)) / (
-            1 - 2 * label_smoothing
-        )
-    if loss_type == "bco_pair":
-        return -F.logsigmoid(beta * chosen_logratios) - F.logsigmoid(-beta * rejected_logratios)
-    if loss_type == "sppo_hard":
-        return (chosen_logratios - 0.5 / beta) ** 2 + (rejected_logratios + 0.5 / beta) ** 2
-    if loss_type == "apo_zero":
-        return (1 - torch.sigmoid(beta * chosen_logratios)) + torch.sigmoid(beta * rejected_logratios)
-    raise TrainingError(f"preference.loss_type {loss_type!r} is not supported")
+    stage: str | None = None,
+    backend: str = "auto",
+    dataset=None,
+    max_steps_this_run: int | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> BuiltTrainer:
+    """Load the model, build the stage's data and trainer, find the checkpoint to resume from.
 
-
-def dpo_loss(
-    model, batch: dict[str, torch.Tensor], *, config: TrainConfig, reference: Callable
-) -> tuple[torch.Tensor, int, dict[str, float]]:
-    """Preference loss of one micro-batch (rows: chosen then rejected); weight = number of pairs."""
-    logps = sequence_logps(model, batch)
-    with torch.no_grad(), reference() as ref_model:
-        ref_logps = sequence_logps(ref_model, batch)
-    chosen, rejected = logps.chunk(2)
-    ref_chosen, ref_rejected = ref_logps.chunk(2)
-    lens = batch["completion_mask"][:, 1:].sum(-1).float()
-    chosen_len, rejected_len = lens.chunk(2)
-    cl, rl = chosen - ref_chosen, rejected - ref_rejected
-    margin = (cl - rl).detach()
-    pref = config.preference
-    per_pair = preference_loss(
-        pref.loss_type,
-        chosen_logratios=cl,
-        rejected_logratios=rl,
-        beta=pref.beta,
-        label_smoothing=pref.label_smoothing,
-        chosen_len=chosen_len,
-        rejected_len=rejected_len,
-    )
-    extra = {"reward_accuracy": float((margin > 0).float().mean()), "reward_margin": float(pref.beta * margin.mean())}
-    return per_pair.mean(), int(chosen.shape[0]), extra
-
-
-# ------------------------------------------------------------------------------ optimizer, lr
-
-
-def param_groups(model, config: TrainConfig) -> list[dict[str, Any]]:
-    """AdamW groups: embed_tokens/lm_head at the embedding LR; no weight decay on biases/norms."""
-    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        is_emb = any(k in name for k in EMBEDDING_KEYS)
-        decay = p.ndim >= 2 and not is_emb
-        groups.setdefault((is_emb, decay), []).append(p)
-    if not groups:
-        raise TrainingError("the model has no trainable parameters (check lora.target_modules)")
-    out = []
-    for (is_emb, decay), params in sorted(groups.items()):
-        out.append(
-            {
-                "params": params,
-                "lr": config.optim.embedding_lr if is_emb else config.optim.learning_rate,
-                "weight_decay": config.optim.weight_decay if decay else 0.0,
-                "name": ("embeddings" if is_emb else "weights") + ("" if decay else "_no_decay"),
-            }
-        )
-    return out
-
-
-def lr_lambda(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
-    """Multiplier of the peak LR at optimizer step ``s`` (warmup, then cosine/linear/constant)."""
-    opt = config.optim
-
-    def factor(step: int) -> float:
-        if step < opt.warmup_steps:
-            return (step + 1) / opt.warmup_steps
-        if opt.schedule == "constant":
-            return 1.0
-        span = max(1, total_steps - opt.warmup_steps)
-        progress = min(1.0, (step - opt.warmup_steps) / span)
-        shape = 0.5 * (1 + math.cos(math.pi * progress)) if opt.schedule == "cosine" else 1 - progress
-        return opt.min_lr_ratio + (1 - opt.min_lr_ratio) * shape
-
-    return factor
-
-
-# --------------------------------------------------------------------------------------- data
-
-
-class _IndexStream:
-    """Endless index stream over a ResumableSampler (epoch after epoch); position = sampler state."""
-
-    def __init__(self, sampler) -> None:
-        self.sampler = sampler
-        self._it = iter(sampler)
-
-    def take(self, n: int) -> list[int]:
-        out: list[int] = []
-        while len(out) < n:
-            try:
-                out.append(next(self._it))
-            except StopIteration:
-                self._it = iter(self.sampler)
-        return out
-
-
-def _build_dataset(config: TrainConfig, tokenizer, out: Path, dataset, log: Callable[[str], None]):
-    """``(dataset, collate, data_info)`` for the stage."""
-    from torch.utils.data import default_collate
-
-    from hanforge.train.data import PreferenceDataset, build_sft_shards
-
+    ``dataset``: cpt/sft only, a map-style dataset yielding TokenShardDataset-like items used
+    instead of ``[data]`` (benchmarks: in-memory rows). ``max_steps_this_run``: stop (with a
+    checkpoint) after this many steps in the coming ``train()`` call.
+    """
+    config = config.with_stage(stage)
+    out = Path(config.output)
+    out.mkdir(parents=True, exist_ok=True)
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    be = choose_backend(backend, dtype=config.model.dtype)
+    log(be.reason)
     stage = config.stage
-    if dataset is not None:
-        collate = getattr(dataset, "collate", default_collate)
-        return dataset, collate, {"source": "in-memory dataset given to train()"}
-    if stage == "dpo":
-        ds = PreferenceDataset(
+    if stage in ("dpo", "grpo"):
+        from hanforge.train.trl_torch_head import install_if_missing
+
+        install_if_missing(log)
+    trl_wraps_lora = stage in ("dpo", "grpo") and be.name == "transformers" and config.model.finetuning == "lora"
+    model, tokenizer, model_info = load_model(config, be, wrap_lora=not trl_wraps_lora)
+    peft_config = None
+    if trl_wraps_lora:
+        peft_config = lora_config(config, tied=bool(getattr(model.config, "tie_word_embeddings", False)))
+
+    from hanforge.train.callbacks import CheckpointMarker, MetricsCallback, StopAfter
+
+    fingerprint = resume_fingerprint(config)
+    resume_from = _resume_point(out, fingerprint)
+    callbacks = [MetricsCallback(out, tensorboard=config.run.tensorboard, log=log), CheckpointMarker(fingerprint)]
+    if max_steps_this_run is not None:
+        start = checkpoint_step(resume_from) if resume_from else 0
+        callbacks.append(StopAfter(start + max_steps_this_run))
+    rows_per_step = config.run.batch_size * config.run.grad_accum * _world_size()
+    if stage in ("cpt", "sft"):
+        from transformers import TrainingArguments
+
+        from hanforge.train.rows import PackedRowsCollator
+        from hanforge.train.trainers import LMTrainer
+
+        train_ds, data_info = _lm_dataset(config, tokenizer, out, dataset, log)
+        total_steps = _total_steps(config, len(train_ds), rows_per_step=rows_per_step)
+        ta = training_arguments(config, total_steps=total_steps, out=out, backend=be, progress=progress)
+        args = TrainingArguments(**ta, remove_unused_columns=False, ignore_data_skip=True)
+        collator = PackedRowsCollator(
+            document_masking=config.run.document_masking, flatten=be.name == "unsloth" and config.run.document_masking
+        )
+        trainer_cls, kwargs = LMTrainer, {"data_collator": collator, "processing_class": tokenizer}
+    elif stage == "dpo":
+        from trl import DPOConfig
+
+        from hanforge.train.data import preference_dataset
+        from hanforge.train.trainers import PreferenceTrainer
+
+        train_ds, data_info = preference_dataset(
             config.data.preferences,
             tokenizer=tokenizer,
             template=config.data.template,
             max_length=config.data.max_length,
         )
-        return ds, ds.collate, {"num_pairs": len(ds), "num_truncated": ds.num_truncated}
-    from hanforge.shards import TokenShardDataset
+        total_steps = _total_steps(config, len(train_ds), rows_per_step=rows_per_step)
+        ta = training_arguments(config, total_steps=total_steps, out=out, backend=be, progress=progress)
+        pref = config.preference
+        args = DPOConfig(
+            **ta,
+            ignore_data_skip=True,
+            beta=pref.beta,
+            loss_type=[pref.loss_type],
+            label_smoothing=pref.label_smoothing,
+            max_length=config.data.max_length,
+        )
+        ref = None
+        if config.model.finetuning == "full":  # the reference: a frozen copy of the starting weights
+            ref = copy.deepcopy(model).eval().requires_grad_(False)
+        trainer_cls = PreferenceTrainer
+        kwargs = {"ref_model": ref, "processing_class": tokenizer, "peft_config": peft_config}
+    else:
+        from trl import GRPOConfig
 
-    if stage == "sft":
+        from hanforge.train.data import prompt_dataset
+        from hanforge.train.rewards import load_rewards
+        from hanforge.train.trainers import RLTrainer
+
+        g = config.grpo
+        if (config.run.batch_size * config.run.grad_accum * _world_size()) % g.num_generations:
+            raise ConfigError(
+                f"grpo.num_generations: {g.num_generations} must divide run.batch_size * run.grad_accum * processes "
+                f"({config.run.batch_size} * {config.run.grad_accum} * {_world_size()})"
+            )
+        rewards = load_rewards(g.rewards)
+        train_ds, data_info = prompt_dataset(config.data.prompts, tokenizer=tokenizer, template=config.data.template)
+        completions = len(train_ds) * g.num_generations
+        total_steps = _total_steps(config, completions, rows_per_step=rows_per_step)
+        ta = training_arguments(config, total_steps=total_steps, out=out, backend=be, progress=progress)
+        args = GRPOConfig(
+            **ta,
+            num_generations=g.num_generations,
+            max_completion_length=g.max_completion_length,
+            temperature=g.temperature,
+            beta=g.beta,
+            loss_type=g.loss_type,
+            reward_weights=list(g.reward_weights) or None,
+            shuffle_dataset=config.data.shuffle,
+        )
+        trainer_cls = RLTrainer
+        kwargs = {"reward_funcs": rewards, "processing_class": tokenizer, "peft_config": peft_config}
+    trainer = trainer_cls(model=model, args=args, train_dataset=train_ds, callbacks=callbacks, **kwargs)
+    trainer.hanforge_config = config
+    if not progress:
+        from transformers import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # metrics.jsonl has the records
+    model_info["data"] = data_info
+    trained = trainer.model
+    model_info["num_trainable_params"] = sum(p.numel() for p in trained.parameters() if p.requires_grad)
+    model_info["num_params"] = sum(p.numel() for p in trained.parameters())
+    return BuiltTrainer(trainer, config, be, tokenizer, model_info, total_steps, fingerprint, resume_from)
+
+
+def _lm_dataset(config: TrainConfig, tokenizer, out: Path, dataset, log: Callable[[str], None]):
+    """``(dataset, data_info)`` of packed rows for cpt / sft."""
+    if dataset is not None:
+        return dataset, {"source": "in-memory dataset given to train()"}
+    from hanforge.shards import TokenShardDataset
+    from hanforge.train.data import build_sft_shards
+
+    if config.stage == "sft":
         folder, manifest = build_sft_shards(
             instructions=config.data.instructions,
             template=config.data.template,
@@ -299,61 +328,13 @@ def _build_dataset(config: TrainConfig, tokenizer, out: Path, dataset, log: Call
     else:
         folder = Path(config.data.token_shards)
     ds = TokenShardDataset(folder)
-    return (
-        ds,
-        default_collate,
-        {
-            "token_shards": str(folder),
-            "num_rows": len(ds),
-            "seq_len": ds.seq_len,
-            "num_tokens": int(ds.manifest.get("num_tokens", 0)),
-        },
-    )
-
-
-# ----------------------------------------------------------------------------------- metrics
-
-
-class _MetricsLog:
-    """metrics.jsonl (append) and TensorBoard scalars."""
-
-    def __init__(self, out: Path, *, tensorboard: bool, start_step: int, log: Callable[[str], None]) -> None:
-        self.path = out / "metrics.jsonl"
-        self.writer = None
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                log("tensorboard is not installed: metrics go to metrics.jsonl only (pip install tensorboard)")
-            else:
-                self.writer = SummaryWriter(str(out / "tensorboard"), purge_step=start_step + 1 if start_step else None)
-
-    def write(self, record: dict[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, sort_keys=True) + "\n")
-        if self.writer is not None and "step" in record:
-            for key, value in record.items():
-                if key != "step" and isinstance(value, int | float):
-                    self.writer.add_scalar(f"train/{key}", value, record["step"])
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-def _peak_memory_gb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated() / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
-
-
-def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    if device.type == "cpu":
-        return batch
-    return {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
-
-
-# ------------------------------------------------------------------------------------- train
+    info = {
+        "token_shards": str(folder),
+        "num_rows": len(ds),
+        "seq_len": ds.seq_len,
+        "num_tokens": int(ds.manifest.get("num_tokens", 0)),
+    }
+    return ds, info
 
 
 def train(
@@ -366,175 +347,78 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> TrainSummary:
-    """Train ``config`` for ``stage`` (cpt | sft | dpo); resume from the newest checkpoint in the output.
+    """Train ``config`` for ``stage`` (cpt | sft | dpo | grpo); resume from the newest checkpoint in the output.
 
     ``backend``: auto | unsloth | transformers (auto = unsloth on a CUDA GPU when installed).
-    ``dataset``: a map-style dataset yielding the same items as the stage's own (a
-    TokenShardDataset-like dict of ``input_ids``/``labels``/``position_ids``/``attention_mask``),
-    used instead of ``[data]`` (benchmarks: synthetic in-memory batches).
-    ``max_steps_this_run``: stop (with a checkpoint) after this many steps in this call, for
-    time-boxed jobs; the next call resumes. Returns a :class:`TrainSummary` (also written to
+    ``dataset``: cpt/sft, a map-style dataset of TokenShardDataset-like items used instead of
+    ``[data]``. ``max_steps_this_run``: stop (with a checkpoint) after this many steps in this call,
+    for time-boxed jobs; the next call resumes. Returns a :class:`TrainSummary` (also written to
     ``<output>/summary.json``).
     """
-    from tqdm.auto import tqdm
-
-    from hanforge.shards import ResumableSampler
     from hanforge.train.export import export_model
+    from hanforge.train.trainers import peak_memory_gb
 
     config = config.with_stage(stage)
     out = Path(config.output)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "train_config.json", config.to_dict())
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed)
-    be = choose_backend(backend, dtype=config.model.dtype)
-    log(be.reason)
-    # unsloth returns no logits in training unless asked (read at each forward): DPO needs them
     own_logits_flag = config.stage == "dpo" and "UNSLOTH_RETURN_LOGITS" not in os.environ
-    if own_logits_flag:
+    if own_logits_flag:  # unsloth returns no logits in training unless asked; DPO reads them
         os.environ["UNSLOTH_RETURN_LOGITS"] = "1"
-    model, tokenizer, model_info = load_model(config, be)
-    ds, collate, data_info = _build_dataset(config, tokenizer, out, dataset, log)
-    model_info["data"] = data_info
-    rows_seen = config.run.batch_size * config.run.grad_accum
-    total_steps = config.run.max_steps or max(1, math.ceil(config.run.num_epochs * len(ds) / rows_seen))
-    sampler = ResumableSampler(ds, seed=config.seed, shuffle=config.data.shuffle)
-    optimizer = torch.optim.AdamW(
-        param_groups(model, config), betas=(config.optim.beta1, config.optim.beta2), eps=config.optim.eps
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config, total_steps))
-    fingerprint = resume_fingerprint(config)
-    done = _finished_summary(out, fingerprint, total_steps)
-    if done is not None:
-        log(f"{out}: this run is already complete ({total_steps} steps); nothing to do")
+    try:
+        built = build_trainer(
+            config, backend=backend, dataset=dataset, max_steps_this_run=max_steps_this_run, progress=progress, log=log
+        )
+        if is_main_process():
+            atomic_write_json(out / "train_config.json", config.to_dict())
+        done = _finished_summary(out, built.fingerprint, built.total_steps)
+        if done is not None:
+            log(f"{out}: this run is already complete ({built.total_steps} steps); nothing to do")
+            return done
+        start_step = checkpoint_step(built.resume_from) if built.resume_from else 0
+        if built.resume_from:
+            log(f"resuming from {built.resume_from.name} (step {start_step} of {built.total_steps})")
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        trainer = built.trainer
+        tokens_before = _marker_tokens(built.resume_from)
+        t0 = time.perf_counter()
+        trainer.train(resume_from_checkpoint=str(built.resume_from) if built.resume_from else None)
+        seconds = time.perf_counter() - t0
+        state = trainer.state
+        losses = [r["step_loss"] for r in state.log_history if "step_loss" in r and r["step"] > start_step]
+        num_tokens = int(state.num_input_tokens_seen) - tokens_before
+        completed = state.global_step >= built.total_steps
+        exported: dict[str, str] = {}
+        if completed and is_main_process():
+            exported = export_model(trainer.model, built.tokenizer, config=config, backend=built.backend, output=out)
+        summary = TrainSummary(
+            stage=config.stage,
+            backend=built.backend.name,
+            output=str(out),
+            steps=state.global_step,
+            total_steps=built.total_steps,
+            completed=completed,
+            resumed_from=start_step,
+            num_tokens=num_tokens,
+            seconds=round(seconds, 3),
+            tokens_per_s=num_tokens / seconds if seconds > 0 else 0.0,
+            first_loss=losses[0] if losses else None,
+            last_loss=losses[-1] if losses else None,
+            peak_memory_gb=round(peak_memory_gb(), 3),
+            model_info=built.model_info,
+            exported=exported,
+        )
+        if is_main_process():
+            atomic_write_json(out / "summary.json", {**summary.to_dict(), "config_fingerprint": built.fingerprint})
+        return summary
+    finally:
         if own_logits_flag:
             os.environ.pop("UNSLOTH_RETURN_LOGITS", None)
-        return done
-    start_step = 0
-    num_tokens_before = 0
-    checkpoints = checkpoint_dirs(out)
-    if checkpoints:
-        state = load_checkpoint(
-            checkpoints[-1],
-            model=model,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            sampler=sampler,
-            fingerprint=fingerprint,
-        )
-        start_step = int(state["step"])
-        num_tokens_before = int(state.get("num_tokens", 0))
-        log(f"resuming from {checkpoints[-1].name} (step {start_step} of {total_steps})")
-    stream = _IndexStream(sampler)
-    metrics = _MetricsLog(out, tensorboard=config.run.tensorboard, start_step=start_step, log=log)
-    if start_step:
-        metrics.write({"event": "resume", "from_step": start_step})
-    else:
-        metrics.path.write_text("", encoding="utf-8")  # a fresh start: records of an unfinished earlier try go
 
-    reference = _reference_factory(model, config)
-    model.train()
-    device = be.device
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    stop_at = total_steps if max_steps_this_run is None else min(total_steps, start_step + max_steps_this_run)
-    bar = tqdm(total=total_steps, initial=start_step, disable=not progress, desc=f"train {config.stage}", unit="step")
-    t_start = time.perf_counter()
-    t_window, tokens_window, tokens_run = t_start, 0, 0
-    window_losses: list[float] = []
-    first_loss = last_loss = None
-    step = start_step
-    while step < stop_at:
-        micro = [collate([ds[i] for i in stream.take(config.run.batch_size)]) for _ in range(config.run.grad_accum)]
-        micro = [_to_device(b, device) for b in micro]
-        total_weight = _expected_weight(micro, config)
-        step_loss = 0.0
-        step_extra: dict[str, float] = {}
-        for batch in micro:
-            if config.stage == "dpo":
-                loss, weight, extra = dpo_loss(model, batch, config=config, reference=reference)
-            else:
-                loss, weight, extra = lm_loss(model, batch, backend=be, document_masking=config.run.document_masking)
-            for k, v in extra.items():
-                step_extra[k] = step_extra.get(k, 0.0) + v / len(micro)
-            if weight:  # backward per micro-batch; the step loss is the mean over all its targets
-                (loss * (weight / total_weight)).backward()
-                step_loss += float(loss.detach()) * weight / total_weight
-        params = [p for g in optimizer.param_groups for p in g["params"]]
-        max_norm = config.optim.max_grad_norm or float("inf")
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        batch_tokens = sum(int(b["attention_mask"].sum()) for b in micro)
-        tokens_window += batch_tokens
-        tokens_run += batch_tokens
-        window_losses.append(step_loss)
-        first_loss = step_loss if first_loss is None else first_loss
-        last_loss = step_loss
-        bar.update(1)
-        bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{optimizer.param_groups[-1]['lr']:.2e}")
-        if step % config.run.log_every == 0 or step == stop_at:
-            now = time.perf_counter()
-            record = {
-                "step": step,
-                "loss": sum(window_losses) / len(window_losses),
-                "step_loss": step_loss,
-                "grad_norm": grad_norm,
-                "lr": max(g["lr"] for g in optimizer.param_groups),
-                "tokens_per_s": tokens_window / max(now - t_window, 1e-9),
-                "num_tokens": num_tokens_before + tokens_run,
-                "memory_gb": _peak_memory_gb(device),
-                **step_extra,
-            }
-            if any(g["name"].startswith("embeddings") for g in optimizer.param_groups):
-                record["embedding_lr"] = next(
-                    g["lr"] for g in optimizer.param_groups if g["name"].startswith("embeddings")
-                )
-            metrics.write(record)
-            t_window, tokens_window, window_losses = now, 0, []
-        save_due = config.run.save_every and step % config.run.save_every == 0
-        if save_due or (step == stop_at and step < total_steps):
-            save_checkpoint(
-                out,
-                step=step,
-                model=model,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                sampler=sampler,
-                keep=config.run.keep_checkpoints,
-                extra={"config_fingerprint": fingerprint, "num_tokens": num_tokens_before + tokens_run},
-            )
-    bar.close()
-    seconds = time.perf_counter() - t_start
-    metrics.close()
-    completed = step >= total_steps
-    exported: dict[str, str] = {}
-    if completed and start_step < total_steps:
-        exported = export_model(model, tokenizer, config=config, backend=be, output=out)
-    summary = TrainSummary(
-        stage=config.stage,
-        backend=be.name,
-        output=str(out),
-        steps=step,
-        total_steps=total_steps,
-        completed=completed,
-        resumed_from=start_step,
-        num_tokens=tokens_run,
-        seconds=round(seconds, 3),
-        tokens_per_s=tokens_run / seconds if seconds > 0 else 0.0,
-        first_loss=first_loss,
-        last_loss=last_loss,
-        peak_memory_gb=round(_peak_memory_gb(device), 3),
-        model_info=model_info,
-        exported=exported,
-    )
-    atomic_write_json(out / "summary.json", {**summary.to_dict(), "config_fingerprint": fingerprint})
-    if own_logits_flag:
-        os.environ.pop("UNSLOTH_RETURN_LOGITS", None)
-    return summary
+
+def _marker_tokens(checkpoint: Path | None) -> int:
+    if checkpoint is None:
+        return 0
+    return int(json.loads((checkpoint / MARKER).read_text(encoding="utf-8")).get("num_tokens", 0))
 
 
 def _finished_summary(out: Path, fingerprint: str, total_steps: int) -> TrainSummary | None:
@@ -550,32 +434,3 @@ def _finished_summary(out: Path, fingerprint: str, total_steps: int) -> TrainSum
     ):
         return None
     return TrainSummary(**data)
-
-
-def _expected_weight(micro: list[dict[str, torch.Tensor]], config: TrainConfig) -> int:
-    """Total loss weight of a step: target tokens (cpt/sft) or pairs (dpo)."""
-    if config.stage == "dpo":
-        return sum(int(b["input_ids"].shape[0]) // 2 for b in micro)
-    total = 0
-    for b in micro:
-        labels = b["labels"]
-        total += int((labels[:, 1:] != IGNORE_INDEX).sum())
-    return max(1, total)
-
-
-def _reference_factory(model, config: TrainConfig) -> Callable:
-    """Context manager factory giving the frozen reference policy (dpo only)."""
-    if config.stage != "dpo":
-        return contextlib.nullcontext
-    if config.model.finetuning == "lora" and hasattr(model, "disable_adapter"):
-
-        @contextlib.contextmanager
-        def adapters_off():
-            with model.disable_adapter():
-                yield model
-
-        return adapters_off
-    frozen = copy.deepcopy(model).eval()
-    for p in frozen.parameters():
-        p.requires_grad_(False)
-    return lambda: contextlib.nullcontext(frozen)
