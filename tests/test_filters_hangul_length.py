@@ -134,3 +134,25 @@ def test_config_validation_names_keys():
         parse_step({"type": "length", "min_chars": 500, "max_chars": 100}, where="steps[2]")
     with pytest.raises(ConfigError, match="min_chars: expected an integer"):
         parse_step({"type": "length", "min_chars": "100"}, where="steps[2]")
+
+
+def test_length_judges_a_page_trimmed_of_english_lines_by_the_page():
+    # LibreOffice text/scalc/01/04010100.html: 87 characters of Korean once its English menu path
+    # is gone, 133 with it; the path was the page's own content, so the page is not a stub.
+    korean = (
+        "개행\n선택한 셀 위에 행 나누기(가로 페이지 나누기)를 삽입합니다.\n"
+        "표에서 암청색의 수평 선으로 수동 개행을 식별할 수 있습니다.\n이 명령을 사용하려면..."
+    )
+    page = korean + "\nChoose Sheet - Insert Page Break - Row Break."
+    trimmed = run(HangulRatioConfig().build(), page)
+    assert trimmed.text == korean
+    assert run(LengthConfig().build(), korean).metadata["drop_reason"] == "too_short"
+    kept = run(LengthConfig().build(), trimmed.text, **trimmed.metadata)
+    assert kept.metadata.get("drop_reason") is None and kept.metadata["num_chars"] == len(korean)
+    by_rest = run(LengthConfig(min_kept_share=1.0).build(), trimmed.text, **trimmed.metadata)
+    assert by_rest.metadata["drop_reason"] == "too_short"
+    # A long English page with one Korean line left is judged by that line.
+    english = "\n".join(["The dialog opens the settings of the selected chart axis title."] * 5)
+    mostly_english = run(HangulRatioConfig().build(), english + "\n선택한 축의 속성을 수정합니다.")
+    short = run(LengthConfig().build(), mostly_english.text, **mostly_english.metadata)
+    assert short.metadata["drop_reason"] == "too_short"

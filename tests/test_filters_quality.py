@@ -95,6 +95,19 @@ def test_each_rule_is_what_dropped(rule):
     assert reason(CASES[rule], **SWITCH_OFF[rule]) != rule
 
 
+def test_one_ellipsis_line_is_no_pattern():
+    # A LibreOffice help stub (text/scalc/01/04010100.html without its heading and English menu
+    # path): one of its three lines ends in "..." ("To use this command..."): 0.33 > 0.3.
+    stub = (
+        "선택한 셀 위에 행 나누기(가로 페이지 나누기)를 삽입합니다.\n"
+        "표에서 암청색의 수평 선으로 수동 개행을 식별할 수 있습니다.\n이 명령을 사용하려면..."
+    )
+    checks_off = dict(min_stop_endings=0, min_alpha_eojeol_ratio=0.0)
+    assert reason(stub, **checks_off) is None
+    assert reason(stub + "\n다음 단계...", **checks_off) == "ellipsis_lines"  # two of four lines: a pattern
+    assert reason(stub, min_ellipsis_lines=1, **checks_off) == "ellipsis_lines"
+
+
 def test_line_too_long():
     assert reason(CLEAN, max_line_chars=50) == "line_too_long"
     assert reason(CLEAN, max_line_chars=200) is None

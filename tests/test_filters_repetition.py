@@ -109,6 +109,20 @@ def test_top_2gram():
     assert reason(spam, dup_line_frac=None) == "top_2gram"
 
 
+def test_top_ngram_seen_once_repeats_nothing():
+    # A LibreOffice help stub (text/smath/01/03090908.html): no 4-gram occurs twice, yet its first
+    # 4-gram is 0.194 of the 108 characters, over FineWeb-2's 0.185.
+    stub = (
+        "근\n이 메뉴에서는 LibreOffice Math를 사용하여 근을 작성하는 방법에 대한 예를 볼 수 있습니다. "
+        "예 구문을 작업에 적용하려면, 클립보드를 통해 이 구문을 명령창으로 복사하면 됩니다."
+    )
+    assert run(stub).metadata["top_ngram_char_frac"] > 0.185
+    assert reason(stub) is None
+    assert reason(stub, min_top_ngram_count=1) == "top_4gram"  # datatrove's count
+    twice = stub + "\n" + " ".join(stub.split()[1:5])  # the same 4-gram once more: a repeat
+    assert reason(twice, dup_ngrams={}, char_dup_ratio=None) in ("top_3gram", "top_4gram")
+
+
 def test_dup_5gram():
     phrase = "우리 회사는 고객 만족을 최우선으로 생각합니다"  # 6 eojeols
     text = CLEAN + " " + " ".join([phrase, "그리고"] * 6)

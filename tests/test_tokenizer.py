@@ -130,3 +130,11 @@ def test_ksx1001_syllables_are_required_characters(corpus, tmp_path):
     assert rows[0]["ko_byte_fallback_rate"] <= rows[1]["ko_byte_fallback_rate"]
     with pytest.raises(ConfigError, match="KS X 1001"):
         TokenizerTrainConfig(vocab_size=1200).validate()
+    # Printable ASCII and common punctuation are pieces too (common_chars), whatever the text.
+    import sentencepiece as spm
+
+    from hanforge.tokenizer.train import COMMON_CHARS
+
+    sp = spm.SentencePieceProcessor(model_file=str(out / "sentencepiece.model"))
+    assert all(not sp.is_byte(i) for c in COMMON_CHARS for i in sp.encode(c))
+    assert TokenizerTrainConfig(vocab_size=3000, common_chars=False).vocab_size == 3000

@@ -25,6 +25,7 @@ def train_command(args: argparse.Namespace) -> int:
         "num_threads": args.threads,
         "ksx1001_syllables": not args.no_ksx1001,
         "split_digits": not args.no_split_digits,
+        "common_chars": not args.no_common_chars,
         "pretokenize": "" if args.pretokenize == "none" else args.pretokenize,
         "morpheme_analyzer": args.analyzer,
     }
@@ -119,6 +120,11 @@ def register(subparsers) -> None:
         help="do not require the 2,350 KS X 1001 Hangul syllables in the base vocabulary",
     )
     t.add_argument("--no-split-digits", action="store_true", help="let numbers merge into multi-digit pieces")
+    t.add_argument(
+        "--no-common-chars",
+        action="store_true",
+        help="do not require printable ASCII and common punctuation in the base vocabulary",
+    )
     t.add_argument(
         "--pretokenize",
         choices=("none", "morphemes"),

@@ -36,6 +36,9 @@ CONTENT_TYPE = "_content_type"
 """HTTP Content-Type of a WARC record, if any."""
 WARC_LANG = "_warc_lang"
 """WARC-Identified-Content-Language of a record, if any (the Korean pre-check reads it)."""
+PAGE_LENGTH = "_page_length"
+"""``(characters, eojeols)`` of the page before ``hangul_ratio`` removed its non-Korean lines
+(set only when it removed some; the ``length`` step judges a trimmed page by it)."""
 
 FORMAT_HTML = "html"
 FORMAT_TEXT = "text"

@@ -31,8 +31,9 @@ from typing import ClassVar
 from datatrove.data import Document
 
 from hanforge.config import StepConfig, register_step, require
-from hanforge.corpus.filters.korean_text import count_chars, has_hangul, has_letter
+from hanforge.corpus.filters.korean_text import count_chars, eojeols, has_hangul, has_letter
 from hanforge.corpus.steps import DocumentStep
+from hanforge.shards import document_keys as keys
 
 
 @register_step
@@ -103,6 +104,7 @@ class HangulRatioFilter(DocumentStep):
             if removed:
                 self.stat_update("nonkorean_lines", value=removed)
                 self.stat_update("nonkorean_chars", value=sum(len(x) for x in lines) - sum(len(x) for x in kept))
+                doc.metadata[keys.PAGE_LENGTH] = (len(doc.text), len(eojeols(doc.text)))
                 doc.text = "\n".join(kept).strip("\n")
         ratio = count_chars(doc.text).hangul_ratio
         doc.metadata["hangul_ratio"] = ratio

@@ -21,7 +21,9 @@ Rules, checked in this order; the drop reason is the rule's name:
   closing quotes/brackets) or, since informal Korean often omits the period, with a
   sentence-final syllable ``다 요 까 죠``.
 - ``bullet_lines``: at most 0.9 of the lines start with a bullet (``• - * · ▶ ■ □ ○ ● ◆ ※ ☞ ▷ ★``).
-- ``ellipsis_lines``: at most 0.3 of the lines end with ``...`` or ``…``.
+- ``ellipsis_lines``: at most 0.3 of the lines end with ``...`` or ``…``, counted from 2 such
+  lines on (``min_ellipsis_lines``): one line is no pattern of cut-off snippets, and on a 3-line
+  help page it is a third of the lines ("이 명령을 사용하려면..." is LibreOffice's idiom).
 - ``hash_ratio`` / ``ellipsis_ratio``: at most 0.2 ``#`` / ellipses per eojeol (Gopher's 0.1
   per word, x 1.97 -> 0.2).
 - ``line_too_long``: no line longer than 20,000 characters (minified code, unsplit dumps).
@@ -125,6 +127,8 @@ class QualityConfig(StepConfig):
         min_line_punct_ratio: drop ``line_punct_ratio`` below this. Default 0.062 (FineWeb-2).
         max_bullet_lines_ratio: drop ``bullet_lines`` above this. Default 0.9 (Gopher).
         max_ellipsis_lines_ratio: drop ``ellipsis_lines`` above this. Default 0.3 (Gopher).
+        min_ellipsis_lines: ``ellipsis_lines`` drops only with at least this many such lines.
+            Default 2 (1 = Gopher's count).
         max_hash_ratio: drop ``hash_ratio`` when ``#`` per eojeol exceeds this. Default 0.2.
         max_ellipsis_ratio: drop ``ellipsis_ratio`` when ellipses per eojeol exceed this.
             Default 0.2.
@@ -156,6 +160,7 @@ class QualityConfig(StepConfig):
     min_line_punct_ratio: float = 0.062
     max_bullet_lines_ratio: float = 0.9
     max_ellipsis_lines_ratio: float = 0.3
+    min_ellipsis_lines: int = 2
     max_hash_ratio: float = 0.2
     max_ellipsis_ratio: float = 0.2
     max_line_chars: int = 20_000
@@ -194,6 +199,7 @@ class QualityConfig(StepConfig):
             require(getattr(self, key) >= 0, key, f"must be >= 0, got {getattr(self, key)}")
         require(self.max_line_chars >= 1, "max_line_chars", f"must be >= 1, got {self.max_line_chars}")
         require(self.min_stop_endings >= 0, "min_stop_endings", f"must be >= 0, got {self.min_stop_endings}")
+        require(self.min_ellipsis_lines >= 1, "min_ellipsis_lines", f"must be >= 1, got {self.min_ellipsis_lines}")
 
     def build(self) -> QualityFilter:
         if self.sentences:
@@ -283,7 +289,8 @@ class QualityFilter(DocumentStep):
             return "line_punct_ratio"
         if sum(line.startswith(BULLETS) for line in lines) / len(lines) > cfg.max_bullet_lines_ratio:
             return "bullet_lines"
-        if sum(line.endswith(("...", "…")) for line in lines) / len(lines) > cfg.max_ellipsis_lines_ratio:
+        ellipsis_lines = sum(line.endswith(("...", "…")) for line in lines)
+        if ellipsis_lines >= cfg.min_ellipsis_lines and ellipsis_lines / len(lines) > cfg.max_ellipsis_lines_ratio:
             return "ellipsis_lines"
         if text.count("#") / num_eojeols > cfg.max_hash_ratio:
             return "hash_ratio"

@@ -80,6 +80,10 @@ class RepetitionConfig(StepConfig):
         char_dup_ratio: max characters of repeated lines / non-newline characters. Default 0.1.
         new_line_ratio: max line breaks per eojeol. Default 0.387 (FineWeb-2's 0.196 per Kiwi
             token x 1.97 tokens per eojeol).
+        min_top_ngram_count: a ``top_{n}gram`` rule drops only when the most frequent n-gram
+            occurs at least this often. Default 2: an n-gram seen once repeats nothing, yet on a
+            short page (a heading and two sentences, ~110 characters) one 4-gram of ~20
+            characters is over 0.185 of the text; datatrove counts it (1 = its behaviour).
         sentences: split lines of at least ``sentence_min_chars`` characters into sentences
             with kss before the line rules (:mod:`hanforge.corpus.sentences`). Default False.
         sentence_min_chars: see ``sentences``. Default 200.
@@ -105,6 +109,7 @@ class RepetitionConfig(StepConfig):
     )
     char_dup_ratio: float | None = 0.1
     new_line_ratio: float | None = 0.387
+    min_top_ngram_count: int = 2
     sentences: bool = False
     sentence_min_chars: int = sent.DEFAULT_SENTENCE_MIN_CHARS
     sentence_backend: str = "punct"
@@ -118,6 +123,7 @@ class RepetitionConfig(StepConfig):
         for key in fractions:
             value = getattr(self, key)
             require(value is None or 0.0 <= value <= 1.0, key, f"must be within [0, 1], got {value}")
+        require(self.min_top_ngram_count >= 1, "min_top_ngram_count", f"must be >= 1, got {self.min_top_ngram_count}")
         require(
             self.new_line_ratio is None or self.new_line_ratio >= 0.0,
             "new_line_ratio",
@@ -170,14 +176,19 @@ class EojeolNgrams:
         """The n-grams in order, as tuples of eojeol ids."""
         return list(zip(*(self.ids[i:] for i in range(n))))
 
-    def top_ngram_chars(self, n: int) -> int:
-        """Characters covered by the most frequent n-gram, ``len(" ".join(gram)) * count``."""
+    def top_ngram(self, n: int) -> tuple[int, int]:
+        """(characters covered, count) of the most frequent n-gram; characters are
+        ``len(" ".join(gram)) * count`` as in datatrove."""
         grams = self.ngrams(n)
         if not grams:
-            return 0
+            return 0, 0
         # most_common keeps first-seen order among ties, like datatrove's Counter.
         gram, count = Counter(grams).most_common(1)[0]
-        return (self.chars(grams.index(gram), n) + n - 1) * count
+        return (self.chars(grams.index(gram), n) + n - 1) * count, count
+
+    def top_ngram_chars(self, n: int) -> int:
+        """Characters covered by the most frequent n-gram, ``len(" ".join(gram)) * count``."""
+        return self.top_ngram(n)[0]
 
     def has_repeated(self, n: int) -> bool:
         """Whether any n-gram occurs twice (if no n-gram does, no longer one does either)."""
@@ -232,7 +243,8 @@ class RepetitionFilter(DocumentStep):
 
         words = morph.morphemes(text, cfg.precise) if cfg.precise else text.split()
         grams = EojeolNgrams.of(words)
-        top = {n: grams.top_ngram_chars(n) / num_chars for n, _ in self.top_ngrams}
+        top_counts = {n: grams.top_ngram(n) for n, _ in self.top_ngrams}
+        top = {n: chars / num_chars for n, (chars, _) in top_counts.items()}
         # Fast path: clean text repeats no n-gram of the smallest size, hence none longer.
         repeats = bool(self.dup_ngrams) and grams.has_repeated(self.dup_ngrams[0][0])
         dup = {n: grams.dup_ngram_chars(n) / num_chars if repeats else 0.0 for n, _ in self.dup_ngrams}
@@ -262,7 +274,7 @@ class RepetitionFilter(DocumentStep):
         if cfg.dup_line_char_frac is not None and dup_line_char_frac > cfg.dup_line_char_frac:
             return "dup_line_char_frac"
         for n, limit in self.top_ngrams:
-            if top[n] > limit:
+            if top[n] > limit and top_counts[n][1] >= cfg.min_top_ngram_count:
                 return f"top_{n}gram"
         for n, limit in self.dup_ngrams:
             if dup[n] > limit:
