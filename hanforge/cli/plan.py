@@ -7,6 +7,9 @@ import re
 
 from hanforge.cli._options import add_verb
 
+#: The line ``hanforge --help`` shows for this verb.
+HELP = "time and cost of a training recipe from measured throughput (--calibrate N measures this machine)"
+
 
 def _tokens(text: str) -> float:
     try:
@@ -20,12 +23,7 @@ def _tokens(text: str) -> float:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_verb(
-        sub,
-        "plan",
-        plan_command,
-        help="time and cost of a training recipe from measured throughput (--calibrate N measures this machine)",
-    )
+    p = add_verb(sub, "plan", plan_command, help=HELP)
     p.add_argument("--stage", choices=["cpt", "sft", "dpo"], default="cpt")
     p.add_argument("--params", type=float, help="model size in billions of parameters (e.g. 7.6)")
     p.add_argument("--tokens", type=_tokens, help="training tokens (2e9, 500M, 1T)")

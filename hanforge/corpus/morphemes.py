@@ -74,6 +74,18 @@ def analyzer(name: str) -> Callable[[str], list[str]]:
     return _kiwi() if name == "kiwi" else _konlpy(name)
 
 
+def load_text_backends(config) -> None:
+    """Load what a filter config's ``sentences`` and ``precise`` options need (the kss backend,
+    the morpheme analyzer) when the filter is built: a missing one is one ConfigError before any
+    document is read."""
+    if config.sentences:
+        from hanforge.corpus.sentences import require_kss
+
+        require_kss(config.sentence_backend)
+    if config.precise:
+        analyzer(config.precise)
+
+
 def morphemes(text: str, name: str) -> list[str]:
     """Morphemes of ``text`` line by line (Komoran fails on some empty or odd lines)."""
     split = analyzer(name)

@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import ClassVar
 
 from hanforge.config import ConfigBase, read_toml, require
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class VariantConfig(ConfigBase):
     """One corpus variant: a pipeline (optionally with steps removed, then dedup), a mix, or shards."""
+
+    path_fields: ClassVar[tuple[str, ...]] = ("mix", "shards")
 
     name: str = ""
     """Short name shown in the table (letters, digits, - and _)."""
@@ -62,7 +65,7 @@ class VariantConfig(ConfigBase):
         require(not (self.dedup and not self.pipeline), "dedup", "only applies to a pipeline variant")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class ProxyConfig(ConfigBase):
     """The proxy model: a fixed small Llama-style config, random init (seeded)."""
 
@@ -79,9 +82,11 @@ class ProxyConfig(ConfigBase):
         require(self.num_heads % self.num_kv_heads == 0, "num_kv_heads", "must divide num_heads")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class AblationConfig(ConfigBase):
     """Everything ``hanforge ablate`` needs."""
+
+    path_fields: ClassVar[tuple[str, ...]] = ("output", "pipelines", "inputs", "heldout", "tokenizer")
 
     output: str = "runs/ablate"
     """Folder of the variants' text, tokens, runs and the comparison table."""
@@ -144,28 +149,7 @@ class AblationConfig(ConfigBase):
         return self.token_budget // (self.batch_size * self.seq_len)
 
 
-def resolve_input(value: str, *, base: Path) -> str:
-    """``sample:`` paths via the corpus engine; other relative paths against ``base``. Keeps the
-    corpus engine (datatrove) unimported when no path needs it: a GPU training box may lack it."""
-    if value.startswith("sample:"):
-        from hanforge.corpus.pipeline import resolve_input as resolve_corpus_input
-
-        return resolve_corpus_input(value, base=base)
-    return value if "://" in value or Path(value).is_absolute() else str((base / value).resolve())
-
-
 def load_ablation_config(path: str | Path) -> AblationConfig:
     """Read and validate ``ablate.toml``; relative paths in it resolve against its folder."""
     path = Path(path)
-    cfg = AblationConfig.from_table(read_toml(path), where=path.name)
-    base = path.parent
-    cfg.inputs = [resolve_input(p, base=base) for p in cfg.inputs]
-    cfg.heldout = [resolve_input(p, base=base) for p in cfg.heldout]
-    cfg.pipelines = resolve_input(cfg.pipelines, base=base)
-    if cfg.tokenizer:
-        cfg.tokenizer = resolve_input(cfg.tokenizer, base=base)
-    for v in cfg.variants:
-        for key in ("mix", "shards"):
-            if getattr(v, key):
-                setattr(v, key, resolve_input(getattr(v, key), base=base))
-    return cfg
+    return AblationConfig.from_table(read_toml(path), where=path.name).resolve_paths(path.parent)

@@ -38,7 +38,7 @@ KSX1001_SYLLABLES = 2350
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class TokenizerTrainConfig(ConfigBase):
     """Settings of ``hanforge tokenizer train``."""
 

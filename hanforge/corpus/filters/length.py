@@ -24,7 +24,7 @@ from hanforge.corpus.steps import DocumentStep
 
 
 @register_step
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class LengthConfig(StepConfig):
     """Document length bounds (``type = "length"``).
 
@@ -58,10 +58,6 @@ class LengthFilter(DocumentStep):
     """Sets ``num_chars``, ``num_lines``, ``num_eojeols``; drops too short/long documents."""
 
     name = "length"
-
-    def __init__(self, config: LengthConfig):
-        super().__init__()
-        self.config = config
 
     def process(self, doc: Document) -> str | None:
         text = doc.text
