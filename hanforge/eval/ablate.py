@@ -61,13 +61,8 @@ def variant_text(v: VariantConfig, cfg: AblationConfig, folder: Path, *, log: Ca
         )
     steps = [s for s in pipeline.steps if s.get("type") not in v.drop_steps]
     # folders named after the variant: shard keys (input folder name + file) stay unique in the union
-    run_cfg = pipeline.replace(
-        inputs=list(cfg.inputs),
-        output=str(folder / f"{v.name}-run"),
-        steps=steps,
-        workers=cfg.workers,
-        executor="local",
-    )
+    overrides = {"inputs": list(cfg.inputs), "output": str(folder / f"{v.name}-run"), "steps": steps}
+    run_cfg = pipeline.merge({**overrides, "workers": cfg.workers, "executor": "local"})
     log(f"[{v.name}] hanforge run {v.pipeline}" + (f" without {', '.join(v.drop_steps)}" if v.drop_steps else ""))
     run_pipeline(run_cfg, overwrite=True)
     if not v.dedup:
