@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from hanforge.cli._options import add_verb
+from hanforge.cli._options import add_verb, given_options
 
 #: The line ``hanforge --help`` shows for this verb.
 HELP = "time and cost of a training recipe from measured throughput (--calibrate N measures this machine)"
@@ -74,16 +74,9 @@ def plan_command(args: argparse.Namespace) -> int:
         return 0
     if args.params is None or args.tokens is None:
         raise ConfigError("give --params (billions) and --tokens, or --list, or --calibrate N --config ...")
-    plan = estimate(
-        rows,
-        stage=args.stage,
-        num_params_b=args.params,
-        tokens=args.tokens,
-        gpu=args.gpu,
-        num_gpus=args.gpus,
-        price_per_gpu_hour=args.price,
-        finetuning=args.finetuning,
-        backend=args.backend,
+    recipe = given_options(
+        args, "stage", "tokens", "gpu", "finetuning", "backend", num_params_b="params", num_gpus="gpus"
     )
+    plan = estimate(rows, price_per_gpu_hour=args.price, **recipe)
     print(format_plan(plan))
     return 0
