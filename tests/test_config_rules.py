@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,34 @@ def config_classes(package: Path) -> dict[str, bool]:
     }
 
 
+def undocumented_fields(package: Path) -> list[str]:
+    """``module.Class.field`` of every config field outside ``NOT_FROZEN_YET`` that has neither a
+    docstring of its own (a string right below it) nor its name in the class docstring."""
+    configs = {key.rpartition(".")[2] for key in config_classes(package)}
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        module = ".".join(path.relative_to(package.parent).with_suffix("").parts)
+        if module.startswith(NOT_FROZEN_YET) or "Config" not in path.read_text(encoding="utf-8"):
+            continue
+        for cls in ast.walk(parse(path)):
+            if not isinstance(cls, ast.ClassDef) or cls.name not in configs:
+                continue
+            doc = ast.get_docstring(cls) or ""
+            for i, st in enumerate(cls.body):
+                if not isinstance(st, ast.AnnAssign) or "ClassVar" in ast.unparse(st.annotation):
+                    continue
+                name = st.target.id
+                after = cls.body[i + 1] if i + 1 < len(cls.body) else None
+                own = isinstance(after, ast.Expr) and isinstance(getattr(after, "value", None), ast.Constant)
+                if not own and re.search(rf"(^|\W){name}(\W|$)", doc) is None:
+                    missing.append(f"{module}.{cls.name}.{name}")
+    return missing
+
+
+def test_every_config_field_is_documented():
+    assert undocumented_fields(Path(hanforge.__file__).parent) == []
+
+
 def test_every_config_outside_train_is_frozen():
     classes = config_classes(Path(hanforge.__file__).parent)
     names = {key.rpartition(".")[2] for key in classes}
@@ -73,6 +102,11 @@ def test_the_frozen_check_finds_a_mutable_config(tmp_path):
         "@dataclass(frozen=True)\nclass A(ConfigBase): ...\n@dataclass\nclass B(A): ...\n@dataclass\nclass C: ...\n"
     )
     assert config_classes(package) == {"hanforge.a.A": True, "hanforge.a.B": False}
+    (package / "b.py").write_text(
+        'class D(ConfigBase):\n    """x: documented here."""\n\n    x: int = 1\n    y: int = 2\n'
+        '    """documented below."""\n    z: int = 3\n'
+    )
+    assert undocumented_fields(package) == ["hanforge.b.D.z"]
 
 
 def test_relative_paths_in_a_config_file_resolve_against_its_folder(tmp_path, monkeypatch):

@@ -70,10 +70,15 @@ class ProxyConfig(ConfigBase):
     """The proxy model: a fixed small Llama-style config, random init (seeded)."""
 
     hidden_size: int = 256
+    """Width of the proxy model."""
     num_layers: int = 4
+    """Decoder layers."""
     num_heads: int = 4
+    """Attention heads."""
     num_kv_heads: int = 4
+    """Key/value heads (grouped-query attention when fewer than ``num_heads``)."""
     intermediate_size: int = 768
+    """Width of the MLP."""
 
     def validate(self) -> None:
         for key in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "intermediate_size"):
@@ -105,20 +110,29 @@ class AblationConfig(ConfigBase):
     seeds: list[int] = dataclasses.field(default_factory=lambda: [1, 2])
     """One training run per seed and variant; two seeds measure run-to-run noise."""
     seq_len: int = 512
+    """Tokens per training row (the token shards are packed to this length)."""
     token_budget: int = 1_000_000
     """Tokens (rows × seq_len) each run trains on: steps = budget / (batch_size × seq_len)."""
     batch_size: int = 16
+    """Rows per optimizer step."""
     learning_rate: float = 1e-3
+    """Peak learning rate of every proxy run."""
     warmup_steps: int = 20
+    """Warmup steps before the peak learning rate."""
     eval_window: int = 512
+    """Tokens per scoring window on the held-out text."""
     eval_stride: int = 256
+    """Tokens between scoring windows (overlap = window - stride)."""
     eval_batch_size: int = 8
+    """Scoring windows per forward pass."""
     backend: str = "auto"
     """Training backend (auto | unsloth | transformers), as ``hanforge train --backend``."""
     workers: int = 1
     """Processes of the pipeline and dedup runs."""
     proxy: ProxyConfig = dataclasses.field(default_factory=ProxyConfig)
+    """The proxy model (``[proxy]``)."""
     variants: list[VariantConfig] = dataclasses.field(default_factory=list)
+    """The corpus variants (``[[variants]]``), compared against the first."""
 
     def validate(self) -> None:
         require(len(self.variants) >= 1, "variants", "give at least one [[variants]] table")
