@@ -49,16 +49,8 @@ def dedup_command(args: argparse.Namespace) -> int:
     with task_progress(
         "dedup", quiet_logs=not args.verbose, show=not args.no_progress, log_path=output / "logs" / "console.log"
     ) as on_progress:
-        summary = run_dedup(
-            args.inputs,
-            output=output,
-            config=config,
-            workers=args.workers,
-            executor=args.executor,
-            index=args.index,
-            overwrite=args.overwrite,
-            on_progress=on_progress,
-        )
+        how = given_options(args, "workers", "executor", "index", "overwrite")
+        summary = run_dedup(args.inputs, output=output, config=config, on_progress=on_progress, **how)
     if summary.state == SUBMITTED:
         print(
             f"stage {summary.submitted_stage} was submitted to Slurm; rerun the same command after it finishes "

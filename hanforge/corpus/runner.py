@@ -55,13 +55,7 @@ def execute_steps(
     """
     logging_dir = str(logging_dir)
     ex = _make_executor(
-        steps,
-        tasks=tasks,
-        workers=workers,
-        logging_dir=logging_dir,
-        job_name=job_name,
-        executor=executor,
-        executor_options=executor_options,
+        steps, logging_dir, executor, tasks=tasks, workers=workers, job_name=job_name, options=executor_options
     )
     poller = _CompletionPoller(Path(logging_dir), tasks, on_progress) if on_progress and executor != "slurm" else None
     if poller:
@@ -74,9 +68,7 @@ def execute_steps(
             poller.stop()
 
 
-def _make_executor(
-    steps, *, tasks: int, workers: int, logging_dir: str, job_name: str, executor: str, executor_options
-):
+def _make_executor(steps, logging_dir: str, executor: str, *, tasks: int, workers: int, job_name: str, options):
     """The datatrove executor of ``executor`` (local, ray or slurm) over ``steps``."""
     if executor == "local":
         from datatrove.executor import LocalPipelineExecutor
@@ -95,29 +87,24 @@ def _make_executor(
             tasks=tasks,
             workers=workers,
             logging_dir=logging_dir,
-            options=executor_options if isinstance(executor_options, RayConfig) else RayConfig(),
+            options=options if isinstance(options, RayConfig) else RayConfig(),
         )
     elif executor == "slurm":
-        options = executor_options if isinstance(executor_options, SlurmConfig) else SlurmConfig()
+        options = options if isinstance(options, SlurmConfig) else SlurmConfig()
         if not options.partition:
             raise ConfigError("slurm.partition: required to submit to Slurm (set it in the pipeline's [slurm] table)")
         from datatrove.executor import SlurmPipelineExecutor
 
+        same_names = ("time", "partition", "cpus_per_task", "mem_per_cpu_gb", "qos", "venv_path")
         ex = SlurmPipelineExecutor(
             steps,
             tasks=tasks,
             workers=workers,
-            time=options.time,
-            partition=options.partition,
-            cpus_per_task=options.cpus_per_task,
-            mem_per_cpu_gb=options.mem_per_cpu_gb,
             job_name=options.job_name or job_name,
-            qos=options.qos,
-            venv_path=options.venv_path,
             sbatch_args=dict(options.sbatch_args),
             logging_dir=logging_dir,
             skip_completed=True,
-            max_array_launch_parallel=options.max_array_launch_parallel,
+            **{name: getattr(options, name) for name in (*same_names, "max_array_launch_parallel")},
         )
     else:
         raise ConfigError(f"executor: unknown executor {executor!r} (local, ray, slurm)")
