@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -14,6 +15,21 @@ SAMPLE_DIR = Path(__file__).resolve().parents[1] / "hanforge" / "sample"
 def sample_dir() -> Path:
     """The embedded sample folder (LibreOffice help + Debian FAQ, Korean)."""
     return SAMPLE_DIR
+
+
+@pytest.fixture(autouse=True)
+def _one_cluster_at_a_time(request, tmp_path_factory):
+    """Tests marked ``cluster`` (Ray, Slurm) run one at a time across pytest-xdist workers.
+
+    Two Ray or Slurm clusters starting at once on a two-core CI machine can miss their start-up
+    deadlines; the lock lives in the run's shared temporary folder, so it serialises only them.
+    """
+    if request.node.get_closest_marker("cluster") is None:
+        yield
+        return
+    with open(tmp_path_factory.getbasetemp().parent / "cluster-tests.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ requests in flight is tracked. The server stops itself after ``lifetime`` second
 
 from __future__ import annotations
 
+import select
+import socket
 import threading
 import time
 from collections import Counter
@@ -56,7 +58,7 @@ class CrawlSite:
         num_sitemap_only: int = 6,
         specials: bool = True,
         page_delay: float = 0.0,
-        slow_seconds: float = 2.0,
+        slow_seconds: float = 60.0,
         big_bytes: int = 300_000,
         crawl_delay: float = 0.02,
         lifetime: float = 120.0,
@@ -88,12 +90,21 @@ class CrawlSite:
 
             def do_GET(self) -> None:
                 start = time.monotonic()
+                slow = self.path == "/special/slow.html"
                 with site.lock:
-                    site.in_flight += 1
+                    # The slow page is left out of the in-flight count: the crawler gives it up at its
+                    # time limit and frees the slot, and the server only notices the closed socket
+                    # later, so counting it would measure that delay, not the crawler.
+                    site.in_flight += not slow
                     site.max_in_flight = max(site.max_in_flight, site.in_flight)
                     site.hits[self.path] += 1
                     hit = site.hits[self.path]
                     site.user_agents.add(self.headers.get("User-Agent", ""))
+                if slow:
+                    self._wait_for_client_to_give_up()
+                    with site.lock:
+                        site.log.append((self.path, start, time.monotonic()))
+                    return
                 try:
                     status, headers, body = site.respond(self.path, hit)
                     self.send_response(status)
@@ -108,6 +119,20 @@ class CrawlSite:
                     with site.lock:
                         site.in_flight -= 1
                         site.log.append((self.path, start, time.monotonic()))
+
+            def _wait_for_client_to_give_up(self) -> None:
+                # Never answers: waits until the client closes the connection (its time limit),
+                # so the test does not depend on how fast this machine is. Capped at slow_seconds.
+                deadline = time.monotonic() + site.slow_seconds
+                while time.monotonic() < deadline:
+                    readable, _, _ = select.select([self.connection], [], [], 0.05)
+                    if readable:
+                        try:
+                            if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                                break
+                        except OSError:
+                            break
+                self.close_connection = True
 
         self.server = _QuietServer((host, 0), Handler)
         self.server.daemon_threads = True
@@ -190,9 +215,6 @@ class CrawlSite:
             return 200, {"Content-Type": "text/html"}, page.encode("cp949")
         if path in ("/special/한글-header.html", "/special/한글-meta.html"):
             return 200, html, self._html("한글", f"<p>{path} 페이지에 도착했습니다. 한국어 본문입니다.</p>")
-        if path == "/special/slow.html":
-            time.sleep(self.slow_seconds)
-            return 200, html, self._html("slow", "<p>slow</p>")
         if path == "/special/error500.html":
             return 500, html, self._html("error", "<p>server error</p>")
         if path == "/special/flaky.html":

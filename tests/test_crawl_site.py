@@ -37,7 +37,7 @@ def _config(site: CrawlSite, out: Path, **overrides) -> CrawlConfig:
         rate=1000.0,
         concurrency=6,
         per_host_concurrency=2,
-        max_seconds=0.5,
+        max_seconds=2.0,  # a local page takes milliseconds; the slow page never answers
         max_bytes=100_000,
         max_retries=MAX_RETRIES,
         retry_backoff=0.05,
@@ -77,7 +77,7 @@ def warc_responses(warc_dir: Path) -> list[tuple[str, int, bytes]]:
 def crawled(sample_dir, tmp_path_factory):
     """One full crawl of the trap site; returns (site, config, summary)."""
     out = tmp_path_factory.mktemp("crawl")
-    with CrawlSite(sample_dir, slow_seconds=1.5) as site:
+    with CrawlSite(sample_dir) as site:
         cfg = _config(
             site,
             out,

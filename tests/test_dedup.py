@@ -365,6 +365,7 @@ def test_corrupt_shard_is_named(tmp_path, corpus):
         run_dedup([bad], output=tmp_path / "out", config=CFG)
 
 
+@pytest.mark.cluster
 def test_ray_executor_gives_the_local_output(corpus, deduped, tmp_path):
     ray = pytest.importorskip("ray", reason="the dev extra installs ray; this run lacks it")
     folder, _, _ = corpus

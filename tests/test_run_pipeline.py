@@ -168,6 +168,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, sample_dir):
     )
 
 
+@pytest.mark.cluster
 def test_ray_executor_gives_the_local_shards(reference_run, tmp_path):
     ray = pytest.importorskip("ray", reason="the dev extra installs ray; this run lacks it")
     cfg, _ = reference_run

@@ -20,7 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 PIPELINES = REPO / "pipelines.toml"
 JOB_TIMEOUT_S = 600.0
 
-pytestmark = pytest.mark.skipif(slurm_skip_reason() is not None, reason=slurm_skip_reason() or "")
+pytestmark = [
+    pytest.mark.skipif(slurm_skip_reason() is not None, reason=slurm_skip_reason() or ""),
+    pytest.mark.cluster,
+]
 
 
 @pytest.fixture(scope="module")

@@ -124,6 +124,9 @@ def load_model(config: TrainConfig, backend: Backend):
     if backend.name == "unsloth":
         from unsloth import FastLanguageModel
 
+        from hanforge.train.attention import patch_unsloth
+
+        patch_unsloth()  # packed rows: torch's varlen flash kernel instead of per-document SDPA
         try:
             model, _ = FastLanguageModel.from_pretrained(
                 model_name=mc.path,
