@@ -125,7 +125,7 @@ def side_hanforge(warc: Path, output: Path) -> dict:
     from hanforge.corpus.runner import run_pipeline
 
     cfg = load_pipelines(REPO / "pipelines.toml").pipeline(None)
-    cfg = cfg.replace(inputs=[str(warc)], output=str(output), tasks=1, workers=1)
+    cfg = cfg.merge(dict(inputs=[str(warc)], output=str(output), tasks=1, workers=1))
     start = time.perf_counter()
     run_pipeline(cfg, overwrite=True)
     seconds = time.perf_counter() - start

@@ -165,7 +165,7 @@ def train_corpus(work: Path, data: dict[str, Path]) -> Path:
         return out / "default-dedup"
     warc = html_folder_to_warc(data["lo_train_html"], work / "lo-train.warc.gz")
     cfg = load_pipelines(REPO / "pipelines.toml").pipeline(None)
-    cfg = cfg.replace(inputs=[str(warc)], output=str(out / "default-run"), workers=2, executor="local")
+    cfg = cfg.merge({"inputs": [str(warc)], "output": str(out / "default-run"), "workers": 2, "executor": "local"})
     run_pipeline(cfg, overwrite=True)
     run_dedup([out / "default-run"], output=out / "default-dedup", workers=2, overwrite=True)
     return out / "default-dedup"

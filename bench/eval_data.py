@@ -63,7 +63,7 @@ def clean(inputs: list[Path], output: Path) -> Path:
     if (output / "manifest.json").is_file():
         return output
     cfg = load_pipelines(REPO / "pipelines.toml").pipeline(None)
-    cfg = cfg.replace(inputs=[str(p) for p in inputs], output=str(output), tasks=2, workers=2)
+    cfg = cfg.merge(dict(inputs=[str(p) for p in inputs], output=str(output), tasks=2, workers=2))
     run_pipeline(cfg, overwrite=True)
     return output
 

@@ -100,7 +100,7 @@ def pipeline_shards(work: Path) -> Path:
     out = work / "lo-pipeline"
     if not (out / "manifest.json").is_file():
         cfg = load_pipelines(Path(__file__).resolve().parents[1] / "pipelines.toml").pipeline(None)
-        run_pipeline(cfg.replace(inputs=[str(tokens_data.LO_ROOT)], output=str(out), workers=2), overwrite=True)
+        run_pipeline(cfg.merge(dict(inputs=[str(tokens_data.LO_ROOT)], output=str(out), workers=2)), overwrite=True)
     return out
 
 

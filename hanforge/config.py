@@ -94,8 +94,32 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
+#: Where ``sample:...`` paths point: the Korean sample embedded in the package.
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
+
+
+def resolve_path(path: str, *, base: Path) -> str:
+    """The one rule for a path written in a config file: a relative one is relative to ``base``,
+    the folder of that file, and comes back absolute; ``sample:NAME`` is NAME in the embedded
+    sample; absolute paths and URLs (``scheme://``) come back unchanged. A path given on the
+    command line is relative to the working directory instead (the CLI uses it as given)."""
+    if path.startswith("sample:"):
+        return str(SAMPLE_DIR / path.removeprefix("sample:").lstrip("/"))
+    if "://" in path or Path(path).is_absolute():
+        return path
+    return str((base / path).resolve())
+
+
 class ConfigBase:
-    """Base of typed config dataclasses (frozen or not; itself no dataclass, so both may derive)."""
+    """Base of typed config dataclasses; see the module docstring.
+
+    Subclasses are ``@dataclasses.dataclass(frozen=True)``: a config never changes after it is
+    built and validated; :meth:`merge` returns a new one. (The base itself is no dataclass, so
+    that each subclass picks ``frozen``; the training configs still wait for the TRL layer.)
+    """
+
+    #: Names of the fields holding paths (``str``, ``list[str]`` or None); see :meth:`resolve_paths`.
+    path_fields: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def from_table(cls: type[T], table: dict[str, Any], *, where: str = "") -> T:
@@ -116,6 +140,31 @@ class ConfigBase:
         """
         where = getattr(self, "_where", "")
         return _validated(dataclasses.replace(self, **_checked_values(type(self), overrides, where)), where)
+
+    def resolve_paths(self: T, base: Path) -> T:
+        """This config with every relative path made relative to ``base`` (:func:`resolve_path`).
+
+        The loader of a config file calls it with the file's folder; it covers the fields named
+        in ``path_fields`` and, recursively, nested configs (also in lists and dict values).
+        """
+        changes: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in self.path_fields:
+                if not value:  # unset: nothing to resolve
+                    continue
+                changes[f.name] = (
+                    [resolve_path(v, base=base) for v in value]
+                    if isinstance(value, list | tuple)
+                    else resolve_path(value, base=base)
+                )
+            elif isinstance(value, ConfigBase):
+                changes[f.name] = value.resolve_paths(base)
+            elif isinstance(value, dict) and any(isinstance(v, ConfigBase) for v in value.values()):
+                changes[f.name] = {
+                    k: v.resolve_paths(base) if isinstance(v, ConfigBase) else v for k, v in value.items()
+                }
+        return self.merge(changes) if changes else self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (used for fingerprints and manifests)."""
@@ -146,7 +195,7 @@ def _checked_values(cls: type[ConfigBase], table: dict[str, Any], where: str) ->
 
 def _validated(obj: T, where: str) -> T:
     """``obj`` after its ``validate()``, remembering ``where`` it was configured."""
-    object.__setattr__(obj, "_where", where)  # frozen config dataclasses too
+    object.__setattr__(obj, "_where", where)  # frozen dataclasses too
     try:
         obj.validate()
     except ConfigError as exc:
@@ -161,7 +210,6 @@ def require(condition: bool, key: str, message: str) -> None:
         raise ConfigError(f"{key}: {message}")
 
 
-@dataclasses.dataclass
 class StepConfig(ConfigBase):
     """Config of one pipeline step; ``step_type`` is its ``type = "..."`` in pipelines.toml."""
 

@@ -20,21 +20,23 @@ def tiny_hf_tokenizer(texts: list[str], *, vocab_size: int = 400):
     )
 
 
-def tiny_qwen2(vocab_size: int, *, seed: int = 0, zero_head: bool = False):
-    """A 2-layer Qwen2 (hidden 32); ``zero_head`` makes every next-token distribution uniform."""
+def tiny_qwen2(vocab_size: int, *, seed: int = 0, zero_head: bool = False, hidden_size: int = 32, tie: bool = False):
+    """A random-init 2-layer Qwen2 (``hidden_size``, MLP twice as wide, 16 positions per hidden
+    unit); ``zero_head`` makes every next-token distribution uniform. Used by the eval and the
+    training tests."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(seed)
     config = Qwen2Config(
         vocab_size=vocab_size,
-        hidden_size=32,
-        intermediate_size=64,
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=512,
-        tie_word_embeddings=False,
+        max_position_embeddings=16 * hidden_size,
+        tie_word_embeddings=tie,
         bos_token_id=1,
         eos_token_id=2,
     )

@@ -25,7 +25,7 @@ def main(verb: str, address: str, output: str, source: str | None = None) -> Non
     options = RayConfig(address=address, **OPTIONS)
     if verb == "run":
         cfg = load_pipelines(REPO / "pipelines.toml").pipeline(None)
-        cfg = cfg.replace(output=output, tasks=4, workers=2, executor="ray", ray=options)
+        cfg = cfg.merge({"output": output, "tasks": 4, "workers": 2, "executor": "ray", "ray": options})
         print(run_pipeline(cfg).stats["documents"])
     elif verb == "dedup":
         config = DedupConfig(bands=4, rows=8, graph_partitions=1)  # few tasks per stage, as the test's local run

@@ -20,7 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 #: units of one layer (corpus and train, say) may not import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("hanforge", "hanforge.errors"),  # the package docstring/version, the error hierarchy
-    ("hanforge.atomic", "hanforge.config", "hanforge.extras"),  # crash-safe files; typed config; optional deps
+    (
+        "hanforge.atomic",
+        "hanforge.config",
+        "hanforge.console",
+        "hanforge.extras",
+    ),  # files; config; display; optional deps
     ("hanforge.fingerprint", "hanforge.output"),  # content fingerprints and manifests; output folders
     ("hanforge.shards",),  # text and token shard formats, their readers and writers
     ("hanforge.tokenizer",),  # tokenizer training/loading/encoding and the tokenize job
@@ -34,6 +39,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hanforge.cli",),  # the command line: one module per verb
     ("hanforge.__main__",),  # `python -m hanforge`
 )
+
+
+@functools.cache
+def parse(path: Path) -> ast.Module:
+    """The syntax tree of one file (parsed once for all the checks)."""
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
 
 def module_names(package: Path) -> dict[str, tuple[Path, bool]]:
@@ -56,7 +67,7 @@ def import_graph(package: Path) -> dict[str, set[str]]:
     for name, (path, is_package) in modules.items():
         here = name if is_package else name.rpartition(".")[0]
         targets: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        for node in ast.walk(parse(path)):
             if isinstance(node, ast.Import):
                 targets.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
@@ -183,3 +194,51 @@ def test_checks_find_a_cycle_and_an_upward_import(toy_package: Path):
     assert layer_violations(graph, layers) == [
         "hanforge.low.d -> hanforge.high.c (hanforge.low may not import hanforge.high)"
     ]
+
+
+#: The longest function body (lines from its first statement after the docstring to its end) a
+#: module outside ``hanforge/train/`` may hold. Issue 19 asks for drivers under ~60 lines; the
+#: limit leaves 20 lines of slack so that a small fix to a 60-line function does not fail CI,
+#: while a new 100-line driver (the old tokenize job held 131) does. ``hanforge/train/`` is
+#: exempt until the TRL layer replaces its loop (then drop the exemption).
+MAX_FUNCTION_LINES = 80
+LONG_FUNCTION_EXEMPT = ("train",)
+
+
+def long_functions(package: Path, *, limit: int = MAX_FUNCTION_LINES, exempt=LONG_FUNCTION_EXEMPT) -> list[str]:
+    """``path:line name (N lines)`` of every function whose body is longer than ``limit`` lines."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package).parts
+        if parts[0] in exempt or parts[0] == "sample":
+            continue
+        for node in ast.walk(parse(path)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            body = node.body
+            if len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                body = body[1:]  # the docstring does not count
+            size = node.end_lineno - body[0].lineno + 1
+            if size > limit:
+                found.append(f"{path.relative_to(package.parent)}:{node.lineno} {node.name} ({size} lines)")
+    return found
+
+
+def test_no_long_function_outside_train():
+    assert long_functions(ROOT / "hanforge") == []
+
+
+def test_long_function_check_finds_one(tmp_path: Path):
+    pkg = tmp_path / "hanforge"
+    (pkg / "train").mkdir(parents=True)
+
+    def function(name: str, num_lines: int, indent: str = "") -> str:
+        lines = [f"def {name}():", '    """A docstring', '    of two lines."""'] + [
+            f"    x = {i}" for i in range(num_lines)
+        ]
+        return "".join(f"{indent}{line}\n" for line in lines)
+
+    (pkg / "short.py").write_text(function("f", 5))
+    (pkg / "train" / "loop.py").write_text(function("g", 6))  # exempt
+    (pkg / "long.py").write_text("class C:\n" + function("h", 6, indent="    "))
+    assert long_functions(pkg, limit=5) == ["hanforge/long.py:2 h (6 lines)"]

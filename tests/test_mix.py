@@ -114,9 +114,15 @@ def test_budget_beyond_the_epoch_cap_is_a_clear_error(sources, tmp_path):
 
 def test_weighting_by_dup_cluster_size_repeats_popular_documents_more(sources, tmp_path):
     cfg = _config(sources, tmp_path, weight_by_dup_cluster=True)
-    del cfg.sources["code"]
-    cfg.sources["korean"].ratio, cfg.sources["english"].ratio = 0.9, 0.1
-    cfg.total = int(sources["sizes"]["korean"] * 1.5 / 0.9)
+    cfg = cfg.merge(
+        {
+            "sources": {
+                "korean": cfg.sources["korean"].merge({"ratio": 0.9}),
+                "english": cfg.sources["english"].merge({"ratio": 0.1}),
+            },
+            "total": int(sources["sizes"]["korean"] * 1.5 / 0.9),
+        }
+    )
     manifest = mix_sources(cfg)
     assert manifest["sources"]["korean"]["weight_by_dup_cluster"]
     out = pl.concat([pl.read_parquet(tmp_path / "mix" / f) for f in manifest["shards"]])

@@ -60,7 +60,9 @@ def pinned_chain(work: Path) -> dict[str, str]:
     from hanforge.tokenizer.train import TokenizerTrainConfig, train_tokenizer
 
     cfg = load_pipelines(REPO / "pipelines.toml").pipeline(None)
-    cfg = cfg.replace(inputs=[str(REPO / "hanforge" / "sample" / "debian-faq-ko")], output=str(work / "run"), tasks=2)
+    cfg = cfg.merge(
+        dict(inputs=[str(REPO / "hanforge" / "sample" / "debian-faq-ko")], output=str(work / "run"), tasks=2)
+    )
     run_pipeline(cfg)
     run_dedup([work / "run"], output=work / "dedup")
     train_tokenizer(

@@ -83,7 +83,7 @@ def test_no_raw_pii_in_any_column_of_kept_or_excluded_shards(tmp_path, sample_ht
     )
 
     cfg = load_pipelines(REPO / "pipelines.toml").pipeline(None)
-    cfg = cfg.replace(inputs=[str(inputs)], output=str(tmp_path / "out"), tasks=1)
+    cfg = cfg.merge(dict(inputs=[str(inputs)], output=str(tmp_path / "out"), tasks=1))
     summary = run_pipeline(cfg)
 
     rows = pl.read_parquet(tmp_path / "out" / "*" / "*.parquet")

@@ -91,7 +91,7 @@ def running_a_task(node) -> bool:
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory) -> Path:
     cfg = load_pipelines(REPO / "pipelines.toml").pipeline(None)
-    cfg = cfg.replace(output=str(tmp_path_factory.mktemp("local") / "out"), tasks=4, workers=2)
+    cfg = cfg.merge({"output": str(tmp_path_factory.mktemp("local") / "out"), "tasks": 4, "workers": 2})
     run_pipeline(cfg)
     return Path(cfg.output)
 

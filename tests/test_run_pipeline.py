@@ -25,7 +25,7 @@ PIPELINES = REPO / "pipelines.toml"
 
 def default_cfg(tmp_path: Path, **changes):
     cfg = load_pipelines(PIPELINES).pipeline(None)
-    return cfg.replace(output=str(tmp_path / changes.pop("name", "out")), **changes)
+    return cfg.merge(dict(output=str(tmp_path / changes.pop("name", "out")), **changes))
 
 
 def shard_bytes(output: Path) -> dict[str, bytes]:
@@ -119,7 +119,7 @@ def test_two_workers_and_reruns_give_identical_shards(reference_run, tmp_path):
 
 def test_output_of_another_run_is_not_mixed(reference_run, tmp_path):
     cfg, _ = reference_run
-    other = cfg.replace(tasks=3)
+    other = cfg.merge(dict(tasks=3))
     with pytest.raises(OutputError, match="different config"):
         run_pipeline(other)
 

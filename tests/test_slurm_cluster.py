@@ -55,7 +55,7 @@ def slurm_env(slurm, monkeypatch):
 
 def sample_cfg(tmp_path: Path, name: str, **changes):
     cfg = load_pipelines(PIPELINES).pipeline(None)
-    return cfg.replace(output=str(tmp_path / name), tasks=4, **changes)
+    return cfg.merge(dict(output=str(tmp_path / name), tasks=4, **changes))
 
 
 def shard_bytes(output: Path) -> dict[str, bytes]:
@@ -79,9 +79,11 @@ def local_run(tmp_path_factory):
 
 
 def on_slurm(cfg, **slurm_changes):
-    return cfg.replace(
-        executor="slurm",
-        slurm=SlurmConfig(partition="cpu", time="00:30:00", cpus_per_task=1, mem_per_cpu_gb=1, **slurm_changes),
+    return cfg.merge(
+        dict(
+            executor="slurm",
+            slurm=SlurmConfig(partition="cpu", time="00:30:00", cpus_per_task=1, mem_per_cpu_gb=1, **slurm_changes),
+        )
     )
 
 

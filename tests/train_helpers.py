@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eval_helpers import tiny_qwen2
 from token_helpers import sample_texts, train_tiny_tokenizer, write_text_shards
 
 from hanforge.train.config import TrainConfig
@@ -39,23 +40,7 @@ def build_tokenizer_and_shards(root: Path, html_files: list[Path], *, seq_len: i
 
 def build_tiny_model(folder: Path, *, vocab_size: int, seed: int = 0, tie: bool = True) -> Path:
     """A random-init 2-layer Qwen2 (hidden 64) saved as safetensors."""
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    torch.manual_seed(seed)
-    config = Qwen2Config(
-        vocab_size=vocab_size,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        tie_word_embeddings=tie,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    Qwen2ForCausalLM(config).save_pretrained(folder)
+    tiny_qwen2(vocab_size, seed=seed, hidden_size=64, tie=tie).save_pretrained(folder)
     return folder
 
 

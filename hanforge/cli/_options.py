@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import inspect
 from collections.abc import Callable
+from typing import Any
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -67,3 +68,17 @@ def add_progress(p: argparse.ArgumentParser, *, verbose: bool = False) -> None:
             action="store_true",
             help="show the task logs on the console (default: they go to <output>/logs/console.log)",
         )
+
+
+def add_job_options(p: argparse.ArgumentParser, *, workers: int | None = 1, verbose: bool = False) -> None:
+    """``--workers``, ``--overwrite``, ``--no-progress`` (and ``--verbose``): every job writing an output folder."""
+    add_workers(p, default=workers)
+    add_overwrite(p)
+    add_progress(p, verbose=verbose)
+
+
+def given_options(args: argparse.Namespace, *names: str, **renamed: str) -> dict[str, Any]:
+    """The config overrides a user gave: ``{key: value}`` of the options in ``names`` (and of
+    ``renamed``, config key = option name) that are not None, for ``ConfigBase.merge``."""
+    pairs = [(name, name) for name in names] + list(renamed.items())
+    return {key: getattr(args, option) for key, option in pairs if getattr(args, option) is not None}

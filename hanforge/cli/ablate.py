@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from hanforge.cli._options import add_verb, given_options
+
+#: The line ``hanforge --help`` shows for this verb.
+HELP = "data ablation: same proxy model on each corpus variant → bits/char table"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "ablate",
-        help="data ablation: same proxy model on each corpus variant → bits/char table",
-        description=ablate_command.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_verb(sub, "ablate", ablate_command, help=HELP)
     p.add_argument("config", help="ablate.toml (see docs/eval.md)")
     p.add_argument("--output", help="output folder (overrides output in the config)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=ablate_command)
 
 
 def ablate_command(args: argparse.Namespace) -> int:
@@ -31,9 +30,7 @@ def ablate_command(args: argparse.Namespace) -> int:
     from hanforge.eval.ablate import format_ablation_table, run_ablation
     from hanforge.eval.ablate_config import load_ablation_config
 
-    cfg = load_ablation_config(args.config)
-    if args.output:
-        cfg.output = args.output
+    cfg = load_ablation_config(args.config).merge(given_options(args, "output"))
     results = run_ablation(cfg, progress=not args.no_progress)
     print(format_ablation_table(results))
     print(

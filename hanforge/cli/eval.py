@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from hanforge.cli._options import add_verb
+
+#: The line ``hanforge --help`` shows for this verb.
+HELP = "evaluate a causal LM: bits/char, Korean benchmarks (lm-eval), token efficiency"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "eval",
-        help="evaluate a causal LM: bits/char, Korean benchmarks (lm-eval), token efficiency",
-        description=eval_command.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_verb(sub, "eval", eval_command, help=HELP)
     p.add_argument("--model", required=True, help="Hugging Face model folder, or a .gguf file")
     p.add_argument("--gguf-file", help="GGUF file name inside --model (a folder)")
     p.add_argument(
@@ -45,7 +45,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     p.add_argument("--output", default="eval-out", help="folder for eval.json, eval.md and harness task files")
-    p.set_defaults(func=eval_command)
 
 
 def eval_command(args: argparse.Namespace) -> int:
@@ -65,22 +64,13 @@ def eval_command(args: argparse.Namespace) -> int:
     from hanforge.atomic import atomic_write_json
     from hanforge.eval.report import evaluate_model, format_eval_report, parse_named
 
+    same_names = ("gguf_file", "max_chars", "window", "stride", "batch_size", "tasks", "num_fewshot", "seed", "limit")
     report = evaluate_model(
         model_path=args.model,
-        gguf_file=args.gguf_file,
         texts=parse_named(args.text, what="--text"),
-        max_chars=args.max_chars,
-        window=args.window,
-        stride=args.stride,
-        batch_size=args.batch_size,
-        tasks=args.tasks,
         task_data=parse_named(args.task_data, what="--task-data"),
-        num_fewshot=args.num_fewshot,
-        seed=args.seed,
-        limit=args.limit,
-        device=args.device,
-        dtype=args.dtype,
         work_dir=args.output,
+        **{name: getattr(args, name) for name in (*same_names, "device", "dtype")},
     )
     from pathlib import Path
 

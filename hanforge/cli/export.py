@@ -6,14 +6,12 @@ import argparse
 
 from hanforge.cli._options import add_verb
 
+#: The line ``hanforge --help`` shows for this verb.
+HELP = "export a trained run: merged safetensors, bnb 4-bit, GGUF f16/q8_0/q4_k_m (verified), --deploy files"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_verb(
-        sub,
-        "export",
-        export_command,
-        help="export a trained run: merged safetensors, bnb 4-bit, GGUF f16/q8_0/q4_k_m (verified), --deploy files",
-    )
+    p = add_verb(sub, "export", export_command, help=HELP)
     p.add_argument("source", help="run folder (hanforge train --output), its merged/ folder, or a model folder")
     p.add_argument("--output", help="export folder (default: <run>/export)")
     p.add_argument(

@@ -6,9 +6,8 @@ Thin wrapper over :func:`hanforge.corpus.mix.mix_sources`.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
-from hanforge.cli._options import add_config, add_output, add_overwrite, add_verb
+from hanforge.cli._options import add_config, add_output, add_overwrite, add_verb, given_options
 
 
 def mix_command(args: argparse.Namespace) -> int:
@@ -19,13 +18,11 @@ def mix_command(args: argparse.Namespace) -> int:
 
     Example:  hanforge mix --config pipelines.toml --total 2000000000
     """
-    from hanforge.corpus.mix import format_mix_report, load_mix_config, mix_sources
+    from hanforge.console import format_mix_report
+    from hanforge.corpus.mix import load_mix_config, mix_sources
     from hanforge.corpus.pipeline import default_config_path
 
-    config = load_mix_config(args.config or default_config_path())
-    changes = {key: getattr(args, key) for key in ("total", "output", "seed") if getattr(args, key) is not None}
-    if changes:
-        config = dataclasses.replace(config, **changes)  # validated by mix_sources
+    config = load_mix_config(args.config or default_config_path()).merge(given_options(args, "total", "output", "seed"))
     manifest = mix_sources(config, overwrite=args.overwrite)
     print(format_mix_report(manifest))
     print(f"wrote {config.output}/shards/ ({len(manifest['shards'])} shard(s)) and manifest.json")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import re
 
-from hanforge.cli._options import add_verb
+from hanforge.cli._options import add_verb, given_options
+
+#: The line ``hanforge --help`` shows for this verb.
+HELP = "time and cost of a training recipe from measured throughput (--calibrate N measures this machine)"
 
 
 def _tokens(text: str) -> float:
@@ -20,12 +23,7 @@ def _tokens(text: str) -> float:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_verb(
-        sub,
-        "plan",
-        plan_command,
-        help="time and cost of a training recipe from measured throughput (--calibrate N measures this machine)",
-    )
+    p = add_verb(sub, "plan", plan_command, help=HELP)
     p.add_argument("--stage", choices=["cpt", "sft", "dpo"], default="cpt")
     p.add_argument("--params", type=float, help="model size in billions of parameters (e.g. 7.6)")
     p.add_argument("--tokens", type=_tokens, help="training tokens (2e9, 500M, 1T)")
@@ -76,16 +74,9 @@ def plan_command(args: argparse.Namespace) -> int:
         return 0
     if args.params is None or args.tokens is None:
         raise ConfigError("give --params (billions) and --tokens, or --list, or --calibrate N --config ...")
-    plan = estimate(
-        rows,
-        stage=args.stage,
-        num_params_b=args.params,
-        tokens=args.tokens,
-        gpu=args.gpu,
-        num_gpus=args.gpus,
-        price_per_gpu_hour=args.price,
-        finetuning=args.finetuning,
-        backend=args.backend,
+    recipe = given_options(
+        args, "stage", "tokens", "gpu", "finetuning", "backend", num_params_b="params", num_gpus="gpus"
     )
+    plan = estimate(rows, price_per_gpu_hour=args.price, **recipe)
     print(format_plan(plan))
     return 0

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from hanforge.cli._options import add_verb
+
+#: The line ``hanforge --help`` shows for this verb.
+HELP = "write a self-contained HTML report of an output folder"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "report",
-        help="write a self-contained HTML report of an output folder",
-        description=report_command.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_verb(sub, "report", report_command, help=HELP)
     p.add_argument("output", help="output folder of hanforge run, dedup, mix or tokenize (or a folder of text shards)")
     p.add_argument("--compare", metavar="OTHER_OUTPUT", help="a second output folder shown side by side")
     p.add_argument("--out", metavar="FILE", help="where to write the page (default: OUTPUT/report.html)")
-    p.set_defaults(func=report_command)
 
 
 def report_command(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hanforge.cli._options import add_config, add_inputs, add_output, add_overwrite, add_progress, add_verb, add_workers
+from hanforge.cli._options import add_config, add_inputs, add_job_options, add_output, add_verb, given_options
 from hanforge.errors import ConfigError
 
 
@@ -20,14 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pipeline", help="pipeline name (default: the file's default_pipeline)")
     add_output(p, "output folder (default: the pipeline's output)", required=False)
     p.add_argument("--source", help="value of the source column (default: input folder/file name)")
-    add_workers(p, default=None)
+    add_job_options(p, workers=None, verbose=True)
     p.add_argument(
         "--tasks", type=int, metavar="N", help="number of tasks (fixes the shard layout; default from config)"
     )
     p.add_argument("--executor", choices=["local", "ray", "slurm"], help="where tasks run (default from config)")
-    add_overwrite(p)
     p.add_argument("--list", action="store_true", help="list the pipelines in the file and exit")
-    add_progress(p, verbose=True)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -41,8 +39,8 @@ def run_command(args: argparse.Namespace) -> int:
     Examples:  hanforge run
                hanforge run crawl/ --config pipelines.toml --pipeline korean-web --workers 8
     """
+    from hanforge.console import print_run_summary, task_progress
     from hanforge.corpus.pipeline import default_config_path, load_pipelines
-    from hanforge.corpus.report import print_run_summary, task_progress
     from hanforge.corpus.runner import run_pipeline
     from hanforge.output import SUBMITTED
 
@@ -56,15 +54,10 @@ def run_command(args: argparse.Namespace) -> int:
             marker = "*" if name == pipelines.default_pipeline else " "
             print(f"{marker} {name}: {cfg.description}")
         return 0
-    cfg = pipelines.pipeline(args.pipeline)
-    changes = {}
+    overrides = given_options(args, "source", "output", "workers", "tasks", "executor")
     if args.inputs:
-        changes["inputs"] = [str(Path(p).resolve()) if "://" not in p else p for p in args.inputs]
-    for key in ("source", "output", "workers", "tasks", "executor"):
-        if getattr(args, key) is not None:
-            changes[key] = getattr(args, key)
-    if changes:
-        cfg = cfg.replace(**changes)
+        overrides["inputs"] = [str(Path(p).resolve()) if "://" not in p else p for p in args.inputs]
+    cfg = pipelines.pipeline(args.pipeline).merge(overrides)
     with task_progress(
         f"hanforge run · {cfg.name}",
         quiet_logs=not args.verbose,

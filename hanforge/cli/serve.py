@@ -6,14 +6,12 @@ import argparse
 
 from hanforge.cli._options import add_verb
 
+#: The line ``hanforge --help`` shows for this verb.
+HELP = "serve an exported model over an OpenAI-compatible HTTP API (transformers, llama.cpp or vLLM)"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_verb(
-        sub,
-        "serve",
-        serve_command,
-        help="serve an exported model over an OpenAI-compatible HTTP API (transformers, llama.cpp or vLLM)",
-    )
+    p = add_verb(sub, "serve", serve_command, help=HELP)
     p.add_argument("model", help="export folder, run folder, model folder or .gguf file")
     p.add_argument("--backend", choices=["auto", "transformers", "llama.cpp", "vllm"], default="auto")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")

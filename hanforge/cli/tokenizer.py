@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hanforge.cli._options import HelpFormatter, add_inputs, add_output, add_overwrite, add_verb
+from hanforge.cli._options import HelpFormatter, add_inputs, add_output, add_overwrite, add_verb, given_options
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -54,13 +54,9 @@ def extend_command(args: argparse.Namespace) -> int:
     from hanforge.tokenizer.extend import extend_tokenizer
 
     m = extend_tokenizer(
-        base=args.base,
         inputs=args.inputs,
-        output=args.output,
         num_new_tokens=args.num_tokens,
-        train_vocab_size=args.train_vocab_size,
-        max_lines=args.max_lines,
-        overwrite=args.overwrite,
+        **given_options(args, "base", "output", "train_vocab_size", "max_lines", "overwrite"),
     )
     print(f"added {m['num_added_tokens']:,} Korean tokens: vocab {m['base_vocab_size']:,} → {m['vocab_size']:,}")
     print(f"wrote {args.output}/tokenizer.json, new_tokens.json, manifest.json")

@@ -22,13 +22,12 @@ TRAIN_RUN_OWNS = (
 )
 
 
+#: The line ``hanforge --help`` shows for this verb.
+HELP = "train a model: --stage cpt | sft | dpo | grpo (Unsloth on GPU, transformers+peft on CPU)"
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_verb(
-        sub,
-        "train",
-        train_command,
-        help="train a model: --stage cpt | sft | dpo | grpo (Unsloth on GPU, transformers+peft on CPU)",
-    )
+    p = add_verb(sub, "train", train_command, help=HELP)
     add_config(p, "train.toml (see docs/training.md and examples/train-*.toml)", required=True)
     p.add_argument("--stage", choices=["cpt", "sft", "dpo", "grpo"], help="stage (default: stage = ... in the config)")
     p.add_argument(

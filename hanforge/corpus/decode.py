@@ -254,7 +254,7 @@ def decode_text_bytes(raw: bytes, *, max_replacement_ratio: float = DEFAULT_MAX_
 
 
 @register_step
-@dataclass
+@dataclass(frozen=True)
 class DecodeConfig(StepConfig):
     """``decode``: turn raw HTML bytes into markup text with the right charset.
 
@@ -286,10 +286,6 @@ class DecodeStep(DocumentStep):
     """The ``decode`` step; see :class:`DecodeConfig`."""
 
     name = "decode"
-
-    def __init__(self, config: DecodeConfig):
-        super().__init__()
-        self.config = config
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         return super().run(self._free_dropped(data), rank, world_size)

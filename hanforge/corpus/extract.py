@@ -81,7 +81,7 @@ def _utf8_size_exceeds(text: str, limit: int) -> bool:
 
 
 @register_step
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class ExtractConfig(StepConfig):
     """HTML -> main text (``type = "extract"``).
 
@@ -182,8 +182,7 @@ class ExtractStep(DocumentStep):
     name: ClassVar[str] = "extract"
 
     def __init__(self, config: ExtractConfig | None = None):
-        super().__init__()
-        self.config = config or ExtractConfig()
+        super().__init__(config or ExtractConfig())
         self._extract: Callable[[str], str] | None = None  # built lazily: picklable for executors
         self._worker: SupervisedWorker[str, str] | None = None  # forked on first use, per task
         self._prefetched: dict[int, object] = {}  # id(doc) -> outcome, filled by run()

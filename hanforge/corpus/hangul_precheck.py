@@ -149,7 +149,7 @@ def korean_precheck(
 
 
 @register_step
-@dataclass
+@dataclass(frozen=True)
 class HangulPrecheckConfig(StepConfig):
     """``hangul_precheck``: drop pages with too few Hangul bytes before decoding them.
 
@@ -177,10 +177,6 @@ class HangulPrecheck(DocumentStep):
     """The ``hangul_precheck`` step; see :class:`HangulPrecheckConfig`."""
 
     name = "hangul_precheck"
-
-    def __init__(self, config: HangulPrecheckConfig):
-        super().__init__()
-        self.config = config
 
     def process(self, doc: Document) -> str | None:
         if doc.metadata.get(keys.FORMAT) != keys.FORMAT_HTML:

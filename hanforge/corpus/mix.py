@@ -36,7 +36,7 @@ import json
 import math
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -59,7 +59,7 @@ RATIO_TOLERANCE = 1e-6
 ROWS_PER_OUTPUT_SHARD = 50_000
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class MixSourceConfig(ConfigBase):
     """One source of a mix (``[mix.sources.<name>]``).
 
@@ -67,6 +67,8 @@ class MixSourceConfig(ConfigBase):
         ``*.parquet``), relative to the config file. ratio: share of the total budget.
     max_epochs / weight_by_dup_cluster: override the ``[mix]`` defaults for this source.
     """
+
+    path_fields: ClassVar[tuple[str, ...]] = ("path",)
 
     path: str = ""
     ratio: float = 0.0
@@ -82,7 +84,7 @@ class MixSourceConfig(ConfigBase):
 
 
 @register_section("mix")
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class MixConfig(ConfigBase):
     """A data mix (``[mix]`` in pipelines.toml, run by ``hanforge mix``).
 
@@ -95,6 +97,8 @@ class MixConfig(ConfigBase):
     add up to 1. token_ids: with unit "tokens", write the counted token ids beside the shards
     (``token-ids/``, 4 bytes per token) for ``hanforge tokenize`` to reuse.
     """
+
+    path_fields: ClassVar[tuple[str, ...]] = ("output", "tokenizer")
 
     output: str = ""
     total: int = 0
@@ -131,21 +135,9 @@ def load_mix_config(path: str | Path) -> MixConfig:
     data = read_toml(path)
     if "mix" not in data:
         raise ConfigError(f"{path}: no [mix] section")
-    cfg = MixConfig.from_table(data["mix"], where="mix")
     from hanforge.corpus.pipeline import config_base
 
-    base = config_base(path)
-
-    def resolve(p: str) -> str:
-        return str(p if Path(p).is_absolute() else base / p)
-
-    return cfg.merge(
-        {
-            "output": resolve(cfg.output),
-            "tokenizer": resolve(cfg.tokenizer) if cfg.tokenizer else cfg.tokenizer,
-            "sources": {name: source.merge({"path": resolve(source.path)}) for name, source in cfg.sources.items()},
-        }
-    )
+    return MixConfig.from_table(data["mix"], where="mix").resolve_paths(config_base(path))
 
 
 # -- counting ---------------------------------------------------------------------------------
@@ -410,21 +402,3 @@ def _write_mix_shards(output: Path, *, config: MixConfig, plan: dict[str, dict[s
                 flush()
     flush()
     return written
-
-
-def format_mix_report(manifest: dict[str, Any]) -> str:
-    """A Markdown table of planned vs achieved amounts and ratios per source."""
-    unit = manifest["unit"]
-    lines = [
-        f"| source | planned {unit} | achieved {unit} | planned ratio | achieved ratio | epochs | "
-        "docs sampled / repeated / not sampled |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
-    ]
-    for name, r in manifest["sources"].items():
-        lines.append(
-            f"| {name} | {r['planned']:,} | {r['achieved']:,} | {r['ratio_planned']:.4f} | "
-            f"{r['ratio_achieved']:.4f} | {r['epochs']:.3f} | {r['num_docs_sampled']:,} / "
-            f"{r['num_docs_repeated']:,} / {r['num_docs_not_sampled']:,} |"
-        )
-    lines.append(f"\ntotal: planned {manifest['total_planned']:,} {unit}, achieved {manifest['total_achieved']:,}")
-    return "\n".join(lines)

@@ -57,6 +57,18 @@ def analyzer(name: str) -> Callable[[str], list[str]]:
     return loaded.morphs
 
 
+def load_text_backends(config) -> None:
+    """Load what a filter config's ``sentences`` and ``precise`` options need (the kss backend,
+    the morpheme analyzer) when the filter is built: a missing one is one ConfigError before any
+    document is read."""
+    if config.sentences:
+        from hanforge.corpus.sentences import require_kss
+
+        require_kss(config.sentence_backend)
+    if config.precise:
+        analyzer(config.precise)
+
+
 def morphemes(text: str, name: str) -> list[str]:
     """Morphemes of ``text`` line by line (Komoran fails on some empty or odd lines)."""
     split = analyzer(name)

@@ -62,7 +62,7 @@ _SPACES = "\u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u202f\u2
 
 
 @register_step
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class NormalizeConfig(StepConfig):
     """Korean text normalization (``type = "normalize"``); every switch defaults to on.
 
@@ -170,8 +170,7 @@ class NormalizeStep(DocumentStep):
     name: ClassVar[str] = "normalize"
 
     def __init__(self, config: NormalizeConfig | None = None):
-        super().__init__()
-        self.config = config or NormalizeConfig()
+        super().__init__(config or NormalizeConfig())
 
     def process(self, doc: Document) -> str | None:
         before = doc.text

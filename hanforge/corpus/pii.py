@@ -253,7 +253,7 @@ def scrub_pii(text: str) -> tuple[str, list[PiiMatch]]:
 
 
 @register_step
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class PiiConfig(StepConfig):
     """Korean PII scrubbing (``type = "pii"``); never drops a document.
 
@@ -295,8 +295,7 @@ class PiiStep(DocumentStep):
     name: ClassVar[str] = "pii"
 
     def __init__(self, config: PiiConfig | None = None):
-        super().__init__()
-        self.config = config or PiiConfig()
+        super().__init__(config or PiiConfig())
         self.scrubber = PiiScrubber(types=tuple(self.config.types), placeholders=self.config.placeholders)
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from hanforge.config import ConfigBase, StepConfig, parse_step, read_toml, require, section_types
 from hanforge.corpus.ingest import IngestConfig
@@ -19,13 +19,12 @@ from hanforge.shards.text_writer import DEFAULT_MAX_SHARD_BYTES
 #: Where ``hanforge run`` looks when no config file is named (in the working directory).
 DEFAULT_CONFIG_NAMES = ("pipelines.toml",)
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-SAMPLE_DIR = PACKAGE_DIR / "sample"
 #: The default pipelines shipped in the package (a copy of the repository's pipelines.toml; a
 #: test keeps them equal), used when the working directory has no pipelines.toml.
 PACKAGED_CONFIG = PACKAGE_DIR / "assets" / "pipelines.toml"
 
 
-@dataclass
+@dataclass(frozen=True)
 class SlurmConfig(ConfigBase):
     """Options for datatrove's SlurmPipelineExecutor.
 
@@ -51,7 +50,7 @@ class SlurmConfig(ConfigBase):
         require(self.mem_per_cpu_gb > 0, "mem_per_cpu_gb", f"must be > 0, got {self.mem_per_cpu_gb}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RayConfig(ConfigBase):
     """Options for datatrove's RayPipelineExecutor.
 
@@ -67,7 +66,7 @@ class RayConfig(ConfigBase):
         require(self.cpus_per_task >= 1, "cpus_per_task", f"must be >= 1, got {self.cpus_per_task}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class PipelineConfig(ConfigBase):
     """One corpus pipeline: inputs → reader → steps → kept/excluded text shards.
 
@@ -75,7 +74,8 @@ class PipelineConfig(ConfigBase):
     inputs: input paths (files or folders; relative paths resolve against the config file's
         folder; ``sample:`` prefix resolves into the embedded sample). Inputs on the command line
         replace them.
-    output: output folder (relative to the working directory). ``--output`` replaces it.
+    output: output folder (relative to the config file's folder). ``--output`` replaces it
+        (relative to the working directory).
     source: value of the ``source`` column (default: each input's folder or file name).
     tasks: number of tasks the inputs are split into (0 = one per input file, at most 64).
         Output is identical for any number of workers because tasks, not workers, define shards.
@@ -86,6 +86,8 @@ class PipelineConfig(ConfigBase):
     steps: the steps, in order; each an inline table with ``type`` and that step's keys.
     ray / slurm: executor options.
     """
+
+    path_fields: ClassVar[tuple[str, ...]] = ("inputs", "output")
 
     description: str = ""
     inputs: list[str] = field(default_factory=list)
@@ -106,20 +108,15 @@ class PipelineConfig(ConfigBase):
         require(self.workers >= 1, "workers", f"must be >= 1, got {self.workers}")
         require(self.shard_max_bytes >= 1 << 16, "shard_max_bytes", f"must be >= 65536, got {self.shard_max_bytes}")
         where = getattr(self, "_where", "pipeline")
-        self.step_configs: list[StepConfig] = [
+        step_configs: list[StepConfig] = [
             parse_step(table, where=f"{where}.steps[{i}]") for i, table in enumerate(self.steps)
         ]
+        object.__setattr__(self, "step_configs", step_configs)  # derived from steps, built once
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["steps"] = [s.to_dict() for s in self.step_configs]
         return out
-
-    def replace(self, **changes: Any) -> PipelineConfig:
-        """A copy with ``changes`` applied and validated again (:meth:`ConfigBase.merge`)."""
-        if not hasattr(self, "_where"):
-            self._where = "pipeline"
-        return self.merge(changes)
 
 
 @dataclass
@@ -139,15 +136,6 @@ class PipelinesFile:
         return self.pipelines[name]
 
 
-def resolve_input(path: str, *, base: Path) -> str:
-    """Resolve a configured input path: ``sample:...`` → embedded sample; relative → ``base``."""
-    if path.startswith("sample:"):
-        return str(SAMPLE_DIR / path.removeprefix("sample:").lstrip("/"))
-    if "://" in path or Path(path).is_absolute():
-        return path
-    return str((base / path).resolve())
-
-
 def load_pipelines(path: str | Path) -> PipelinesFile:
     """Parse and validate a pipelines file (every key checked before any work starts)."""
     path = Path(path)
@@ -162,8 +150,7 @@ def load_pipelines(path: str | Path) -> PipelinesFile:
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: pipelines.{name}: expected a table")
         cfg = PipelineConfig.from_table({**table, "name": name}, where=f"pipelines.{name}")
-        cfg.inputs = [resolve_input(p, base=config_base(path)) for p in cfg.inputs]
-        pipelines[name] = cfg
+        pipelines[name] = cfg.resolve_paths(config_base(path))
     if default is None:
         default = next(iter(pipelines))
     if not isinstance(default, str) or default not in pipelines:

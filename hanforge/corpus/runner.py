@@ -30,6 +30,7 @@ from hanforge.corpus.sandbox import children_die_with_this_process
 from hanforge.errors import ConfigError, InputError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
 from hanforge.output import SUBMITTED, IncompleteRunError, JobOutput
+from hanforge.shards.text_reader import shard_row_counts
 from hanforge.shards.text_writer import ShardWriterStep
 
 MAX_DEFAULT_TASKS = 64
@@ -56,6 +57,33 @@ def execute_steps(
     (``--dependency=afterok``; see :mod:`hanforge.corpus.slurm_chain`).
     """
     logging_dir = str(logging_dir)
+    ex = _make_executor(
+        steps,
+        logging_dir,
+        executor,
+        tasks=tasks,
+        workers=workers,
+        job_name=job_name,
+        options=executor_options,
+        after=after,
+    )
+    poller = _CompletionPoller(Path(logging_dir), tasks, on_progress) if on_progress and executor != "slurm" else None
+    if poller:
+        poller.start()
+    try:
+        with children_die_with_this_process():  # no datatrove Manager outlives a killed run
+            ex.run()
+    finally:
+        if poller:
+            poller.stop()
+    job_id = getattr(ex, "job_id", None)
+    return str(job_id) if executor == "slurm" and job_id not in (None, -1) else None
+
+
+def _make_executor(
+    steps, logging_dir: str, executor: str, *, tasks: int, workers: int, job_name: str, options, after: str | None
+):
+    """The datatrove executor of ``executor`` (local, ray or slurm) over ``steps``."""
     if executor == "local":
         from datatrove.executor import LocalPipelineExecutor
 
@@ -73,44 +101,29 @@ def execute_steps(
             tasks=tasks,
             workers=workers,
             logging_dir=logging_dir,
-            options=executor_options if isinstance(executor_options, RayConfig) else RayConfig(),
+            options=options if isinstance(options, RayConfig) else RayConfig(),
         )
     elif executor == "slurm":
-        options = executor_options if isinstance(executor_options, SlurmConfig) else SlurmConfig()
+        options = options if isinstance(options, SlurmConfig) else SlurmConfig()
         if not options.partition:
             raise ConfigError("slurm.partition: required to submit to Slurm (set it in the pipeline's [slurm] table)")
         from hanforge.corpus.slurm_chain import HanforgeSlurmExecutor
 
+        same_names = ("time", "partition", "cpus_per_task", "mem_per_cpu_gb", "qos", "venv_path")
         ex = HanforgeSlurmExecutor(
             steps,
             tasks=tasks,
             workers=workers,
-            time=options.time,
-            partition=options.partition,
-            cpus_per_task=options.cpus_per_task,
-            mem_per_cpu_gb=options.mem_per_cpu_gb,
             job_name=options.job_name or job_name,
-            qos=options.qos,
-            venv_path=options.venv_path,
             sbatch_args=dict(options.sbatch_args),
             logging_dir=logging_dir,
             skip_completed=True,
-            max_array_launch_parallel=options.max_array_launch_parallel,
             depends_job_id=after,
+            **{name: getattr(options, name) for name in (*same_names, "max_array_launch_parallel")},
         )
     else:
         raise ConfigError(f"executor: unknown executor {executor!r} (local, ray, slurm)")
-    poller = _CompletionPoller(Path(logging_dir), tasks, on_progress) if on_progress and executor != "slurm" else None
-    if poller:
-        poller.start()
-    try:
-        with children_die_with_this_process():  # no datatrove Manager outlives a killed run
-            ex.run()
-    finally:
-        if poller:
-            poller.stop()
-    job_id = getattr(ex, "job_id", None)
-    return str(job_id) if executor == "slurm" and job_id not in (None, -1) else None
+    return ex
 
 
 def _ray_executor(steps, *, tasks: int, workers: int, logging_dir: str, options: RayConfig):
@@ -250,33 +263,68 @@ def run_pipeline(cfg: PipelineConfig, *, overwrite: bool = False, on_progress=No
                 f"only {len(done)} of {tasks} tasks completed; see {output / LOGS / 'logs'} "
                 "and rerun the same command to resume"
             )
-        shard_rows = {
-            str(p.relative_to(output)): pq.read_metadata(p).num_rows
-            for sub in ("shards", "excluded")
-            for p in sorted((output / sub).glob("*.parquet"))
-        }
         skipped = done_before & set(range(tasks))
-        num_docs_this_run = sum(
-            n for name, n in shard_rows.items() if int(Path(name).name.split("-")[0]) not in skipped
-        )
-        stats = collect_stats(
-            output,
-            seconds=seconds,
-            num_docs_this_run=num_docs_this_run,
-            input_bytes=sum(Path(f.path).stat().st_size for f in files if Path(f.path).is_file()),
-            num_kept=sum(n for name, n in shard_rows.items() if name.startswith("shards/")),
-        )
-        atomic_write_json(output / "stats.json", stats)
-        write_manifest(
-            output,
-            kind="text-shards",
-            config=fingerprint["config"],
-            inputs=fingerprint["inputs"],
-            tasks=tasks,
-            shards=shard_rows,
+        stats = _write_results(
+            output, files=files, fingerprint=fingerprint, tasks=tasks, skipped=skipped, seconds=seconds
         )
         job.finish()
     return RunSummary(output=output, tasks=tasks, stats=stats, num_tasks_skipped=len(skipped))
+
+
+def _write_results(
+    output: Path, *, files: list[InputFile], fingerprint: dict[str, Any], tasks: int, skipped: set[int], seconds: float
+) -> dict[str, Any]:
+    """stats.json and manifest.json of a run whose tasks all completed; returns the stats
+    (``skipped``: the tasks done by an earlier, resumed run)."""
+    shard_rows = shard_row_counts(output)
+    stats = collect_stats(
+        output,
+        seconds=seconds,
+        num_docs_this_run=sum(n for name, n in shard_rows.items() if int(Path(name).name.split("-")[0]) not in skipped),
+        input_bytes=sum(Path(f.path).stat().st_size for f in files if Path(f.path).is_file()),
+        num_kept=sum(n for name, n in shard_rows.items() if name.startswith("shards/")),
+    )
+    atomic_write_json(output / "stats.json", stats)
+    write_manifest(
+        output,
+        kind="text-shards",
+        config=fingerprint["config"],
+        inputs=fingerprint["inputs"],
+        tasks=tasks,
+        shards=shard_rows,
+    )
+    return stats
+
+
+def _merge_task_stats(folder: Path) -> tuple[dict[str, Counter], Counter]:
+    """Per step (in pipeline order): datatrove's counters summed over the tasks' stats files,
+    and the step's seconds."""
+    per_step: dict[str, Counter] = {}
+    step_seconds: Counter = Counter()
+    for path in sorted(folder.glob("*.json")):
+        for step in json.loads(path.read_text(encoding="utf-8")):
+            name = step["name"].removeprefix("hanforge: ")
+            counts = per_step.setdefault(name, Counter())
+            for key, value in step.get("stats", {}).items():
+                counts[key] += value["total"] if isinstance(value, dict) else value
+            step_seconds[name] += (
+                step.get("time_stats", {}).get("total", 0.0) if isinstance(step.get("time_stats"), dict) else 0.0
+            )
+    return per_step, step_seconds
+
+
+def _step_row(name: str, counts: Counter, *, seconds: float) -> dict[str, Any]:
+    """One step's entry of ``stats.json["steps"]``."""
+    reasons = {k.split("/", 1)[1]: int(v) for k, v in counts.items() if k.startswith("dropped/")}
+    return {
+        "step": name,
+        "docs_in": int(counts.get("docs_in", counts.get("documents", 0))),
+        "kept": int(counts.get("kept", 0)),
+        "dropped": int(counts.get("dropped", 0)),
+        "drop_reasons": dict(sorted(reasons.items())),
+        "seconds": round(seconds, 3),
+        "counters": {k: int(v) for k, v in sorted(counts.items()) if "/" not in k},
+    }
 
 
 def collect_stats(
@@ -285,39 +333,11 @@ def collect_stats(
     """Merge datatrove's per-task stats into hanforge's ``stats.json`` layout (``num_kept``: rows
     in the kept shards, read from their footers by the caller; ``num_docs_this_run``: documents
     of the tasks this run did, for docs/s; a resumed run skips the tasks done before)."""
-    per_step: dict[str, Counter] = {}
-    step_seconds: Counter = Counter()
-    order: list[str] = []
-    for path in sorted((output / LOGS / "stats").glob("*.json")):
-        for step in json.loads(path.read_text(encoding="utf-8")):
-            name = step["name"].removeprefix("hanforge: ")
-            if name not in per_step:
-                per_step[name] = Counter()
-                order.append(name)
-            for key, value in step.get("stats", {}).items():
-                per_step[name][key] += value["total"] if isinstance(value, dict) else value
-            step_seconds[name] += (
-                step.get("time_stats", {}).get("total", 0.0) if isinstance(step.get("time_stats"), dict) else 0.0
-            )
-    steps_out = []
-    drop_reasons: Counter = Counter()
+    per_step, step_seconds = _merge_task_stats(output / LOGS / "stats")
+    steps_out = [_step_row(name, counts, seconds=step_seconds[name]) for name, counts in per_step.items()]
     pii: Counter = Counter()
-    for name in order:
-        counts = per_step[name]
-        reasons = {k.split("/", 1)[1]: int(v) for k, v in counts.items() if k.startswith("dropped/")}
-        drop_reasons.update(reasons)
+    for counts in per_step.values():
         pii.update({k.split("/", 1)[1]: int(v) for k, v in counts.items() if k.startswith("pii/")})
-        steps_out.append(
-            {
-                "step": name,
-                "docs_in": int(counts.get("docs_in", counts.get("documents", 0))),
-                "kept": int(counts.get("kept", 0)),
-                "dropped": int(counts.get("dropped", 0)),
-                "drop_reasons": dict(sorted(reasons.items())),
-                "seconds": round(step_seconds[name], 3),
-                "counters": {k: int(v) for k, v in sorted(counts.items()) if "/" not in k},
-            }
-        )
     kept = num_kept
     excluded_reasons: Counter = Counter()
     for p in (output / "excluded").glob("*.parquet"):

@@ -13,7 +13,7 @@ An exception raised while processing one document drops that document with reaso
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
@@ -44,6 +44,10 @@ class DocumentStep(PipelineStep):
 
     type: ClassVar[str] = "hanforge"
     name: ClassVar[str] = "step"
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__()
+        self.config = config  # the step's typed config (the object its ``build()`` came from)
 
     @abstractmethod
     def process(self, doc: Document) -> str | None:

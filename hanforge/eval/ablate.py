@@ -61,13 +61,8 @@ def variant_text(v: VariantConfig, cfg: AblationConfig, folder: Path, *, log: Ca
         )
     steps = [s for s in pipeline.steps if s.get("type") not in v.drop_steps]
     # folders named after the variant: shard keys (input folder name + file) stay unique in the union
-    run_cfg = pipeline.replace(
-        inputs=list(cfg.inputs),
-        output=str(folder / f"{v.name}-run"),
-        steps=steps,
-        workers=cfg.workers,
-        executor="local",
-    )
+    overrides = {"inputs": list(cfg.inputs), "output": str(folder / f"{v.name}-run"), "steps": steps}
+    run_cfg = pipeline.merge({**overrides, "workers": cfg.workers, "executor": "local"})
     log(f"[{v.name}] hanforge run {v.pipeline}" + (f" without {', '.join(v.drop_steps)}" if v.drop_steps else ""))
     run_pipeline(run_cfg, overwrite=True)
     if not v.dedup:
@@ -176,10 +171,7 @@ def run_ablation(cfg: AblationConfig, *, progress: bool = True, log: Callable[[s
     """Run every variant × seed; write ``table.md``, ``results.json`` and ``bits_per_char.png``."""
     import torch
 
-    from hanforge.eval.bits import bits_per_char
-    from hanforge.eval.models import load_causal_lm
     from hanforge.eval.texts import read_eval_texts
-    from hanforge.tokenizer.tokenize_job import tokenize_shards
 
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -190,70 +182,11 @@ def run_ablation(cfg: AblationConfig, *, progress: bool = True, log: Callable[[s
     for v in cfg.variants:
         texts[v.name] = variant_text(v, cfg, out / "variants" / v.name, log=log)
         rows.append({"name": v.name, "source": v.to_dict(), **text_stats(texts[v.name], heldout_hashes, name=v.name)})
-    tok_dir = Path(cfg.tokenizer) if cfg.tokenizer else out / "tokenizer"
-    if not cfg.tokenizer and not (tok_dir / "tokenizer.json").is_file():
-        from hanforge.tokenizer.train import TokenizerTrainConfig, train_tokenizer
-
-        log(f"shared tokenizer: SentencePiece BPE ({cfg.tokenizer_vocab_size}) on the union of the variants")
-        train_tokenizer(
-            inputs=list(texts.values()),
-            output=tok_dir,
-            config=TokenizerTrainConfig(vocab_size=cfg.tokenizer_vocab_size),
-        )
+    tok_dir = _shared_tokenizer(cfg, texts=list(texts.values()), out=out, log=log)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    budget_tokens = cfg.num_steps * cfg.batch_size * cfg.seq_len
+    run = {"cfg": cfg, "tok_dir": tok_dir, "heldout": heldout, "device": device, "progress": progress, "log": log}
     for row, v in zip(rows, cfg.variants, strict=True):
-        folder = out / "variants" / v.name
-        manifest = tokenize_shards(
-            inputs=[texts[v.name]],
-            tokenizer=tok_dir,
-            seq_len=cfg.seq_len,
-            output=folder / "tokens",
-            shuffle_seed=0,
-            overwrite=True,
-            progress=progress,
-        )
-        row["num_tokens"] = int(manifest["num_tokens"])
-        row["num_rows"] = int(manifest["num_rows"])
-        row["epochs"] = budget_tokens / max(1, row["num_rows"] * cfg.seq_len)
-        row["runs"] = []
-        for seed in cfg.seeds:
-            init = init_proxy(cfg, tok_dir, seed=seed, folder=out / "init" / f"seed-{seed}")
-            log(f"[{v.name}] train proxy, seed {seed}: {cfg.num_steps} steps x {cfg.batch_size} x {cfg.seq_len} tokens")
-            summary = train_proxy(
-                cfg,
-                init=init,
-                tokenizer_dir=tok_dir,
-                tokens=folder / "tokens",
-                seed=seed,
-                output=folder / f"seed-{seed}",
-                progress=progress,
-                log=log,
-            )
-            model, tokenizer = load_causal_lm(folder / f"seed-{seed}" / "merged", device=device, dtype="float32")
-            scored = bits_per_char(
-                model,
-                tokenizer,
-                heldout,
-                window=cfg.eval_window,
-                stride=cfg.eval_stride,
-                batch_size=cfg.eval_batch_size,
-            )
-            del model
-            row["runs"].append(
-                {
-                    "seed": seed,
-                    "bits_per_char": scored.bits_per_char,
-                    "bits_per_byte": scored.bits_per_byte,
-                    "last_loss": summary.last_loss,
-                    "steps": summary.steps,
-                    "trained_tokens": summary.num_tokens,
-                }
-            )
-            log(f"[{v.name}] seed {seed}: {scored.bits_per_char:.4f} bits/char on the held-out set")
-        bpcs = [r["bits_per_char"] for r in row["runs"]]
-        row["mean_bits_per_char"] = sum(bpcs) / len(bpcs)
-        row["seed_spread"] = max(bpcs) - min(bpcs)
+        row.update(_score_variant(v.name, text=texts[v.name], folder=out / "variants" / v.name, out=out, **run))
     base = rows[0]["mean_bits_per_char"]
     for row in rows:
         row["delta_vs_first"] = row["mean_bits_per_char"] - base
@@ -261,7 +194,7 @@ def run_ablation(cfg: AblationConfig, *, progress: bool = True, log: Callable[[s
         "variants": rows,
         "noise": max(r["seed_spread"] for r in rows),
         "heldout": {"inputs": cfg.heldout, "num_docs": len(heldout), "num_chars": sum(len(t) for t in heldout)},
-        "budget_tokens": budget_tokens,
+        "budget_tokens": cfg.num_steps * cfg.batch_size * cfg.seq_len,
         "num_steps": cfg.num_steps,
         "seeds": cfg.seeds,
         "proxy": cfg.proxy.to_dict(),
@@ -274,6 +207,81 @@ def run_ablation(cfg: AblationConfig, *, progress: bool = True, log: Callable[[s
     results["plot"] = str(plot) if plot else None
     atomic_write_json(out / "results.json", json.loads(json.dumps(results, default=str)))
     return results
+
+
+def _shared_tokenizer(cfg: AblationConfig, *, texts: list[Path], out: Path, log: Callable[[str], None]) -> Path:
+    """``cfg.tokenizer``, or a SentencePiece BPE trained once on the union of the variants' text."""
+    tok_dir = Path(cfg.tokenizer) if cfg.tokenizer else out / "tokenizer"
+    if not cfg.tokenizer and not (tok_dir / "tokenizer.json").is_file():
+        from hanforge.tokenizer.train import TokenizerTrainConfig, train_tokenizer
+
+        log(f"shared tokenizer: SentencePiece BPE ({cfg.tokenizer_vocab_size}) on the union of the variants")
+        train_tokenizer(inputs=texts, output=tok_dir, config=TokenizerTrainConfig(vocab_size=cfg.tokenizer_vocab_size))
+    return tok_dir
+
+
+def _score_variant(
+    name: str,
+    *,
+    text: Path,
+    folder: Path,
+    out: Path,
+    cfg: AblationConfig,
+    tok_dir: Path,
+    heldout: list[str],
+    device: str,
+    progress: bool,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Tokenize one variant, train a proxy per seed on it and score each on the held-out text."""
+    from hanforge.eval.bits import bits_per_char
+    from hanforge.eval.models import load_causal_lm
+    from hanforge.tokenizer.tokenize_job import tokenize_shards
+
+    manifest = tokenize_shards(
+        inputs=[text],
+        tokenizer=tok_dir,
+        seq_len=cfg.seq_len,
+        output=folder / "tokens",
+        shuffle_seed=0,
+        overwrite=True,
+        progress=progress,
+    )
+    budget_tokens = cfg.num_steps * cfg.batch_size * cfg.seq_len
+    num_rows = int(manifest["num_rows"])
+    row = {
+        "num_tokens": int(manifest["num_tokens"]),
+        "num_rows": num_rows,
+        "epochs": budget_tokens / max(1, num_rows * cfg.seq_len),
+        "runs": [],
+    }
+    for seed in cfg.seeds:
+        init = init_proxy(cfg, tok_dir, seed=seed, folder=out / "init" / f"seed-{seed}")
+        log(f"[{name}] train proxy, seed {seed}: {cfg.num_steps} steps x {cfg.batch_size} x {cfg.seq_len} tokens")
+        run_dir = folder / f"seed-{seed}"
+        summary = train_proxy(
+            cfg, init=init, tokenizer_dir=tok_dir, tokens=folder / "tokens", seed=seed, output=run_dir,
+            progress=progress, log=log,
+        )  # fmt: skip
+        model, tokenizer = load_causal_lm(run_dir / "merged", device=device, dtype="float32")
+        window = {"window": cfg.eval_window, "stride": cfg.eval_stride, "batch_size": cfg.eval_batch_size}
+        scored = bits_per_char(model, tokenizer, heldout, **window)
+        del model
+        row["runs"].append(
+            {
+                "seed": seed,
+                "bits_per_char": scored.bits_per_char,
+                "bits_per_byte": scored.bits_per_byte,
+                "last_loss": summary.last_loss,
+                "steps": summary.steps,
+                "trained_tokens": summary.num_tokens,
+            }
+        )
+        log(f"[{name}] seed {seed}: {scored.bits_per_char:.4f} bits/char on the held-out set")
+    bpcs = [r["bits_per_char"] for r in row["runs"]]
+    row["mean_bits_per_char"] = sum(bpcs) / len(bpcs)
+    row["seed_spread"] = max(bpcs) - min(bpcs)
+    return row
 
 
 def format_ablation_table(results: dict[str, Any]) -> str:

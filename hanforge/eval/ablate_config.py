@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import ClassVar
 
 from hanforge.config import ConfigBase, read_toml, require
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class VariantConfig(ConfigBase):
     """One corpus variant: a pipeline (optionally with steps removed, then dedup), a mix, or shards."""
+
+    path_fields: ClassVar[tuple[str, ...]] = ("mix", "shards")
 
     name: str = ""
     """Short name shown in the table (letters, digits, - and _)."""
@@ -62,15 +65,20 @@ class VariantConfig(ConfigBase):
         require(not (self.dedup and not self.pipeline), "dedup", "only applies to a pipeline variant")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class ProxyConfig(ConfigBase):
     """The proxy model: a fixed small Llama-style config, random init (seeded)."""
 
     hidden_size: int = 256
+    """Width of the proxy model."""
     num_layers: int = 4
+    """Decoder layers."""
     num_heads: int = 4
+    """Attention heads."""
     num_kv_heads: int = 4
+    """Key/value heads (grouped-query attention when fewer than ``num_heads``)."""
     intermediate_size: int = 768
+    """Width of the MLP."""
 
     def validate(self) -> None:
         for key in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "intermediate_size"):
@@ -79,9 +87,11 @@ class ProxyConfig(ConfigBase):
         require(self.num_heads % self.num_kv_heads == 0, "num_kv_heads", "must divide num_heads")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class AblationConfig(ConfigBase):
     """Everything ``hanforge ablate`` needs."""
+
+    path_fields: ClassVar[tuple[str, ...]] = ("output", "pipelines", "inputs", "heldout", "tokenizer")
 
     output: str = "runs/ablate"
     """Folder of the variants' text, tokens, runs and the comparison table."""
@@ -100,20 +110,29 @@ class AblationConfig(ConfigBase):
     seeds: list[int] = dataclasses.field(default_factory=lambda: [1, 2])
     """One training run per seed and variant; two seeds measure run-to-run noise."""
     seq_len: int = 512
+    """Tokens per training row (the token shards are packed to this length)."""
     token_budget: int = 1_000_000
     """Tokens (rows × seq_len) each run trains on: steps = budget / (batch_size × seq_len)."""
     batch_size: int = 16
+    """Rows per optimizer step."""
     learning_rate: float = 1e-3
+    """Peak learning rate of every proxy run."""
     warmup_steps: int = 20
+    """Warmup steps before the peak learning rate."""
     eval_window: int = 512
+    """Tokens per scoring window on the held-out text."""
     eval_stride: int = 256
+    """Tokens between scoring windows (overlap = window - stride)."""
     eval_batch_size: int = 8
+    """Scoring windows per forward pass."""
     backend: str = "auto"
     """Training backend (auto | unsloth | transformers), as ``hanforge train --backend``."""
     workers: int = 1
     """Processes of the pipeline and dedup runs."""
     proxy: ProxyConfig = dataclasses.field(default_factory=ProxyConfig)
+    """The proxy model (``[proxy]``)."""
     variants: list[VariantConfig] = dataclasses.field(default_factory=list)
+    """The corpus variants (``[[variants]]``), compared against the first."""
 
     def validate(self) -> None:
         require(len(self.variants) >= 1, "variants", "give at least one [[variants]] table")
@@ -144,28 +163,7 @@ class AblationConfig(ConfigBase):
         return self.token_budget // (self.batch_size * self.seq_len)
 
 
-def resolve_input(value: str, *, base: Path) -> str:
-    """``sample:`` paths via the corpus engine; other relative paths against ``base``. Keeps the
-    corpus engine (datatrove) unimported when no path needs it: a GPU training box may lack it."""
-    if value.startswith("sample:"):
-        from hanforge.corpus.pipeline import resolve_input as resolve_corpus_input
-
-        return resolve_corpus_input(value, base=base)
-    return value if "://" in value or Path(value).is_absolute() else str((base / value).resolve())
-
-
 def load_ablation_config(path: str | Path) -> AblationConfig:
     """Read and validate ``ablate.toml``; relative paths in it resolve against its folder."""
     path = Path(path)
-    cfg = AblationConfig.from_table(read_toml(path), where=path.name)
-    base = path.parent
-    cfg.inputs = [resolve_input(p, base=base) for p in cfg.inputs]
-    cfg.heldout = [resolve_input(p, base=base) for p in cfg.heldout]
-    cfg.pipelines = resolve_input(cfg.pipelines, base=base)
-    if cfg.tokenizer:
-        cfg.tokenizer = resolve_input(cfg.tokenizer, base=base)
-    for v in cfg.variants:
-        for key in ("mix", "shards"):
-            if getattr(v, key):
-                setattr(v, key, resolve_input(getattr(v, key), base=base))
-    return cfg
+    return AblationConfig.from_table(read_toml(path), where=path.name).resolve_paths(path.parent)

@@ -225,10 +225,7 @@ def run_harness(
         num_fewshot=num_fewshot,
         limit=limit,
         task_manager=manager,
-        random_seed=seed,
-        numpy_random_seed=seed,
-        torch_random_seed=seed,
-        fewshot_random_seed=seed,
+        **dict.fromkeys(("random_seed", "numpy_random_seed", "torch_random_seed", "fewshot_random_seed"), seed),
         log_samples=False,
         bootstrap_iters=1000,
     )

@@ -28,7 +28,7 @@ from hanforge.export.source import ExportSource, load_tokenizer, resolve_source
 FORMATS = ("merged", "bnb-4bit", *GGUF_FORMATS)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class ExportOptions(ConfigBase):
     """What ``hanforge export`` writes and checks."""
 
@@ -109,6 +109,47 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def _verify(
+    source, *, files: dict[str, Path], entries: dict[str, dict], options: ExportOptions, verify_text, log
+) -> None:
+    """Score every exported file against the source on Korean text; record it in ``entries``."""
+    from hanforge.export import verify as vf
+
+    tokenizer = load_tokenizer(source.model_dir)
+    texts = verify_text or vf.korean_sample_text(max_chars=options.verify_chars)
+    windows, num_chars = vf.token_windows(tokenizer, texts, window=options.verify_window)
+    log(f"verifying on {num_chars:,} characters of Korean text ({sum(map(len, windows)):,} tokens)")
+    reference = vf.transformers_scorer(source.model_dir)
+    cache: dict[tuple[int, ...], object] = {}
+
+    def source_scorer(ids):  # the source's logits are computed once per window
+        key = tuple(ids)
+        if key not in cache:
+            cache[key] = reference(ids)
+        return cache[key]
+
+    source_bpc = vf.bits_per_char(source_scorer, windows, num_chars)
+    if "merged" in entries:
+        entries["merged"]["verification"] = {"bits_per_char": round(source_bpc, 6), "reference": True}
+    for fmt, file in files.items():
+        if fmt == "merged":
+            continue
+        if fmt in GGUF_FORMATS:
+            mismatches = vf.gguf_vocab_mismatches(file, tokenizer)
+            if mismatches:
+                raise ExportError(f"{file}: the GGUF vocabulary differs from the tokenizer: {'; '.join(mismatches)}")
+            scorer = vf.transformers_scorer(file.parent, gguf_file=file.name)
+        else:
+            scorer = vf.transformers_scorer(file)
+        agreement = vf.compare(source_scorer, scorer, windows, num_chars=num_chars, name=fmt)
+        entries[fmt]["verification"] = {**agreement.to_dict(), "loader": "transformers"}
+        if fmt in GGUF_FORMATS and options.verify_llama_cpp:
+            lc = vf.llama_cpp_scorer(file, n_ctx=max(64, options.verify_window))
+            agreement = vf.compare(source_scorer, lc, windows, num_chars=num_chars, name=fmt)
+            entries[fmt]["verification_llama_cpp"] = {**agreement.to_dict(), "loader": "llama.cpp"}
+        del scorer
+
+
 def export_run(
     path: str | Path,
     *,
@@ -118,8 +159,6 @@ def export_run(
     log=print,
 ) -> dict:
     """Export the run or model folder ``path``; return (and write to ``<output>/export.json``) the manifest."""
-    from hanforge.export import verify as vf
-
     options = options or ExportOptions()
     path = Path(path)
     out = (
@@ -148,41 +187,7 @@ def export_run(
         )
     entries: dict[str, dict] = {fmt: {"path": str(p), "bytes": _size(p)} for fmt, p in files.items()}
     if options.verify:
-        tokenizer = load_tokenizer(source.model_dir)
-        texts = verify_text or vf.korean_sample_text(max_chars=options.verify_chars)
-        windows, num_chars = vf.token_windows(tokenizer, texts, window=options.verify_window)
-        log(f"verifying on {num_chars:,} characters of Korean text ({sum(map(len, windows)):,} tokens)")
-        reference = vf.transformers_scorer(source.model_dir)
-        cache: dict[tuple[int, ...], object] = {}
-
-        def source_scorer(ids):  # the source's logits are computed once per window
-            key = tuple(ids)
-            if key not in cache:
-                cache[key] = reference(ids)
-            return cache[key]
-
-        source_bpc = vf.bits_per_char(source_scorer, windows, num_chars)
-        if "merged" in entries:
-            entries["merged"]["verification"] = {"bits_per_char": round(source_bpc, 6), "reference": True}
-        for fmt, file in files.items():
-            if fmt == "merged":
-                continue
-            if fmt in GGUF_FORMATS:
-                mismatches = vf.gguf_vocab_mismatches(file, tokenizer)
-                if mismatches:
-                    raise ExportError(
-                        f"{file}: the GGUF vocabulary differs from the tokenizer: {'; '.join(mismatches)}"
-                    )
-                scorer = vf.transformers_scorer(file.parent, gguf_file=file.name)
-            else:
-                scorer = vf.transformers_scorer(file)
-            agreement = vf.compare(source_scorer, scorer, windows, num_chars=num_chars, name=fmt)
-            entries[fmt]["verification"] = {**agreement.to_dict(), "loader": "transformers"}
-            if fmt in GGUF_FORMATS and options.verify_llama_cpp:
-                lc = vf.llama_cpp_scorer(file, n_ctx=max(64, options.verify_window))
-                agreement = vf.compare(source_scorer, lc, windows, num_chars=num_chars, name=fmt)
-                entries[fmt]["verification_llama_cpp"] = {**agreement.to_dict(), "loader": "llama.cpp"}
-            del scorer
+        _verify(source, files=files, entries=entries, options=options, verify_text=verify_text, log=log)
     manifest = {
         "source": str(source.model_dir),
         "run": str(source.run_dir) if source.run_dir else None,

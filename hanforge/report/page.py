@@ -172,7 +172,6 @@ def _overview(aggs: list[Aggregates], names: list[str]) -> str:
 def _funnel(aggs: list[Aggregates], names: list[str]) -> str:
     if not any(a.funnel for a in aggs):
         return ""
-    parts = []
     steps = list(dict.fromkeys(s.step for a in aggs for s in a.funnel))
     by_step = [{s.step: s for s in a.funnel} for a in aggs]
     head = ["step"]
@@ -188,12 +187,20 @@ def _funnel(aggs: list[Aggregates], names: list[str]) -> str:
             )
         rows.append(row)
     diff = (2, 6) if len(aggs) > 1 else ()
-    parts.append(_table(head, rows, diff_cols=diff))
-    parts.append(
-        '<p class="note">Characters are counted as each document left the pipeline (kept: final text; '
-        "dropped: its text at the dropping step), so the character funnel shows what each drop removed, "
-        "not what extraction or boilerplate removal shortened.</p>"
+    charts = _drop_reason_charts(aggs, names) + _step_charts(aggs, names) + _source_charts(aggs, names)
+    return "".join(
+        [
+            _table(head, rows, diff_cols=diff),
+            '<p class="note">Characters are counted as each document left the pipeline (kept: final text; '
+            "dropped: its text at the dropping step), so the character funnel shows what each drop removed, "
+            "not what extraction or boilerplate removal shortened.</p>",
+            f'<div class="grid">{"".join(charts)}</div>',
+        ]
     )
+
+
+def _drop_reason_charts(aggs: list[Aggregates], names: list[str]) -> list[str]:
+    """Drop reasons by documents and by characters, one series per output folder."""
     charts = []
     for unit, col in (("documents", "num_docs"), ("characters", "num_chars")):
         reasons = list(
@@ -210,41 +217,44 @@ def _funnel(aggs: list[Aggregates], names: list[str]) -> str:
                 )
             )
         charts.append(render(BarChart(f"drop reasons by {unit}", reasons, series, unit=unit)))
+    return charts
+
+
+def _stacked(title: str, labels: list[str], kept: Series, dropped: Series) -> str:
+    return render(BarChart(title, labels, [kept, dropped], stacked=True))
+
+
+def _step_charts(aggs: list[Aggregates], names: list[str]) -> list[str]:
+    """Documents passed and dropped per step, one chart per output folder."""
+    return [
+        _stacked(
+            f"documents per step · {names[i]}",
+            [s.step for s in a.funnel],
+            Series("passed", [s.docs_out for s in a.funnel], KEPT),
+            Series("dropped", [s.docs_dropped for s in a.funnel], DROPPED_HERE),
+        )
+        for i, a in enumerate(aggs)
+        if a.funnel
+    ]
+
+
+def _source_charts(aggs: list[Aggregates], names: list[str]) -> list[str]:
+    """Documents kept and excluded per source, one chart per output folder."""
+    charts = []
     for i, a in enumerate(aggs):
-        if a.funnel:
-            kept = [s.docs_out for s in a.funnel]
-            dropped = [s.docs_dropped for s in a.funnel]
-            charts.append(
-                render(
-                    BarChart(
-                        f"documents per step · {names[i]}",
-                        [s.step for s in a.funnel],
-                        [Series("passed", kept, KEPT), Series("dropped", dropped, DROPPED_HERE)],
-                        stacked=True,
-                    )
-                )
+        if a.sources is None or not a.sources.height:
+            continue
+        srcs = sorted(set(a.sources["source"].to_list()), key=str)
+        m = {(s, k): n for s, k, n, _ in a.sources.iter_rows()}
+        charts.append(
+            _stacked(
+                f"documents per source · {names[i]}",
+                [str(s) for s in srcs],
+                Series("kept", [m.get((s, True), 0) for s in srcs], KEPT),
+                Series("excluded", [m.get((s, False), 0) for s in srcs], DROPPED_HERE),
             )
-    if any(a.sources is not None and a.sources.height for a in aggs):
-        for i, a in enumerate(aggs):
-            if a.sources is None or not a.sources.height:
-                continue
-            srcs = sorted(set(a.sources["source"].to_list()), key=str)
-            m = {(s, k): n for s, k, n, _ in a.sources.iter_rows()}
-            charts.append(
-                render(
-                    BarChart(
-                        f"documents per source · {names[i]}",
-                        [str(s) for s in srcs],
-                        [
-                            Series("kept", [m.get((s, True), 0) for s in srcs], KEPT),
-                            Series("excluded", [m.get((s, False), 0) for s in srcs], DROPPED_HERE),
-                        ],
-                        stacked=True,
-                    )
-                )
-            )
-    parts.append(f'<div class="grid">{"".join(charts)}</div>')
-    return "".join(parts)
+        )
+    return charts
 
 
 def _signals(aggs: list[Aggregates], names: list[str]) -> str:

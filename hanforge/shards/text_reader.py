@@ -109,3 +109,13 @@ def iter_text_batches(
     names = parquet.schema_arrow.names
     columns = [text_column] + [c for c in optional if c in names and c != text_column]
     yield from parquet.iter_batches(batch_size=batch_size, columns=columns, use_threads=use_threads)
+
+
+def shard_row_counts(output: Path) -> dict[str, int]:
+    """``{"shards/NAME.parquet" or "excluded/NAME.parquet": rows}`` of a corpus output folder,
+    read from the Parquet footers (what run and dedup record in their manifests)."""
+    return {
+        str(p.relative_to(output)): pq.read_metadata(p).num_rows
+        for sub in ("shards", "excluded")
+        for p in sorted((output / sub).glob("*.parquet"))
+    }

@@ -498,34 +498,21 @@ def write_token_shards(
     examples: Iterable[tuple[Sequence[int], Sequence[int] | None]],
     *,
     output: str | Path,
-    seq_len: int,
-    vocab_size: int,
-    eos_id: int | None = None,
-    pad_id: int | None = None,
-    split_documents: bool = True,
-    rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
     source: str = "default",
-    with_loss_mask: bool | None = None,
     tokenizer_fingerprint: str | None = None,
     extra_manifest: dict[str, Any] | None = None,
+    **writer_options: Any,
 ) -> dict[str, Any]:
     """Pack already tokenized ``(ids, loss_mask)`` examples into a token-shard set at ``output``.
 
+    ``writer_options`` are those of :class:`TokenShardWriter` (``seq_len`` and ``vocab_size``
+    required; ``eos_id``, ``pad_id``, ``split_documents``, ``rows_per_shard``, ``with_loss_mask``).
     ``loss_mask`` is a 0/1 sequence as long as ``ids`` or None (all ones). ``eos_id`` is appended
     to each example unless it already ends with it (None: append nothing). ``split_documents``
     False keeps every example whole in one row (SFT/DPO). Returns the manifest (also written to
     ``output/manifest.json``). See docs/token-shards.md.
     """
-    writer = TokenShardWriter(
-        output,
-        seq_len=seq_len,
-        vocab_size=vocab_size,
-        eos_id=eos_id,
-        pad_id=pad_id,
-        split_documents=split_documents,
-        rows_per_shard=rows_per_shard,
-        with_loss_mask=with_loss_mask,
-    )
+    writer = TokenShardWriter(output, **writer_options)
     for example in examples:
         if isinstance(example, tuple | list) and len(example) == 2 and not np.isscalar(example[0]):
             ids, mask = example

@@ -8,14 +8,13 @@ imports no tokenizer library. Command-line options override keys through
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from hanforge.config import ConfigBase, register_section, require
 from hanforge.shards.token_format import DEFAULT_ROWS_PER_SHARD
 
 
 @register_section("tokenize")
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class TokenizeConfig(ConfigBase):
     """Settings of the tokenize job (text shards → packed Arrow token shards)."""
 
@@ -40,7 +39,3 @@ class TokenizeConfig(ConfigBase):
         require(self.num_workers >= 1, "num_workers", f"must be at least 1, got {self.num_workers}")
         require(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
         require(bool(self.text_column), "text_column", "must not be empty")
-
-    def job_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`~hanforge.tokenizer.tokenize_job.tokenize_shards`."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

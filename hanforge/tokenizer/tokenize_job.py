@@ -38,12 +38,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hanforge.atomic import atomic_path, atomic_write_json
+from hanforge.console import item_progress
 from hanforge.errors import InputError, ShardError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint
 from hanforge.output import SUBMITTED, JobOutput
 from hanforge.shards.text_reader import iter_text_batches, open_text_shard, text_shard_files
 from hanforge.shards.token_format import (
-    DEFAULT_ROWS_PER_SHARD,
     TokenShardWriter,
     read_manifest,
 )
@@ -150,25 +150,21 @@ def tokenize_shards(
     *,
     inputs: list[str | Path],
     tokenizer: str | Path,
-    seq_len: int,
     output: str | Path,
-    rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
-    shuffle_seed: int | None = 0,
-    num_workers: int = 1,
-    batch_size: int = 1024,
-    eos_token: str | None = None,
-    text_column: str = "text",
+    config: TokenizeConfig | None = None,
     overwrite: bool = False,
     keep_work: bool = False,
     progress: bool = True,
     on_skipped=None,
     on_reused=None,
     run_tokenize_tasks=None,
+    **settings: Any,
 ) -> dict[str, Any]:
     """Tokenize Parquet text shards and pack them into an Arrow token-shard set at ``output``.
 
-    The settings are those of :class:`~hanforge.tokenizer.tokenize_config.TokenizeConfig`
-    (``[tokenize]``; pass ``**config.job_kwargs()``), checked before any work starts.
+    The settings are a :class:`~hanforge.tokenizer.tokenize_config.TokenizeConfig` (``[tokenize]``;
+    default: its defaults) with ``settings`` (its keys, e.g. ``seq_len=2048``) merged over it, all
+    checked before any work starts.
 
     ``shuffle_seed`` None keeps documents in input order; an int shuffles all documents with a
     seeded global permutation. Returns the manifest (see docs/token-shards.md). Reruns resume;
@@ -180,30 +176,22 @@ def tokenize_shards(
     (:mod:`hanforge.corpus.tokenize_tasks` runs it on Ray or Slurm); when it returns False the
     work was handed to Slurm and ``{"state": "submitted"}`` is returned instead of a manifest.
     """
-    TokenizeConfig(
-        seq_len=seq_len,
-        rows_per_shard=rows_per_shard,
-        shuffle_seed=shuffle_seed,
-        num_workers=num_workers,
-        batch_size=batch_size,
-        eos_token=eos_token,
-        text_column=text_column,
-    ).validate()
+    config = (config or TokenizeConfig()).merge(settings)
     output = Path(output)
-    loaded = load_tokenizer(tokenizer, eos_token=eos_token)
+    loaded = load_tokenizer(tokenizer, eos_token=config.eos_token)
     if loaded.eos_id is None:
         raise InputError(f"{tokenizer}: no EOS token found; pass eos_token (--eos-token)")
     files = text_shard_files(inputs)
     input_fps = {key: file_fingerprint(path) for key, path in files}
-    config = {
-        "seq_len": seq_len,
-        "rows_per_shard": rows_per_shard,
-        "shuffle_seed": shuffle_seed,
+    fingerprinted = {
+        "seq_len": config.seq_len,
+        "rows_per_shard": config.rows_per_shard,
+        "shuffle_seed": config.shuffle_seed,
         "eos_id": loaded.eos_id,
-        "text_column": text_column,
+        "text_column": config.text_column,
         "tokenizer_fingerprint": loaded.fingerprint,
     }
-    state = {"config_fingerprint": config_fingerprint(config), "inputs": input_fps}
+    state = {"config_fingerprint": config_fingerprint(fingerprinted), "inputs": input_fps}
     work = output / WORK_DIR
     job = JobOutput(output, what="token-shard set", marker=state, owns=TOKENIZE_OWNS, data_dirs=(WORK_DIR,))
     with job:
@@ -213,33 +201,23 @@ def tokenize_shards(
             return read_manifest(output)
         (output / "manifest.json").unlink(missing_ok=True)
         work.mkdir(parents=True, exist_ok=True)
-        jobs = _pending_jobs(
-            files, work=work, input_fps=input_fps, loaded=loaded, batch_size=batch_size, text_column=text_column
-        )
+        jobs = _pending_jobs(files, work=work, input_fps=input_fps, loaded=loaded, config=config)
         if on_skipped and len(jobs) < len(files):
             on_skipped(len(files) - len(jobs), len(files))
         reused = sum(1 for j in jobs if j["ids"])
         if on_reused and reused:
             on_reused(reused, len(files))
         if run_tokenize_tasks is None:
-            _run_jobs(jobs, loaded=loaded, num_workers=num_workers, num_files=len(files), progress=progress)
+            _run_jobs(jobs, loaded=loaded, num_workers=config.num_workers, num_files=len(files), progress=progress)
         elif jobs and not run_tokenize_tasks(jobs, len(files)):
             return {"state": SUBMITTED, "output": str(output)}
-        writer = TokenShardWriter(
-            output,
-            seq_len=seq_len,
-            vocab_size=loaded.vocab_size,
-            eos_id=loaded.eos_id,
-            rows_per_shard=rows_per_shard,
-            split_documents=True,
-            skip_existing=True,
-        )
-        _pack(writer, work=work, num_files=len(files), shuffle_seed=shuffle_seed, progress=progress)
-        manifest = writer.close(
-            config=config,
+        manifest = _pack(
+            output, work=work, num_files=len(files), loaded=loaded, config=config, progress=progress
+        ).close(
+            config=fingerprinted,
             inputs=input_fps,
             tokenizer={"fingerprint": loaded.fingerprint, "name": loaded.name},
-            shuffle_seed=shuffle_seed,
+            shuffle_seed=config.shuffle_seed,
         )
         if not keep_work:
             shutil.rmtree(work)
@@ -248,7 +226,7 @@ def tokenize_shards(
 
 
 def _pending_jobs(
-    files: list[tuple[str, Path]], *, work: Path, input_fps: dict[str, str], loaded, batch_size: int, text_column: str
+    files: list[tuple[str, Path]], *, work: Path, input_fps: dict[str, str], loaded, config: TokenizeConfig
 ) -> list[dict[str, Any]]:
     """Phase 1 jobs of the input shards whose cached token ids are missing or stale."""
     jobs = []
@@ -267,7 +245,7 @@ def _pending_jobs(
             path,
             shard_fingerprint=input_fps[key],
             tokenizer_fingerprint=loaded.fingerprint,
-            text_column=text_column,
+            text_column=config.text_column,
         )
         jobs.append(
             {
@@ -280,8 +258,8 @@ def _pending_jobs(
                 "tokenizer": str(loaded.path),
                 "eos_token": loaded.eos_token,
                 "tokenizer_fingerprint": loaded.fingerprint,
-                "batch_size": batch_size,
-                "text_column": text_column,
+                "batch_size": config.batch_size,
+                "text_column": config.text_column,
             }
         )
     return jobs
@@ -289,37 +267,74 @@ def _pending_jobs(
 
 def _run_jobs(jobs: list[dict[str, Any]], *, loaded, num_workers: int, num_files: int, progress: bool) -> None:
     """Phase 1: tokenize each pending input shard (threads of this process, or worker processes)."""
-    from tqdm import tqdm
-
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     if any(not job["ids"] for job in jobs):
         loaded.encoder  # noqa: B018 - built once here, not by the first thread to need it
-    bar = tqdm(total=num_files, initial=num_files - len(jobs), desc="tokenize", unit="shard", disable=not progress)
     if num_workers == 1 or len(jobs) <= 1:
         # threads: the Rust encoder and pyarrow release the GIL, and the threads share one
         # tokenizer and its word cache; each input still gets its own work file
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), cores))) as pool, _cancel_on_interrupt(pool):
-            for _ in pool.map(lambda job: _tokenize_one(job, loaded), jobs):
-                bar.update()
+        pool = ThreadPoolExecutor(max_workers=max(1, min(len(jobs), cores)))
+        tokenize_one = lambda job: _tokenize_one(job, loaded)  # noqa: E731 - looked up at call time
     else:
-        with (
-            ProcessPoolExecutor(max_workers=num_workers, mp_context=get_context("spawn")) as pool,
-            _cancel_on_interrupt(pool),
-        ):
-            for _ in pool.map(_tokenize_one, jobs):
-                bar.update()
-    bar.close()
+        pool = ProcessPoolExecutor(max_workers=num_workers, mp_context=get_context("spawn"))
+        tokenize_one = _tokenize_one
+    done = num_files - len(jobs)
+    with (
+        pool,
+        _cancel_on_interrupt(pool),
+        item_progress("tokenize", total=num_files, done=done, unit="shards", show=progress) as advance,
+    ):
+        for _ in pool.map(tokenize_one, jobs):
+            advance(1)
 
 
-def _pack(writer: TokenShardWriter, *, work: Path, num_files: int, shuffle_seed: int | None, progress: bool) -> None:
-    """Phase 2: all documents (shuffled globally unless ``shuffle_seed`` is None) into ``writer``.
+def _pack(
+    output: Path, *, work: Path, num_files: int, loaded, config: TokenizeConfig, progress: bool
+) -> TokenShardWriter:
+    """Phase 2: all documents (shuffled globally unless ``config.shuffle_seed`` is None) into a
+    token-shard writer at ``output``, returned unclosed (the caller writes the manifest).
 
     Work files stay memory-mapped: record batches are zero-copy numpy views, so only the
     per-document index (a few bytes per document) lives in RAM, whatever the corpus size.
     """
-    from tqdm import tqdm
+    writer = TokenShardWriter(
+        output,
+        seq_len=config.seq_len,
+        vocab_size=loaded.vocab_size,
+        eos_id=loaded.eos_id,
+        rows_per_shard=config.rows_per_shard,
+        split_documents=True,
+        skip_existing=True,
+    )
+    offsets, values, all_codes, names = _document_index(work, num_files=num_files)
+    counts = np.asarray([len(o) - 1 for o in offsets], np.int64)
+    chunk_of = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+    row_of = (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)).astype(np.int64)
+    num_docs = len(chunk_of)
+    seed = config.shuffle_seed
+    order = np.arange(num_docs) if seed is None else np.random.default_rng(seed).permutation(num_docs)
+    with item_progress("pack", total=num_docs, unit="docs", show=progress) as advance:
+        for block in range(0, num_docs, _PACK_BLOCK):
+            docs = order[block : block + _PACK_BLOCK]
+            pieces = [
+                values[c][offsets[c][r] : offsets[c][r + 1]]
+                for c, r in zip(chunk_of[docs].tolist(), row_of[docs].tolist())
+            ]
+            lengths = np.fromiter(map(len, pieces), np.int64, len(pieces))
+            writer.add_documents(
+                np.concatenate(pieces) if pieces else np.zeros(0, np.uint32),
+                lengths,
+                sources=all_codes[docs],
+                source_names=names,
+            )
+            advance(len(docs))
+    return writer
 
+
+def _document_index(work: Path, *, num_files: int) -> tuple[list, list, np.ndarray, list[str]]:
+    """Per work-file batch: id offsets and values (zero-copy views), every document's source
+    code (one array) and the source names."""
     offsets, values, source_codes, source_names = [], [], [], {}
     for i in range(num_files):
         reader = pa.ipc.open_file(pa.memory_map(str(work / f"in-{i:05d}.arrow")))
@@ -335,38 +350,5 @@ def _pack(writer: TokenShardWriter, *, work: Path, num_files: int, shuffle_seed:
                 [source_names.setdefault(str(v), len(source_names)) for v in codes.dictionary.to_pylist()], np.int32
             )
             source_codes.append(remap[codes.indices.to_numpy()])
-    names = list(source_names)
-    counts = np.asarray([len(o) - 1 for o in offsets], np.int64)
-    chunk_of = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
-    row_of = (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)).astype(np.int64)
-    num_docs = len(chunk_of)
-    order = np.arange(num_docs) if shuffle_seed is None else np.random.default_rng(shuffle_seed).permutation(num_docs)
     all_codes = np.concatenate(source_codes) if source_codes else np.zeros(0, np.int32)
-    with tqdm(total=num_docs, desc="pack", unit="doc", disable=not progress, mininterval=1.0) as bar:
-        for block in range(0, num_docs, _PACK_BLOCK):
-            docs = order[block : block + _PACK_BLOCK]
-            pieces = [
-                values[c][offsets[c][r] : offsets[c][r + 1]]
-                for c, r in zip(chunk_of[docs].tolist(), row_of[docs].tolist())
-            ]
-            lengths = np.fromiter(map(len, pieces), np.int64, len(pieces))
-            writer.add_documents(
-                np.concatenate(pieces) if pieces else np.zeros(0, np.uint32),
-                lengths,
-                sources=all_codes[docs],
-                source_names=names,
-            )
-            bar.update(len(docs))
-
-
-def summarize(manifest: dict[str, Any]) -> str:
-    """A readable summary of a token-shard manifest."""
-    lines = [
-        f"{manifest['num_docs']:,} documents → {manifest['num_rows']:,} rows × {manifest['seq_len']} "
-        f"in {len(manifest['shards'])} shard(s); {manifest['num_tokens']:,} tokens "
-        f"({manifest['num_pad_tokens']:,} padding, packing efficiency {manifest['packing_efficiency']:.4%})",
-        f"skipped empty documents: {manifest['num_skipped_empty_docs']:,}",
-    ]
-    for source, stats in manifest["sources"].items():
-        lines.append(f"  {source}: {stats['num_docs']:,} docs, {stats['num_tokens']:,} tokens")
-    return "\n".join(lines)
+    return offsets, values, all_codes, list(source_names)

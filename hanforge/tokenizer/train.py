@@ -56,7 +56,7 @@ COMMON_CHARS = "".join(chr(c) for c in range(0x21, 0x7F)) + "·‥…‘’“�
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class TokenizerTrainConfig(ConfigBase):
     """Settings of ``hanforge tokenizer train``."""
 

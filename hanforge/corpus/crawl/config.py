@@ -13,7 +13,7 @@ DEFAULT_USER_AGENT = "hanforge-crawler/0.1 (+https://github.com/hanforge/hanforg
 DEFAULT_CONTENT_TYPES = ["text/html", "application/xhtml+xml"]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class CrawlConfig(ConfigBase):
     """One crawl: where to start, what is in scope, how polite to be, where WARCs go.
 

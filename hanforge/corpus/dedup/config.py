@@ -14,7 +14,7 @@ from hanforge.corpus.dedup.shingles import MinhashScheme
 
 
 @register_section("dedup")
-@dataclass
+@dataclass(frozen=True)
 class DedupConfig(ConfigBase):
     """Exact + MinHash-LSH near-duplicate removal (``hanforge dedup``).
 
@@ -86,7 +86,7 @@ class DedupConfig(ConfigBase):
 
 
 @register_step
-@dataclass
+@dataclass(frozen=True)
 class ExactDedupConfig(StepConfig):
     """Drop exact duplicates of the normalized text (``type = "exact_dedup"``).
 

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from hanforge.atomic import atomic_write_json
 from hanforge.corpus.dedup.components import ElectStage, run_components
 from hanforge.corpus.dedup.config import DedupConfig
@@ -39,6 +37,7 @@ from hanforge.corpus.slurm_chain import submit_resume
 from hanforge.errors import ConfigError
 from hanforge.fingerprint import config_fingerprint, file_fingerprint, write_manifest
 from hanforge.output import SUBMITTED, IncompleteRunError, JobOutput
+from hanforge.shards.text_reader import shard_row_counts
 from hanforge.shards.text_writer import DEFAULT_MAX_SHARD_BYTES
 
 #: Config keys an index must share with the run that uses it.
@@ -127,60 +126,20 @@ def run_dedup(
         output, what="dedup run", marker=fingerprint, owns=DEDUP_OWNS, data_dirs=("shards", "excluded", "state", "work")
     )
     job.claim(overwrite=overwrite)
-    layout = StateLayout(output)
-    out, shard_paths = str(output.resolve()), [str(p.resolve()) for p in shards]
-    seconds: dict[str, float] = {}
-    # Slurm: the last job array this call submitted and its stage; each next stage depends on it
-    chain: dict[str, str | None] = {"job": None, "stage": None}
-
-    def stage(name: str, step, tasks: int) -> None:
-        start = time.perf_counter()
-        report = (lambda done, total: on_progress(name, done, total)) if on_progress else None
-        job_id = execute_steps(
-            [step],
-            tasks=tasks,
-            workers=workers,
-            logging_dir=layout.logs / name,
-            job_name=f"dedup-{name}",
-            executor=executor,
-            executor_options=executor_options,
-            on_progress=report,
-            after=chain["job"],
-        )
-        seconds[name.split("-")[0]] = seconds.get(name.split("-")[0], 0.0) + time.perf_counter() - start
-        completions = layout.logs / name / "completions"
-        done = len(list(completions.iterdir())) if completions.is_dir() else 0
-        if done < tasks:
-            if executor == "slurm" and job_id:  # submitted, after the stage before it (afterok)
-                chain.update(job=job_id, stage=name)
-                return
-            raise IncompleteRunError(
-                f"dedup stage {name}: only {done} of {tasks} tasks completed; see "
-                f"{layout.logs / name} and rerun the same command to resume"
-            )
-
-    def barrier() -> None:
-        """The driver is about to read stage outputs: stop if they are still queued on Slurm."""
-        if chain["job"]:
-            raise _StageSubmitted(chain["stage"] or "")
-
+    run = _DedupRun(
+        output=output,
+        shard_paths=[str(p.resolve()) for p in shards],
+        config=config,
+        reference=reference,
+        num_ref=num_ref,
+        max_shard_bytes=max_shard_bytes,
+        fingerprint=fingerprint,
+        execution={"workers": workers, "executor": executor, "executor_options": executor_options},
+        on_progress=on_progress,
+    )
     with job:
         try:
-            summary = _run_stages(
-                stage,
-                barrier=barrier,
-                layout=layout,
-                output=output,
-                out=out,
-                shard_paths=shard_paths,
-                config=config,
-                reference=reference,
-                num_ref=num_ref,
-                max_shard_bytes=max_shard_bytes,
-                seconds=seconds,
-                inputs_fp=inputs_fp,
-                fingerprint=fingerprint,
-            )
+            summary = run.run_stages()
         except _StageSubmitted as submitted:
             # the rest of the command runs as a Slurm job once the submitted stages succeeded
             command = functools.partial(
@@ -195,60 +154,99 @@ def run_dedup(
                 max_shard_bytes=max_shard_bytes,
             )
             submit_resume(
-                command, logs=layout.logs, options=executor_options, after=chain["job"], job_name="dedup-resume"
+                command, logs=run.layout.logs, options=executor_options, after=run.chain["job"], job_name="dedup-resume"
             )
             return DedupSummary(output=output, state=SUBMITTED, submitted_stage=submitted.stage)
         job.finish()
     return summary
 
 
-def _run_stages(
-    stage,
-    *,
-    barrier,
-    layout: StateLayout,
-    output: Path,
-    out: str,
-    shard_paths: list[str],
-    config: DedupConfig,
-    reference: str | None,
-    num_ref: int,
-    max_shard_bytes: int,
-    seconds: dict[str, float],
-    inputs_fp: dict[str, str],
-    fingerprint: dict[str, Any],
-) -> DedupSummary:
-    parts = config.graph_partitions
-    shards = shard_paths
-    stage("signatures", SignatureStage(shard_paths, output=out, config=config), len(shards))
-    candidate_tasks = (config.num_bucket_partitions if config.near else 0) + (parts if config.exact else 0)
-    stage(
-        "candidates",
-        CandidateStage(output=out, config=config, num_shards=len(shards), reference=reference, num_ref_shards=num_ref),
-        candidate_tasks,
-    )
-    final_round = run_components(stage, output=out, parts=parts, barrier=barrier)
-    stage("elect", ElectStage(output=out, config=config, final_round=final_round, reference=reference), parts)
-    stage("removal", RemovalStage(shard_paths, output=out, reference=reference, max_bytes=max_shard_bytes), len(shards))
-    barrier()
-    stats = collect_dedup_stats(layout, seconds=seconds, rounds=final_round)
-    atomic_write_json(output / "stats.json", stats)
-    shard_rows = {
-        str(p.relative_to(output)): pq.read_metadata(p).num_rows
-        for sub in ("shards", "excluded")
-        for p in sorted((output / sub).glob("*.parquet"))
-    }
-    write_manifest(
-        output,
-        kind="dedup",
-        config=config,
-        inputs=inputs_fp,
-        shards=shard_rows,
-        num_input_shards=len(shards),
-        index=fingerprint["index"],
-        minhash_engine=minhash_engine(),
-    )
-    return DedupSummary(output=output, stats=stats)
+@dataclass
+class _DedupRun:
+    """One dedup run in a claimed output folder: its stages in order, then stats and manifest."""
+
+    output: Path
+    shard_paths: list[str]
+    config: DedupConfig
+    reference: str | None  # the --index run's folder (absolute), or None
+    num_ref: int  # its number of input shards
+    max_shard_bytes: int
+    fingerprint: dict[str, Any]
+    execution: dict[str, Any]  # workers, executor, executor_options of execute_steps
+    on_progress: Any = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    #: Slurm: the last job array this call submitted and its stage; each next stage depends on it
+    chain: dict[str, str | None] = field(default_factory=lambda: {"job": None, "stage": None})
+
+    def __post_init__(self) -> None:
+        self.layout = StateLayout(self.output)
+        self.out = str(self.output.resolve())
+
+    def stage(self, name: str, step, tasks: int) -> None:
+        """Run one stage's ``tasks`` tasks; raise unless all completed (Slurm: submitted)."""
+        start = time.perf_counter()
+        on_progress = self.on_progress
+        report = (lambda done, total: on_progress(name, done, total)) if on_progress else None
+        logs = self.layout.logs / name
+        job_id = execute_steps(
+            [step],
+            tasks=tasks,
+            logging_dir=logs,
+            job_name=f"dedup-{name}",
+            on_progress=report,
+            after=self.chain["job"],
+            **self.execution,
+        )
+        kind = name.split("-")[0]
+        self.seconds[kind] = self.seconds.get(kind, 0.0) + time.perf_counter() - start
+        done = len(list((logs / "completions").iterdir())) if (logs / "completions").is_dir() else 0
+        if done < tasks:
+            if self.execution["executor"] == "slurm" and job_id:  # submitted, after the stage before it (afterok)
+                self.chain.update(job=job_id, stage=name)
+                return
+            raise IncompleteRunError(
+                f"dedup stage {name}: only {done} of {tasks} tasks completed; see "
+                f"{logs} and rerun the same command to resume"
+            )
+
+    def barrier(self) -> None:
+        """The driver is about to read stage outputs: stop if they are still queued on Slurm."""
+        if self.chain["job"]:
+            raise _StageSubmitted(self.chain["stage"] or "")
+
+    def run_stages(self) -> DedupSummary:
+        config, out, shards, reference = self.config, self.out, self.shard_paths, self.reference
+        parts = config.graph_partitions
+        self.stage("signatures", SignatureStage(shards, output=out, config=config), len(shards))
+        candidate_tasks = (config.num_bucket_partitions if config.near else 0) + (parts if config.exact else 0)
+        candidates = CandidateStage(
+            output=out, config=config, num_shards=len(shards), reference=reference, num_ref_shards=self.num_ref
+        )
+        self.stage("candidates", candidates, candidate_tasks)
+        final_round = run_components(self.stage, output=out, parts=parts, barrier=self.barrier)
+        self.stage("elect", ElectStage(output=out, config=config, final_round=final_round, reference=reference), parts)
+        removal = RemovalStage(shards, output=out, reference=reference, max_bytes=self.max_shard_bytes)
+        self.stage("removal", removal, len(shards))
+        self.barrier()
+        return self.write_results(rounds=final_round)
+
+    def write_results(self, *, rounds: int) -> DedupSummary:
+        """stats.json and manifest.json of the finished stages."""
+        output = self.output
+        stats = collect_dedup_stats(self.layout, seconds=self.seconds, rounds=rounds)
+        atomic_write_json(output / "stats.json", stats)
+        shard_rows = shard_row_counts(output)
+        write_manifest(
+            output,
+            kind="dedup",
+            config=self.config,
+            inputs=self.fingerprint["inputs"],
+            shards=shard_rows,
+            num_input_shards=len(self.shard_paths),
+            index=self.fingerprint["index"],
+            minhash_engine=minhash_engine(),
+        )
+        return DedupSummary(output=output, stats=stats)
 
 
 def collect_dedup_stats(layout: StateLayout, *, seconds: dict[str, float], rounds: int) -> dict[str, Any]:

@@ -67,45 +67,13 @@ class SignatureStage(PipelineStep):
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         layout, cfg = StateLayout(self.output), self.config
-        try:
-            names = pq.read_schema(self.shards[rank]).names
-            wanted = ["id", "text", "drop_reason", cfg.keep.removeprefix("quality:")]
-            table = pq.read_table(self.shards[rank], columns=[c for c in dict.fromkeys(wanted) if c in names])
-        except Exception as exc:
-            raise InputError(f"{self.shards[rank]}: cannot read Parquet shard: {exc}") from exc
-        for column in ("id", "text"):
-            if column not in table.column_names:
-                raise InputError(f"{self.shards[rank]}: not a text shard (no {column!r} column)")
+        table = self._read_shard(self.shards[rank])
         n = table.num_rows
         live = np.ones(n, dtype=bool)
         if "drop_reason" in table.column_names:
             live = np.array([r is None for r in table.column("drop_reason").to_pylist()], dtype=bool)
         minhash = MinhashSignatures(cfg.scheme)
-        sigs = np.full((n, cfg.scheme.num_perm), 0xFFFFFFFF, dtype=np.uint32)
-        exact = np.zeros(n, dtype=np.uint64)
-        has_shingles = np.zeros(n, dtype=bool)
-        lengths = np.zeros(n, dtype=np.int64)
-        texts = table.column("text")
-        for start in range(0, n, _READ_BATCH):
-            batch_rows, batch_shingles = [], []
-            with self.track_time():
-                for offset, text in enumerate(texts.slice(start, _READ_BATCH).to_pylist()):
-                    row = start + offset
-                    if not live[row]:
-                        continue
-                    norm = normalize_for_hashing(text or "")
-                    exact[row] = exact_hash(norm)
-                    lengths[row] = len(norm)
-                    if cfg.near:
-                        shingles = cfg.scheme.shingles(norm)
-                        has_shingles[row] = len(shingles) > 0
-                        batch_rows.append(row)
-                        batch_shingles.append(shingles)
-                if batch_rows:
-                    sigs[batch_rows] = minhash.signatures(batch_shingles)
-            self.stat_update(
-                "documents", value=len(batch_rows) if cfg.near else int(live[start : start + _READ_BATCH].sum())
-            )
+        sigs, exact, has_shingles, lengths = self._hash_documents(table.column("text"), live=live, minhash=minhash)
         keys = make_keys(rank, np.arange(n))
         save_npy(layout.doc_file(rank, "sig"), sigs)
         save_npy(layout.doc_file(rank, "exact"), exact)
@@ -131,6 +99,49 @@ class SignatureStage(PipelineStep):
         layout.write_task_stats("signatures", rank, {"documents": int(live.sum()), "rows": n})
         return
         yield
+
+    def _read_shard(self, path: str) -> pa.Table:
+        """The columns of one input shard the stage needs; InputError when it is no text shard."""
+        try:
+            names = pq.read_schema(path).names
+            wanted = ["id", "text", "drop_reason", self.config.keep.removeprefix("quality:")]
+            table = pq.read_table(path, columns=[c for c in dict.fromkeys(wanted) if c in names])
+        except Exception as exc:
+            raise InputError(f"{path}: cannot read Parquet shard: {exc}") from exc
+        for column in ("id", "text"):
+            if column not in table.column_names:
+                raise InputError(f"{path}: not a text shard (no {column!r} column)")
+        return table
+
+    def _hash_documents(self, texts, *, live: np.ndarray, minhash: MinhashSignatures) -> tuple[np.ndarray, ...]:
+        """Per row: MinHash signature, exact hash, whether it has shingles, normalized length
+        (rows not ``live`` keep their fill values)."""
+        cfg, n = self.config, len(live)
+        sigs = np.full((n, cfg.scheme.num_perm), 0xFFFFFFFF, dtype=np.uint32)
+        exact = np.zeros(n, dtype=np.uint64)
+        has_shingles = np.zeros(n, dtype=bool)
+        lengths = np.zeros(n, dtype=np.int64)
+        for start in range(0, n, _READ_BATCH):
+            batch_rows, batch_shingles = [], []
+            with self.track_time():
+                for offset, text in enumerate(texts.slice(start, _READ_BATCH).to_pylist()):
+                    row = start + offset
+                    if not live[row]:
+                        continue
+                    norm = normalize_for_hashing(text or "")
+                    exact[row] = exact_hash(norm)
+                    lengths[row] = len(norm)
+                    if cfg.near:
+                        shingles = cfg.scheme.shingles(norm)
+                        has_shingles[row] = len(shingles) > 0
+                        batch_rows.append(row)
+                        batch_shingles.append(shingles)
+                if batch_rows:
+                    sigs[batch_rows] = minhash.signatures(batch_shingles)
+            self.stat_update(
+                "documents", value=len(batch_rows) if cfg.near else int(live[start : start + _READ_BATCH].sum())
+            )
+        return sigs, exact, has_shingles, lengths
 
 
 class CandidateStage(PipelineStep):

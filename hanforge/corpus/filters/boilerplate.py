@@ -63,7 +63,7 @@ _WIDGET_MAX_CHARS = 100  # a line of sharing/login buttons is short
 
 
 @register_step
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class BoilerplateConfig(StepConfig):
     """Korean boilerplate line removal (``type = "boilerplate"``).
 
@@ -128,8 +128,7 @@ class BoilerplateRemover(DocumentStep):
     name = "boilerplate"
 
     def __init__(self, config: BoilerplateConfig):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         path = resolve_term_file(config.patterns_file, default="boilerplate_ko.txt", key="patterns_file")
         sections = read_sections(path, sections=SECTIONS)
         self.line_re = _alternation(

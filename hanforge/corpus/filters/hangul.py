@@ -37,7 +37,7 @@ from hanforge.shards import document_keys as keys
 
 
 @register_step
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class HangulRatioConfig(StepConfig):
     """Hangul-ratio language check (``type = "hangul_ratio"``).
 
@@ -85,10 +85,6 @@ class HangulRatioFilter(DocumentStep):
     """Sets ``hangul_ratio`` and ``lang``; drops ``hangul_ratio`` below the threshold."""
 
     name = "hangul_ratio"
-
-    def __init__(self, config: HangulRatioConfig):
-        super().__init__()
-        self.config = config
 
     def process(self, doc: Document) -> str | None:
         cfg = self.config

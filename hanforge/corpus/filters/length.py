@@ -33,7 +33,7 @@ from hanforge.shards import document_keys as keys
 
 
 @register_step
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class LengthConfig(StepConfig):
     """Document length bounds (``type = "length"``).
 
@@ -74,10 +74,6 @@ class LengthFilter(DocumentStep):
     """Sets ``num_chars``, ``num_lines``, ``num_eojeols``; drops too short/long documents."""
 
     name = "length"
-
-    def __init__(self, config: LengthConfig):
-        super().__init__()
-        self.config = config
 
     def process(self, doc: Document) -> str | None:
         text = doc.text

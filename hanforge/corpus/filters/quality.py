@@ -112,7 +112,7 @@ BULLETS = tuple("•-*·▶►■□○●◆◇※☞▷★☆")
 
 
 @register_step
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class QualityConfig(StepConfig):
     """Korean quality heuristics (``type = "quality"``); see the module docstring for each rule.
 
@@ -202,10 +202,7 @@ class QualityConfig(StepConfig):
         require(self.min_ellipsis_lines >= 1, "min_ellipsis_lines", f"must be >= 1, got {self.min_ellipsis_lines}")
 
     def build(self) -> QualityFilter:
-        if self.sentences:
-            sent.require_kss(self.sentence_backend)
-        if self.precise:
-            morph.analyzer(self.precise)
+        morph.load_text_backends(self)
         return QualityFilter(self)
 
 
@@ -254,27 +251,29 @@ class QualityFilter(DocumentStep):
 
     name = "quality"
 
-    def __init__(self, config: QualityConfig):
-        super().__init__()
-        self.config = config
-
     def process(self, doc: Document) -> str | None:
         cfg, text = self.config, doc.text
-        words = text.split()
+        eojeols = text.split()
         lines = content_lines(text)
-        if not words:
+        if not eojeols:
             return "empty"
         if cfg.sentences:
             lines = sent.split_long_lines(lines, min_chars=cfg.sentence_min_chars, backend=cfg.sentence_backend)
-        if cfg.precise:
-            return self._precise(doc, lines)
+        if cfg.precise:  # word rules on morphemes (hash/ellipsis per word stay per eojeol)
+            words, unit = morph.morphemes(text, cfg.precise), "morpheme"
+            if not words:
+                return "empty"
+            min_len, max_len = cfg.min_avg_morpheme_len, cfg.max_avg_morpheme_len
+        else:
+            words, unit = eojeols, "eojeol"
+            min_len, max_len = cfg.min_avg_eojeol_len, cfg.max_avg_eojeol_len
         counts = count_chars(text)
-        avg_len = _record_signals(doc, words, counts, length_key="avg_eojeol_len")
-        if avg_len < cfg.min_avg_eojeol_len:
-            return "avg_eojeol_len_low"
-        if avg_len > cfg.max_avg_eojeol_len:
-            return "avg_eojeol_len_high"
-        return self._common(doc, words, lines, counts, num_eojeols=len(words))
+        avg_len = _record_signals(doc, words, counts, length_key=f"avg_{unit}_len")
+        if avg_len < min_len:
+            return f"avg_{unit}_len_low"
+        if avg_len > max_len:
+            return f"avg_{unit}_len_high"
+        return self._common(doc, words, lines, counts, num_eojeols=len(eojeols))
 
     def _common(self, doc: Document, words: list[str], lines: list[str], counts, *, num_eojeols: int) -> str | None:
         """The ratio and line rules shared by the eojeol and the precise mode."""
@@ -307,20 +306,6 @@ class QualityFilter(DocumentStep):
         elif cfg.min_stop_endings and count_endings(words, at_most=cfg.min_stop_endings) < cfg.min_stop_endings:
             return "stop_endings"
         return None
-
-    def _precise(self, doc: Document, lines: list[str]) -> str | None:
-        """Precise mode: word rules on morphemes (hash/ellipsis per word stay per eojeol)."""
-        cfg, text = self.config, doc.text
-        words = morph.morphemes(text, cfg.precise)
-        if not words:
-            return "empty"
-        counts = count_chars(text)
-        avg_len = _record_signals(doc, words, counts, length_key="avg_morpheme_len")
-        if avg_len < cfg.min_avg_morpheme_len:
-            return "avg_morpheme_len_low"
-        if avg_len > cfg.max_avg_morpheme_len:
-            return "avg_morpheme_len_high"
-        return self._common(doc, words, lines, counts, num_eojeols=len(text.split()))
 
 
 def _record_signals(doc: Document, words: list[str], counts, *, length_key: str) -> float:

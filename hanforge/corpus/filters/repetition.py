@@ -58,7 +58,7 @@ FINEWEB2_KO_DUP_NGRAMS: dict[int, float] = {5: 0.201, 6: 0.184, 7: 0.168, 8: 0.1
 
 
 @register_step
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class RepetitionConfig(StepConfig):
     """Gopher/FineWeb-2 repetition rules over lines and eojeol n-grams (``type = "repetition"``).
 
@@ -135,10 +135,7 @@ class RepetitionConfig(StepConfig):
                 require(0.0 <= frac <= 1.0, f"{key}.{n}", f"must be within [0, 1], got {frac}")
 
     def build(self) -> RepetitionFilter:
-        if self.sentences:
-            sent.require_kss(self.sentence_backend)
-        if self.precise:
-            morph.analyzer(self.precise)
+        morph.load_text_backends(self)
         return RepetitionFilter(self)
 
 
@@ -224,8 +221,7 @@ class RepetitionFilter(DocumentStep):
     name = "repetition"
 
     def __init__(self, config: RepetitionConfig):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         self.top_ngrams = sorted((int(n), f) for n, f in config.top_ngrams.items())
         self.dup_ngrams = sorted((int(n), f) for n, f in config.dup_ngrams.items())
 

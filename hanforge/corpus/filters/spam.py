@@ -33,7 +33,7 @@ JAMO_RUN_TERM = "<jamo_run>"
 
 
 @register_step
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class SpamConfig(StepConfig):
     """Spam lexicon density filter (``type = "spam"``).
 
@@ -82,8 +82,7 @@ class SpamFilter(DocumentStep):
     name = "spam"
 
     def __init__(self, config: SpamConfig):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         path = resolve_term_file(config.lexicon_file, default="spam_lexicon_ko.txt", key="lexicon_file")
         self.terms = list(dict.fromkeys(t.lower() for t in [*read_terms(path), *config.extra_terms]))
         self.automaton = ahocorasick.Automaton()

@@ -29,7 +29,7 @@ from hanforge.corpus.steps import DocumentStep
 
 
 @register_step
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class UrlBlocklistConfig(StepConfig):
     """Domain / URL-substring blocklist (``type = "url_blocklist"``).
 
@@ -68,8 +68,7 @@ class UrlBlocklistFilter(DocumentStep):
     name = "url_blocklist"
 
     def __init__(self, config: UrlBlocklistConfig):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         path = resolve_term_file(config.blocklist_file, default="url_blocklist.txt", key="blocklist_file")
         sections = read_sections(path, sections=("domains", "url_substrings"))
         self.domains = {

@@ -11,7 +11,7 @@ DEFAULT_MAX_DOC_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_FILE_BYTES = 32 * 1024**3
 
 
-@dataclass
+@dataclass(frozen=True)
 class IngestConfig(ConfigBase):
     """How :class:`~hanforge.corpus.ingest.DocumentReader` reads input files.
 

@@ -196,6 +196,16 @@ def _record_document(file: InputFile, record: WarcRecord, *, config: IngestConfi
     return doc
 
 
+def _check_header(record) -> None:
+    """Raise ValueError (the reader resyncs after it) for a record whose header is cut short or
+    whose Content-Length is not a number."""
+    declared = record.headers.get("Content-Length")
+    if declared is None:  # header cut short (FastWARC yields it)
+        raise ValueError(f"record at {record.stream_pos} has an incomplete header")
+    if not declared.strip().isdigit():  # FastWARC reads "abc3306" as a length: resync
+        raise ValueError(f"record at {record.stream_pos} has Content-Length {declared!r}")
+
+
 def read_warc(file: InputFile, fh, *, config: IngestConfig, stat: StatUpdate) -> Iterator[Document]:
     """Yield the documents (and drop placeholders) of one WARC file opened as binary ``fh``."""
     fh.seek(0)
@@ -209,22 +219,16 @@ def read_warc(file: InputFile, fh, *, config: IngestConfig, stat: StatUpdate) ->
         overran = False  # a record announced more bytes than followed: it may have swallowed others
         try:
             for record in ArchiveIterator(fh, record_types=WarcRecordType.any_type, parse_http=True):
-                declared = record.headers.get("Content-Length")
-                if declared is None:  # header cut short (FastWARC yields it)
-                    raise ValueError(f"record at {record.stream_pos} has an incomplete header")
-                if not declared.strip().isdigit():  # FastWARC reads "abc3306" as a length: resync
-                    raise ValueError(f"record at {record.stream_pos} has Content-Length {declared!r}")
+                _check_header(record)
                 last_record = record.stream_pos
                 num_bytes += record.content_length
                 if num_bytes > config.max_file_bytes:
                     yield drop_placeholder(file, reason="file_too_large", offset=record.stream_pos)
                     return
                 if record.record_type in (WarcRecordType.unknown, WarcRecordType.no_type):  # damaged WARC-Type
+                    url = record.headers.get("WARC-Target-URI")
                     yield drop_placeholder(
-                        file,
-                        reason="read_error:unknown_record_type",
-                        offset=record.stream_pos,
-                        url=record.headers.get("WARC-Target-URI"),
+                        file, reason="read_error:unknown_record_type", offset=record.stream_pos, url=url
                     )
                     continue
                 if record.record_type != WarcRecordType.response:
