@@ -40,11 +40,40 @@ def _pypi_reachable() -> bool:
         return False
 
 
+def _start_converter_fetch() -> threading.Thread | None:
+    """On a machine without the cached converter, start fetching it (a ~76 MB sdist, network-bound)
+    as soon as this module is collected, so the download overlaps with the tests that run before
+    these. A non-daemon thread: the interpreter waits for it at exit, so no pip is left behind;
+    parallel workers share one lock file and one download (:func:`converter_dir`)."""
+    from hanforge.export.llamacpp import converter_dir
+
+    try:
+        converter_dir(download=False)
+        return None
+    except ExportError:
+        pass
+
+    def fetch():
+        try:
+            converter_dir(log=lambda _: None)
+        except ExportError:
+            pass  # the fixture calls it again and reports (or skips when PyPI is unreachable)
+
+    thread = threading.Thread(target=fetch, name="llama.cpp-converter-fetch")
+    thread.start()
+    return thread
+
+
+_CONVERTER_FETCH = _start_converter_fetch()
+
+
 @pytest.fixture(scope="session")
 def converter():
     """llama.cpp's converter from the pinned llama-cpp-python sdist (cached after the first fetch)."""
     from hanforge.export.llamacpp import converter_dir
 
+    if _CONVERTER_FETCH is not None:
+        _CONVERTER_FETCH.join()
     try:
         return converter_dir(log=lambda _: None)
     except ExportError as exc:
