@@ -89,6 +89,25 @@ def test_calibrate_measures_this_machine_and_plans_from_it(tmp_path, sample_html
     assert plan.hours == pytest.approx(1e6 / entry["tokens_per_s"] / 3600)
     assert not (tmp_path / "unused").exists()  # calibration trains in a scratch folder
 
+    # hanforge train --calibrate N: the same measurement from the train verb (same row id: it replaces it)
+    assert cli_main(["train", "--config", str(toml), "--calibrate", "3", "--table", str(table), "--no-progress"]) == 0
+    (again,) = json.loads(table.read_text())["entries"]
+    assert again["command"] == f"hanforge train --calibrate 3 --config {toml}" and again["tokens_per_s"] > 0
+    mine = [r for r in load_table(table) if r.id == entry["id"]]
+    assert [r.command for r in mine] == [again["command"]] and not (tmp_path / "unused").exists()
+
+
+def test_train_calibrate_option_errors_are_one_line(tmp_path, capsys):
+    toml = tmp_path / "train.toml"
+    toml.write_text('stage = "cpt"\n', encoding="utf-8")
+    args = ["train", "--config", str(toml), "--calibrate", "3"]
+    assert cli_main([*args, "--output", str(tmp_path / "run"), "--max-steps", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "drop --max-steps, --output" in err
+    assert cli_main(["train", "--config", str(toml), "--table", str(tmp_path / "t.json")]) == 2
+    assert "--calibrate" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "t.json").exists()
+
 
 def _to_toml(d: dict, prefix: str = "") -> str:
     scalars, tables = [], []

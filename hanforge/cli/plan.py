@@ -54,15 +54,12 @@ def plan_command(args: argparse.Namespace) -> int:
 
     table = Path(args.table) if args.table else None
     if args.calibrate is not None:
-        from hanforge.plan.calibrate import calibrate
+        from hanforge.plan.calibrate import calibrate, format_calibration
 
         if not args.config:
             raise ConfigError("--calibrate needs --config train.toml")
         row, path = calibrate(args.config, steps=args.calibrate, table=table)
-        print(
-            f"hanforge plan: measured {row.tokens_per_s:,.0f} tokens/s ({row.stage}, {row.shape}, "
-            f"{row.num_params_b:g}B, {row.backend} on {row.gpu}); added as {row.id} to {path}"
-        )
+        print(f"hanforge plan: {format_calibration(row, path)}")
         return 0
     rows = load_table(table)
     if args.list:

@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
     p.add_argument("--name", help="model id in /v1/models (default: the folder or file name)")
     p.add_argument("--n-ctx", type=int, default=2048, help="context length (llama.cpp)")
+    p.add_argument("--threads", type=int, help="CPU threads (llama.cpp n_threads / torch threads; default theirs)")
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -57,7 +58,9 @@ def serve_command(args: argparse.Namespace) -> int:
         )
         print("starting:", " ".join(cmd), flush=True)
         os.execvp(cmd[0], cmd)
-    backend, description = build_backend(args.model, backend=args.backend, name=args.name, n_ctx=args.n_ctx)
+    backend, description = build_backend(
+        args.model, backend=args.backend, name=args.name, n_ctx=args.n_ctx, threads=args.threads
+    )
     server = make_server(backend, host=args.host, port=args.port)
     host, port = server.server_address[:2]
     print(

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from hanforge.cli._options import add_config, add_output, add_overwrite, add_progress, add_verb
-from hanforge.errors import TrainingError
+from hanforge.errors import ConfigError, TrainingError
 
 #: What a training run writes in its folder (the files --overwrite may delete).
 TRAIN_RUN_OWNS = (
@@ -43,6 +43,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_overwrite(p)
     add_progress(p)
+    p.add_argument(
+        "--calibrate",
+        type=int,
+        metavar="N",
+        help="measure N steps of this config here (scratch folder, nothing kept) and add the tokens/s "
+        "to the throughput table hanforge plan reads",
+    )
+    p.add_argument(
+        "--table", metavar="FILE", help="throughput table for --calibrate (default ~/.cache/hanforge/throughput.json)"
+    )
 
 
 def check_local_paths(config) -> None:
@@ -74,8 +84,17 @@ def train_command(args: argparse.Namespace) -> int:
     Needs the train extra: pip install 'hanforge[train]' (CPU-only machines: first
     pip install torch --index-url https://download.pytorch.org/whl/cpu).
 
+    --calibrate N trains N steps of the config in a scratch folder instead (no checkpoint, no
+    export, --output untouched), and adds the measured tokens/s with this machine's GPU (or CPU)
+    name to the table that `hanforge plan` estimates from (same code as plan --calibrate).
+
     Example:  hanforge train --stage cpt --config examples/train-cpt.toml
+              hanforge train --stage sft --config examples/train-sft.toml --calibrate 20
     """
+    if args.calibrate is not None:
+        return calibrate_command(args)
+    if args.table:
+        raise ConfigError("--table is where --calibrate N adds its measurement: give --calibrate N too")
     from hanforge.extras import TRAIN_PACKAGES, require_torch
     from hanforge.train.config import load_train_config
 
@@ -110,6 +129,33 @@ def train_command(args: argparse.Namespace) -> int:
         if summary.completed:
             job.finish()
     print(format_summary(summary))
+    return 0
+
+
+def calibrate_command(args: argparse.Namespace) -> int:
+    """``hanforge train --calibrate N``: :func:`hanforge.plan.calibrate.calibrate` on this config."""
+    from hanforge.extras import TRAIN_PACKAGES, require_torch
+    from hanforge.plan.calibrate import calibrate, format_calibration
+    from hanforge.train.config import load_train_config
+
+    clash = [o for o, v in (("--max-steps", args.max_steps), ("--steps-this-run", args.steps_this_run)) if v is not None]
+    clash += ["--output"] if args.output else []
+    if clash:
+        raise ConfigError(f"--calibrate {args.calibrate} trains N steps in a scratch folder: drop {', '.join(clash)}")
+    check_local_paths(load_train_config(args.config))
+    require_torch("hanforge train --calibrate", packages=TRAIN_PACKAGES)
+    command = f"hanforge train --calibrate {args.calibrate} --config {args.config}"
+    command += f" --stage {args.stage}" if args.stage else ""
+    row, path = calibrate(
+        args.config,
+        steps=args.calibrate,
+        stage=args.stage,
+        backend=args.backend,
+        table=Path(args.table) if args.table else None,
+        command=command,
+        log=(lambda _: None) if args.no_progress else print,
+    )
+    print(f"hanforge train: {format_calibration(row, path)}")
     return 0
 
 

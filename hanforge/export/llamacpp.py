@@ -5,7 +5,8 @@ llama-cpp-python source distribution under ``vendor/llama.cpp/``. :func:`convert
 that sdist once with pip (``pip download --no-deps --no-binary :all:``; no build), extracts only
 the converter files into a cache folder and returns it; later runs use the cache without network.
 The cache folder is written under a temporary name and renamed when complete, so a killed fetch
-never leaves a half converter that looks whole. The code is run, never imported into hanforge:
+never leaves a half converter that looks whole; processes that ask at the same time (parallel
+test workers, two exports) wait on one lock file and the sdist is fetched once. The code is run, never imported into hanforge:
 :func:`convert` starts it as a subprocess with the same Python.
 
 ``q4_k_m`` is not an outtype of the converter; :func:`quantize` calls llama.cpp's
@@ -15,6 +16,7 @@ never leaves a half converter that looks whole. The code is run, never imported 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -49,11 +51,25 @@ def converter_dir(
     Raises :class:`ExportError` when it is not cached and ``download`` is false or pip fails.
     """
     final = (cache or cache_root()) / "llama.cpp-converter" / version
-    if (final / "convert_hf_to_gguf.py").is_file() and (final / "COMPLETE").is_file():
+    if _complete(final):
         return final
     if not download:
         raise ExportError(f"llama.cpp converter {version} is not cached in {final}; run once with network access")
     final.parent.mkdir(parents=True, exist_ok=True)
+    with open(final.parent / f".{version}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be fetching it: wait, then use its copy
+        if _complete(final):
+            return final
+        _fetch(version, final, log=log)
+    return final
+
+
+def _complete(folder: Path) -> bool:
+    return (folder / "convert_hf_to_gguf.py").is_file() and (folder / "COMPLETE").is_file()
+
+
+def _fetch(version: str, final: Path, *, log) -> None:
+    """pip download the sdist into a temporary folder next to ``final``; extract the converter; rename."""
     with tempfile.TemporaryDirectory(dir=final.parent, prefix=f".{version}.tmp-") as tmp:
         tmp_path = Path(tmp)
         log(f"fetching llama.cpp's converter: pip download llama-cpp-python=={version} (sdist, no build)")
@@ -93,7 +109,6 @@ def converter_dir(
         if final.exists():
             shutil.rmtree(final)
         os.replace(staged, final)
-    return final
 
 
 def convert(model_dir: Path, outfile: Path, *, outtype: str, converter: Path, log=print) -> Path:

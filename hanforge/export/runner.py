@@ -77,7 +77,7 @@ def export_bnb_4bit(source: ExportSource, output: Path) -> Path:
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
-        raise ExportError("bnb-4bit: pip install bitsandbytes (CUDA) first") from None
+        raise ExportError("bnb-4bit: bitsandbytes is not installed: pip install 'hanforge[bnb]' (CUDA)") from None
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
     quant = BitsAndBytesConfig(

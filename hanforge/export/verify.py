@@ -89,8 +89,8 @@ def transformers_scorer(folder: str | Path, *, gguf_file: str | None = None) -> 
     model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, **kwargs).eval()
 
     def score(ids: Sequence[int]) -> torch.Tensor:
-        with torch.no_grad():
-            return model(input_ids=torch.tensor([list(ids)])).logits[0].float()
+        with torch.no_grad():  # a bitsandbytes model sits on the GPU: inputs go there, logits come back
+            return model(input_ids=torch.tensor([list(ids)], device=model.device)).logits[0].float().cpu()
 
     return score
 

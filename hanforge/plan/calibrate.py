@@ -1,4 +1,5 @@
-"""``hanforge plan --calibrate N``: measure training throughput on this machine and keep it.
+"""``hanforge train --calibrate N`` / ``hanforge plan --calibrate N``: measure training throughput
+on this machine and keep it (both verbs call :func:`calibrate`).
 
 Runs ``N`` optimizer steps of the given train.toml (into a scratch output folder, no export) with
 hanforge's own trainer, takes the median ``tokens_per_s`` of the logged windows after the first
@@ -38,9 +39,13 @@ def calibrate(
     stage: str | None = None,
     table: Path | None = None,
     backend: str = "auto",
+    command: str | None = None,
     log=print,
 ) -> tuple[Measurement, Path]:
-    """Measure ``steps`` steps of ``config_path``; add the row to ``table``; return ``(row, table file)``."""
+    """Measure ``steps`` steps of ``config_path``; add the row to ``table``; return ``(row, table file)``.
+
+    ``command`` is the command line recorded with the row (default: the ``hanforge plan`` one).
+    """
     import torch
 
     from hanforge.train.config import load_train_config
@@ -81,9 +86,17 @@ def calibrate(
         peak_memory_gb=summary.peak_memory_gb,
         date=datetime.date.today().isoformat(),
         machine=f"{platform.node()} ({gpu}, torch {torch.__version__})",
-        source=f"hanforge plan --calibrate {steps} --config {config_path}",
-        command=f"hanforge plan --calibrate {steps} --config {config_path}",
+        source=command or f"hanforge plan --calibrate {steps} --config {config_path}",
+        command=command or f"hanforge plan --calibrate {steps} --config {config_path}",
         lora_rank=config.lora.rank if config.model.finetuning == "lora" else None,
         document_masking=config.run.document_masking,
     )
     return row, add_measurement(row, table=table)
+
+
+def format_calibration(row: Measurement, table: Path) -> str:
+    """The one line both verbs print after a calibration."""
+    return (
+        f"measured {row.tokens_per_s:,.0f} tokens/s ({row.stage}, {row.shape}, {row.num_params_b:g}B, "
+        f"{row.backend} on {row.gpu}); added as {row.id} to {table}"
+    )

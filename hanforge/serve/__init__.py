@@ -41,16 +41,23 @@ def choose_backend(kind: str, requested: str) -> str:
     return "transformers"
 
 
-def build_backend(path: str | Path, *, backend: str = "auto", name: str | None = None, n_ctx: int = 2048):
-    """``(backend object, description)`` for ``path`` (export/run/model folder or .gguf)."""
+def build_backend(
+    path: str | Path, *, backend: str = "auto", name: str | None = None, n_ctx: int = 2048, threads: int | None = None
+):
+    """``(backend object, description)`` for ``path`` (export/run/model folder or .gguf);
+    ``threads``: CPU threads (llama.cpp's ``n_threads``, torch's intra-op threads), default theirs."""
     model = resolve_model(path)
     which = choose_backend(model["kind"], backend)
     name = name or Path(path).resolve().name.removesuffix(".gguf")
     if which == "llama.cpp":
-        return LlamaCppBackend(model["path"], name=name, n_ctx=n_ctx), f"llama.cpp on {model['path']}"
+        be = LlamaCppBackend(model["path"], name=name, n_ctx=n_ctx, n_threads=threads)
+        return be, f"llama.cpp on {model['path']} ({getattr(be.llm, 'n_threads', '?')} threads)"
     if which == "vllm":
         raise ExportError("vllm runs as its own server: use serve_command()")
     import torch
+
+    if threads:
+        torch.set_num_threads(threads)
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if model["kind"] == "gguf":
