@@ -138,7 +138,9 @@ def calibrate_command(args: argparse.Namespace) -> int:
     from hanforge.plan.calibrate import calibrate, format_calibration
     from hanforge.train.config import load_train_config
 
-    clash = [o for o, v in (("--max-steps", args.max_steps), ("--steps-this-run", args.steps_this_run)) if v is not None]
+    clash = [
+        o for o, v in (("--max-steps", args.max_steps), ("--steps-this-run", args.steps_this_run)) if v is not None
+    ]
     clash += ["--output"] if args.output else []
     if clash:
         raise ConfigError(f"--calibrate {args.calibrate} trains N steps in a scratch folder: drop {', '.join(clash)}")
