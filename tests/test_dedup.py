@@ -366,6 +366,11 @@ def test_corrupt_shard_is_named(tmp_path, corpus):
 
 
 @pytest.mark.cluster
+@pytest.mark.skipif(
+    not os.environ.get("HANFORGE_SLOW_CLUSTER_TESTS"),
+    reason="dedup on a local Ray (7 stages of fresh Ray workers) took 100-150 s in CI, past its time budget; "
+    "CI runs hanforge on a real two-node Ray in tests/test_ray_cluster.py; set HANFORGE_SLOW_CLUSTER_TESTS=1",
+)
 def test_ray_executor_gives_the_local_output(corpus, deduped, tmp_path):
     ray = pytest.importorskip("ray", reason="the dev extra installs ray; this run lacks it")
     folder, _, _ = corpus

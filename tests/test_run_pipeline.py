@@ -166,18 +166,6 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, sample_dir):
     )
 
 
-@pytest.mark.cluster
-def test_ray_executor_gives_the_local_shards(reference_run, tmp_path):
-    ray = pytest.importorskip("ray", reason="the dev extra installs ray; this run lacks it")
-    cfg, _ = reference_run
-    on_ray = default_cfg(tmp_path, name="ray", executor="ray", workers=2)
-    try:
-        run_pipeline(on_ray)
-    finally:
-        ray.shutdown()
-    assert shard_bytes(Path(on_ray.output)) == shard_bytes(Path(cfg.output))
-
-
 @pytest.mark.parametrize(
     ("snippet", "message"),
     [
