@@ -17,19 +17,25 @@ def sample_dir() -> Path:
     return SAMPLE_DIR
 
 
-@pytest.fixture(autouse=True)
-def _one_cluster_at_a_time(request, tmp_path_factory):
-    """Tests marked ``cluster`` (Ray, Slurm) run one at a time across pytest-xdist workers.
+@pytest.fixture(scope="module")
+def cluster_lock(tmp_path_factory):
+    """Held while a module's Ray or Slurm cluster lives: one cluster at a time across xdist workers.
 
-    Two Ray or Slurm clusters starting at once on a two-core CI machine can miss their start-up
-    deadlines; the lock lives in the run's shared temporary folder, so it serialises only them.
+    Two clusters starting at once on a two-core CI machine can miss their start-up deadlines.
+    The cluster fixtures depend on this (so the lock is taken before a cluster starts, and held
+    until the module's cluster is stopped); the lock file lives in the run's shared temporary
+    folder, so it serialises only the cluster tests.
     """
-    if request.node.get_closest_marker("cluster") is None:
-        yield
-        return
     with open(tmp_path_factory.getbasetemp().parent / "cluster-tests.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _one_cluster_at_a_time(request):
+    """Tests marked ``cluster`` hold :func:`cluster_lock` (once per module, like their clusters)."""
+    if request.node.get_closest_marker("cluster") is not None:
+        request.getfixturevalue("cluster_lock")
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def ray_cluster(tmp_path_factory) -> RayCluster:
+def ray_cluster(cluster_lock, tmp_path_factory) -> RayCluster:
     pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
     nodes = start_ray(tmp_path_factory.mktemp("ray"), num_workers=1, extra_env={"PYTHONPATH": pythonpath})
     try:

@@ -39,7 +39,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def slurm(tmp_path_factory) -> SlurmCluster:
+def slurm(cluster_lock, tmp_path_factory) -> SlurmCluster:
     yield from start_slurm(tmp_path_factory.mktemp("slurm"))
 
 
